@@ -1,0 +1,3 @@
+from fastfib.cli import main
+
+raise SystemExit(main())

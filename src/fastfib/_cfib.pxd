@@ -1,0 +1,18 @@
+# The C contract of csrc/fib.h, mirrored for Cython and nothing else.
+#
+# `nogil` on this block declares that these functions are *safe* to call
+# without the GIL (they touch no Python object). It does not release the GIL:
+# only a `with nogil:` block at the call site does that.
+# Cython 3 treats extern functions as `noexcept`: they cannot raise, which is
+# why each returns a status code for the caller to check.
+
+from libc.stdint cimport uint64_t
+
+cdef extern from "fib.h" nogil:
+    int FIB_OK              # success: the result was written to *out
+    int FIB_ERR_OVERFLOW    # F(n) does not fit in uint64_t: nothing written
+    int FIB_U64_MAX_N       # 93: the largest n whose F(n) fits in uint64_t
+
+    int fib_burn(unsigned int n, uint64_t *out)       # naive recursion, ~phi**n calls
+    int fib_exact_u64(unsigned int n, uint64_t *out)  # fast doubling, O(log n)
+

@@ -1,0 +1,85 @@
+# The Cython surface of fastfib: each C kernel of csrc/fib.c exposed twice,
+# once called while holding the GIL and once inside `with nogil:`. The two
+# variants of each pair are identical except for that one block, so a diff of
+# them is the whole lesson in releasing the GIL.
+#
+# The pattern, in three steps:
+#   1. validate in Python-object space, with the GIL: arguments are typed
+#      `object`, because a `def f(unsigned int n)` signature would convert
+#      3.9 to 3 and True to 1 before our code ever saw them;
+#   2. call C: only the C call goes inside `with nogil:`. No Python object may
+#      be touched there, and no exception can be raised there;
+#   3. back under the GIL, turn the C status code into a Python exception.
+
+from libc.stdint cimport uint64_t
+
+from fastfib cimport _cfib as cfib
+from fastfib._args import check_n
+
+# Largest n each kernel accepts: F(93) is the last Fibonacci number in uint64.
+MAX_N = cfib.FIB_U64_MAX_N
+
+
+cdef unsigned int _c_n(object n, str kernel) except? 0:
+    # Step 1. check_n raises TypeError/ValueError/OverflowError *before* any
+    # work starts; once it returns, the value is known to fit, so the
+    # conversion to a C integer below cannot fail or truncate.
+    return check_n(n, kernel, MAX_N)
+
+
+cdef object _result(int status, uint64_t value, object n):
+    # Step 3. The C kernels report failure by a status code rather than by
+    # raising: code running without the GIL cannot create an exception.
+    # (_c_n already range-checked n, so this is the kernel's own safety net.)
+    if status != cfib.FIB_OK:
+        raise OverflowError(f"F({n}) does not fit in 64 bits (C status {status})")
+    return value
+
+
+def fib_gil(object n):
+    """F(n) exactly, by fast doubling in C, holding the GIL (n <= 93)."""
+    cdef unsigned int cn = _c_n(n, "cython-gil")
+    cdef uint64_t value = 0
+    cdef int status
+    status = cfib.fib_exact_u64(cn, &value)
+    return _result(status, value, n)
+
+
+def fib_nogil(object n):
+    """F(n) exactly, by fast doubling in C, with the GIL released (n <= 93)."""
+    cdef unsigned int cn = _c_n(n, "cython-nogil")
+    cdef uint64_t value = 0
+    cdef int status
+    with nogil:  # Step 2: other Python threads run while C works.
+        status = cfib.fib_exact_u64(cn, &value)
+    return _result(status, value, n)
+
+
+def burn_gil(object n):
+    """F(n) by naive recursion in C, holding the GIL: no other thread runs."""
+    cdef unsigned int cn = _c_n(n, "cython-gil")
+    cdef uint64_t value = 0
+    cdef int status
+    status = cfib.fib_burn(cn, &value)
+    return _result(status, value, n)
+
+
+def burn_nogil(object n):
+    """F(n) by naive recursion in C, with the GIL released: threads scale."""
+    cdef unsigned int cn = _c_n(n, "cython-nogil")
+    cdef uint64_t value = 0
+    cdef int status
+    with nogil:  # `cn`, `value` and `status` are C variables: allowed here.
+        status = cfib.fib_burn(cn, &value)
+    return _result(status, value, n)
+
+
+# Build facts for `fastfib info`; setup.py defines them on the command line.
+cdef extern from "build_info.h":
+    const char *FASTFIB_CYTHON_VERSION
+    const char *FASTFIB_CFLAGS
+
+BUILD_INFO = {
+    "cython_version": FASTFIB_CYTHON_VERSION.decode(),
+    "cflags": FASTFIB_CFLAGS.decode(),
+}

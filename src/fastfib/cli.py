@@ -1,0 +1,209 @@
+"""The ``fastfib`` command: one small Command class per subcommand.
+
+A Command names itself, adds its arguments in ``prepare_parser`` and does its
+work in ``run``, returning the exit status. Bad arguments end in one line on
+stderr and exit status 2; Ctrl-C ends in exit status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+import fastfib
+from fastfib import environment
+from fastfib import registry
+
+__all__ = ["Command", "UsageError", "main"]
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """A mistake in the command line: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would print the whole usage
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+class Command:
+    """One ``fastfib`` subcommand."""
+
+    name = ""
+    help = ""  # one line, shown in ``fastfib --help``
+    description = ""  # shown in ``fastfib NAME --help``; defaults to help
+    epilog = ""  # examples, shown after the options
+
+    def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
+        """Add this command's arguments to ``parser``."""
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Do the work; return the exit status."""
+        raise NotImplementedError
+
+
+def _print_json(data: object) -> None:
+    json.dump(data, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def _add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _parse_n(text: str) -> int:
+    try:
+        return int(text, 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"N must be a whole number such as 1000 or 1_000_000, not {text!r}"
+        ) from None
+
+
+class FibCommand(Command):
+    name = "fib"
+    help = "print F(N) exactly"
+    description = (
+        "Print the N-th Fibonacci number, exactly, computed by the chosen kernel. "
+        "Fixed-width kernels (cython-*) stop at N = 93 with an error; 'auto' and "
+        "'python' handle any N."
+    )
+    epilog = "examples:\n  fastfib fib 1000\n  fastfib fib 93 --kernel cython-nogil\n  fastfib fib 1000000 | wc -c"
+
+    def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("n", metavar="N", type=_parse_n, help="which Fibonacci number (N >= 0)")
+        parser.add_argument(
+            "--kernel", "-k", default="auto",
+            help="auto (default: fastest exact path) or one of: " + ", ".join(registry.names()),
+        )
+        _add_json_flag(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        try:
+            value = fastfib.fib(args.n, kernel=args.kernel)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise UsageError(str(exc)) from None
+        if hasattr(sys, "set_int_max_str_digits"):
+            sys.set_int_max_str_digits(0)  # F(10**6) has 208988 digits
+        text = str(value)
+        if args.json:
+            _print_json({"n": args.n, "kernel": args.kernel, "digits": len(text), "value": text})
+        else:
+            print(text)
+        return 0
+
+
+def _range(kernel: registry.Kernel) -> str:
+    return "any n" if kernel.max_n is None else f"n <= {kernel.max_n}"
+
+
+class KernelsCommand(Command):
+    name = "kernels"
+    help = "list the kernels, whether each releases the GIL, and their range"
+
+    def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
+        _add_json_flag(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        found = fastfib.kernels()
+        if args.json:
+            _print_json({
+                "kernels": [
+                    {"name": k.name, "releases_gil": k.releases_gil, "gil": k.gil,
+                     "max_n": k.max_n, "description": k.description}
+                    for k in found
+                ],
+                "unavailable": dict(registry.UNAVAILABLE),
+            })
+            return 0
+        rows = [("kernel", "GIL while computing", "range", "what it is")]
+        rows += [(k.name, k.gil, _range(k), k.description) for k in found]
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        for row in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
+        for name, why in registry.UNAVAILABLE.items():
+            print(f"{name}: unavailable: {why}")
+        return 0
+
+
+class InfoCommand(Command):
+    name = "info"
+    help = "describe the interpreter, GIL state, CPU and build that figures come from"
+
+    def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
+        _add_json_flag(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        info = environment.collect()
+        if args.json:
+            _print_json(info)
+            return 0
+        ext = info["extension"]
+        lines = [
+            ("fastfib", f"{info['fastfib_version']}" + (f" (commit {info['git_commit']})" if info["git_commit"] else "")),
+            ("python", f"{info['python_implementation']} {info['python_version']} ({info['python_executable']})"),
+            ("free-threaded build", "yes" if info["free_threaded_build"] else "no"),
+            ("GIL enabled now", "yes" if info["gil_enabled"] else "no"),
+            ("usable cores", f"{info['usable_cores']} (of {info['cpu_count']})"),
+            ("CPU", info["cpu_model"]),
+            ("platform", info["platform"]),
+            ("numpy", info["numpy_version"] or "not installed"),
+        ]
+        if ext["built"]:
+            lines += [("extension", ext["path"]), ("Cython", ext["cython_version"]), ("CFLAGS", ext["cflags"])]
+        else:
+            lines.append(("extension", f"not built: {ext['error']}"))
+        lines.append(("kernels", ", ".join(info["kernels"])))
+        width = max(len(key) for key, _ in lines)
+        for key, value in lines:
+            print(f"{key.ljust(width)}  {value}")
+        return 0
+
+
+COMMANDS: list[Command] = [FibCommand(), KernelsCommand(), InfoCommand()]
+
+
+def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="fastfib",
+        description=(
+            "fastfib: the GIL made visible. The same exact Fibonacci work in pure "
+            "Python, numpy, and C called holding the GIL or inside `with nogil:`, "
+            "so you can see who scales on threads and why."
+        ),
+        epilog="Run 'fastfib COMMAND --help' for each command's options and examples.",
+    )
+    parser.add_argument("--version", action="version", version=f"fastfib {fastfib.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for command in commands:
+        child = sub.add_parser(
+            command.name, help=command.help, description=command.description or command.help,
+            epilog=command.epilog or None, formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        command.prepare_parser(child)
+        child.set_defaults(command_object=command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if getattr(args, "command_object", None) is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        return args.command_object.run(args)
+    except UsageError as exc:
+        print(f"fastfib: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("fastfib: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `fastfib fib 10000 | head -c 10`
+        sys.stderr.close()
+        return 0

@@ -1,0 +1,101 @@
+"""Facts about the machine, interpreter and build that every figure depends on.
+
+``fastfib info`` prints them; every measurement records them beside its numbers.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+from fastfib import registry
+from fastfib._version import __version__
+
+__all__ = ["collect", "cpu_model", "free_threaded_build", "gil_enabled", "usable_cores"]
+
+
+def usable_cores() -> int:
+    """CPUs this process may run on (affinity-aware), not the machine's total."""
+    if hasattr(os, "process_cpu_count"):  # 3.13+
+        return os.process_cpu_count() or 1
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def free_threaded_build() -> bool:
+    """True for a free-threaded (PEP 703, "3.13t") interpreter build."""
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+def gil_enabled() -> bool:
+    """Whether the GIL is enabled right now (always True before 3.13)."""
+    probe = getattr(sys, "_is_gil_enabled", None)
+    return True if probe is None else bool(probe())
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name, as the OS reports it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def git_commit() -> str | None:
+    """The commit of a source checkout fastfib runs from, or None (e.g. a wheel)."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True, text=True, timeout=5, check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _numpy_version() -> str | None:
+    try:
+        import numpy
+    except ImportError:
+        return None
+    return numpy.__version__
+
+
+def _extension_info() -> dict[str, object]:
+    try:
+        from fastfib import _kernels
+    except ImportError as exc:
+        return {"built": False, "error": str(exc)}
+    return {"built": True, "path": _kernels.__file__, **_kernels.BUILD_INFO}
+
+
+def collect() -> dict[str, object]:
+    """Everything above, as one JSON-ready dict."""
+    return {
+        "fastfib_version": __version__,
+        "git_commit": git_commit(),
+        "python_version": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "python_executable": sys.executable,
+        "free_threaded_build": free_threaded_build(),
+        "gil_enabled": gil_enabled(),
+        "usable_cores": usable_cores(),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "platform": platform.platform(),
+        "numpy_version": _numpy_version(),
+        "extension": _extension_info(),
+        "kernels": registry.names(),
+        "unavailable_kernels": dict(registry.UNAVAILABLE),
+    }

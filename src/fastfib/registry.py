@@ -1,0 +1,113 @@
+"""The kernel registry: each name mapped to its two functions and its facts.
+
+Everything above this layer (runners, measurements, reports, the CLI) finds a
+kernel here by name and never imports a kernel module directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from fastfib import pure
+
+__all__ = ["Kernel", "KERNELS", "UNAVAILABLE", "get", "names"]
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """One way of computing F(n), and what a user needs to know about it."""
+
+    name: str
+    gil: str  # "held", "released" or "partly released" while it computes
+    max_n: int | None  # largest n it accepts; None when unbounded
+    description: str
+    fib: Callable[[object], int] = pure.fib  # exact F(n)
+    burn: Callable[[object], int] = pure.burn  # F(n) by naive recursion
+
+    @property
+    def releases_gil(self) -> bool:
+        """True when other Python threads can run for the whole computation."""
+        return self.gil == "released"
+
+
+KERNELS: dict[str, Kernel] = {}
+UNAVAILABLE: dict[str, str] = {}  # kernel name -> why it is missing here
+
+
+def _register(kernel: Kernel) -> None:
+    KERNELS[kernel.name] = kernel
+
+
+_register(
+    Kernel(
+        "python",
+        "held",
+        None,
+        "pure Python: naive recursion; exact F(n) by fast doubling on Python ints",
+    )
+)
+
+try:
+    from fastfib import numpy_kernels
+except ImportError as exc:  # numpy is a dependency, but a broken install should still run
+    UNAVAILABLE["numpy"] = f"numpy cannot be imported ({exc})"
+else:
+    _register(
+        Kernel(
+            "numpy",
+            "partly released",
+            None,
+            "numpy: recursion tree expanded level by level in int64 arrays (GIL released "
+            "inside array loops); exact F(n) by object-dtype matrix power",
+            numpy_kernels.fib,
+            numpy_kernels.burn,
+        )
+    )
+
+try:
+    from fastfib import _kernels
+except ImportError as exc:
+    for _name in ("cython-gil", "cython-nogil"):
+        UNAVAILABLE[_name] = (
+            f"the compiled extension is missing ({exc}); rebuild with `make` or "
+            f"`pip install -e .`"
+        )
+else:
+    _register(
+        Kernel(
+            "cython-gil",
+            "held",
+            _kernels.MAX_N,
+            "C via Cython, holding the GIL: naive recursion; exact F(n) in uint64",
+            _kernels.fib_gil,
+            _kernels.burn_gil,
+        )
+    )
+    _register(
+        Kernel(
+            "cython-nogil",
+            "released",
+            _kernels.MAX_N,
+            "C via Cython inside `with nogil:`: naive recursion; exact F(n) in uint64",
+            _kernels.fib_nogil,
+            _kernels.burn_nogil,
+        )
+    )
+
+
+def names() -> list[str]:
+    """Names of the kernels available in this installation, in registry order."""
+    return list(KERNELS)
+
+
+def get(name: object) -> Kernel:
+    """The kernel called ``name``; ValueError listing the valid names otherwise."""
+    try:
+        return KERNELS[name]  # type: ignore[index]
+    except (KeyError, TypeError):
+        pass
+    why = f" ({UNAVAILABLE[name]})" if isinstance(name, str) and name in UNAVAILABLE else ""
+    raise ValueError(
+        f"unknown kernel {name!r}{why}; valid kernels: {', '.join(names())}"
+    ) from None
