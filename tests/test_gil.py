@@ -1,0 +1,128 @@
+"""GIL behaviour, tested by what the GIL makes certain rather than by timing.
+
+A heartbeat thread ticks every millisecond. While the main thread is inside one
+long call of a kernel that holds the GIL, the heartbeat cannot run at all; while
+it is inside the nogil kernel, the heartbeat keeps ticking. The tests count
+ticks inside the call's window, so a slow or loaded machine changes the counts
+but not the verdict.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import fastfib
+
+from conftest import KERNEL_NAMES, oracle
+
+F = oracle(200)
+
+
+class Heartbeat:
+    """A Python thread that records a timestamp, then sleeps ~1 ms, until stopped."""
+
+    def __init__(self) -> None:
+        self.ticks: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self) -> None:
+        while not self._stop.is_set():
+            self.ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        while len(self.ticks) < 3:  # make sure it is really running
+            time.sleep(0.001)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def ticks_between(self, start: float, end: float) -> int:
+        return sum(start < t < end for t in self.ticks)
+
+
+def _long_n(kernel: str) -> int:
+    """An n whose burn takes >= 0.2 s on this machine (sizing, not a test)."""
+    n = 36
+    while True:
+        start = time.perf_counter()
+        fastfib.burn(n, kernel=kernel)
+        if time.perf_counter() - start >= 0.2 or n >= 50:
+            return n
+        n += 1
+
+
+def _ticks_during_one_call(kernel: str) -> tuple[int, int]:
+    n = _long_n(kernel)
+    with Heartbeat() as heart:
+        start = time.perf_counter()
+        result = fastfib.burn(n, kernel=kernel)
+        end = time.perf_counter()
+    assert result == F[n]
+    return heart.ticks_between(start, end), int((end - start) * 1000)
+
+
+@pytest.mark.timeout(120)
+def test_gil_holding_call_stops_every_other_python_thread():
+    ticks, call_ms = _ticks_during_one_call("cython-gil")
+    # At most one tick can slip into the few microseconds of Python code on each
+    # side of the C call (a forced switch there); none can happen inside it.
+    assert ticks <= 2, f"heartbeat ticked {ticks} times during a {call_ms} ms GIL-holding call"
+
+
+@pytest.mark.timeout(120)
+def test_nogil_call_lets_other_python_threads_run():
+    ticks, call_ms = _ticks_during_one_call("cython-nogil")
+    # ~1 tick per ms is expected; a loaded machine gets fewer, never <= 2.
+    assert ticks > 2, f"heartbeat ticked only {ticks} times during a {call_ms} ms nogil call"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.usefixtures("no_unraisable")
+def test_sixteen_threads_get_exact_results_and_exact_errors():
+    threads_count = 16
+    barrier = threading.Barrier(threads_count)
+    failures: list[str] = []
+
+    def work(index: int) -> None:
+        barrier.wait()
+        for _ in range(10):
+            check_every_kernel(index)
+
+    def check_every_kernel(index: int) -> None:
+        for name in KERNEL_NAMES:
+            top = 93 if name != "numpy" else 60  # numpy's object path is slower
+            for n in range(index % 3, top + 1, 3):
+                if fastfib.fib(n, kernel=name) != F[n]:
+                    failures.append(f"{name}: fib({n}) wrong")
+            if fastfib.burn(12 + index % 5, kernel=name) != F[12 + index % 5]:
+                failures.append(f"{name}: burn wrong")
+            for bad, error in ((-1, ValueError), (2.5, TypeError), (True, TypeError)):
+                try:
+                    fastfib.fib(bad, kernel=name)
+                except error:
+                    pass
+                except BaseException as exc:  # noqa: BLE001 - report anything else
+                    failures.append(f"{name}: fib({bad!r}) raised {exc!r}")
+                else:
+                    failures.append(f"{name}: fib({bad!r}) did not raise")
+
+    def guarded(index: int) -> None:
+        try:
+            work(index)
+        except BaseException as exc:  # noqa: BLE001
+            failures.append(f"thread {index}: {exc!r}")
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(threads_count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
