@@ -6,7 +6,7 @@ import sysconfig
 
 import Cython
 from Cython.Build import cythonize
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 
 EXTRA_COMPILE_ARGS = ["-O2"] if os.name != "nt" else ["/O2"]
 
@@ -38,6 +38,10 @@ extension = Extension(
 )
 
 setup(
+    # csrc/ stays at the top of the checkout but ships inside the package as
+    # fastfib/csrc, so `fastfib source` shows a wheel user the C sources too.
+    packages=find_packages("src") + ["fastfib.csrc"],
+    package_dir={"": "src", "fastfib.csrc": "csrc"},
     ext_modules=cythonize(
         [extension],
         compiler_directives={

@@ -167,6 +167,11 @@ class InfoCommand(Command):
 
 COMMANDS: list[Command] = [FibCommand(), KernelsCommand(), InfoCommand()]
 
+# Commands defined in their own modules (each imports Command from here).
+from fastfib.source_cli import SourceCommand  # noqa: E402
+
+COMMANDS.append(SourceCommand())
+
 
 def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentParser:
     parser = _Parser(

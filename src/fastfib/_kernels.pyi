@@ -1,0 +1,26 @@
+# Type stubs for the compiled module built from _kernels.pyx (a type checker
+# cannot read a .so). Keep in step with the .pyx: one line per public name.
+#
+# Every function takes any integer-like `n` (int, or an object with
+# __index__; never bool) and raises TypeError for a non-integer, ValueError
+# for n < 0 and OverflowError for n > MAX_N, before any C code runs.
+
+from typing import Final, SupportsIndex
+
+MAX_N: Final[int]
+"""93: the largest n whose F(n) fits in a uint64 (F(93) = 12200160415121876738)."""
+
+BUILD_INFO: Final[dict[str, str]]
+"""Build facts for `fastfib info`: "cython_version" and "cflags"."""
+
+def fib_gil(n: SupportsIndex) -> int:
+    """F(n) exactly, by fast doubling in C, holding the GIL (n <= 93)."""
+
+def fib_nogil(n: SupportsIndex) -> int:
+    """F(n) exactly, by fast doubling in C, with the GIL released (n <= 93)."""
+
+def burn_gil(n: SupportsIndex) -> int:
+    """F(n) by naive recursion in C, holding the GIL: no other thread runs."""
+
+def burn_nogil(n: SupportsIndex) -> int:
+    """F(n) by naive recursion in C, with the GIL released: threads scale."""

@@ -1,0 +1,151 @@
+"""``fastfib source``: where the compiled extension's sources lie on disk.
+
+A wheel user never sees a checkout, yet the lesson of this lab is in the
+sources: the C kernels, the ``.pxd`` that mirrors their header for Cython, and
+the ``.pyx`` that calls them holding the GIL or inside ``with nogil:``. Every
+wheel ships them inside the package (the C files as ``fastfib/csrc``); in a
+source checkout (an editable install) they are found in its ``csrc/`` and
+``src/fastfib/``.
+
+This module registers itself in ``fastfib.cli.COMMANDS``; import ``fastfib.cli``
+rather than this module directly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import fastfib
+from fastfib.cli import Command, UsageError
+
+__all__ = ["SOURCES", "SourceCommand", "SourceFile", "c_source_dir", "compiled_module", "locate"]
+
+PACKAGE_DIR = Path(fastfib.__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file a reader studies, in the order the data flows (C first)."""
+
+    name: str  # its path relative to where it lives: csrc/ for C, the package otherwise
+    role: str  # what a reader finds in it, in a few words
+
+    @property
+    def is_c(self) -> bool:
+        return self.name.startswith("csrc/")
+
+
+SOURCES: tuple[SourceFile, ...] = (
+    SourceFile("csrc/fib.h", "the C contract: status codes and kernel signatures"),
+    SourceFile("csrc/fib.c", "the C kernels: plain C99, no Python.h"),
+    SourceFile("csrc/build_info.h", "defaults for the build facts `fastfib info` shows"),
+    SourceFile("_cfib.pxd", "fib.h mirrored for Cython (`cdef extern ... nogil`)"),
+    SourceFile("_kernels.pyx", "the wrappers: validate, call C with or without the GIL, raise"),
+    SourceFile("_kernels.pyi", "type stubs for the compiled module"),
+)
+
+
+def c_source_dir() -> Path | None:
+    """The directory holding fib.c and fib.h, or None if neither place has it.
+
+    A wheel or sdist install ships it as ``fastfib/csrc``; an editable install
+    maps ``fastfib.csrc`` to the checkout's ``csrc/``, two levels above
+    ``src/fastfib``.
+    """
+    for candidate in (PACKAGE_DIR / "csrc", PACKAGE_DIR.parents[1] / "csrc"):
+        if (candidate / "fib.c").is_file():
+            return candidate
+    return None
+
+
+def locate(source: SourceFile) -> Path | None:
+    """Where ``source`` is on this machine, or None when it is missing."""
+    if source.is_c:
+        directory = c_source_dir()
+        path = None if directory is None else directory / source.name.removeprefix("csrc/")
+    else:
+        path = PACKAGE_DIR / source.name
+    return path if path is not None and path.is_file() else None
+
+
+def compiled_module() -> Path | None:
+    """The compiled ``fastfib._kernels`` (.so / .pyd) that would be imported, if any."""
+    spec = importlib.util.find_spec("fastfib._kernels")
+    if spec is None or spec.origin is None or spec.origin.endswith((".pyx", ".py")):
+        return None
+    return Path(spec.origin)
+
+
+def _find(name: str) -> SourceFile:
+    for source in SOURCES:
+        if name in (source.name, Path(source.name).name):
+            return source
+    known = ", ".join(Path(source.name).name for source in SOURCES)
+    raise UsageError(f"no source file named {name!r}; choose one of: {known}")
+
+
+class SourceCommand(Command):
+    name = "source"
+    help = "show where the extension's C and Cython sources lie on disk, or print one"
+    description = (
+        "List the files the compiled extension is built from -- the C kernels, the "
+        ".pxd that mirrors their header and the .pyx that calls them holding or "
+        "releasing the GIL -- with the path of each on this machine. Wheels ship "
+        "them inside the package, so this works without a checkout. Give a FILE "
+        "to print it. Exit status 1 if a file is missing."
+    )
+    epilog = (
+        "examples:\n  fastfib source\n  fastfib source _kernels.pyx | less\n"
+        "  fastfib source fib.c\n  fastfib source --json"
+    )
+
+    def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "file", metavar="FILE", nargs="?",
+            help="print this file, e.g. fib.c or _kernels.pyx (default: list them all)",
+        )
+        parser.add_argument("--json", action="store_true", help="print the list as JSON")
+
+    def run(self, args: argparse.Namespace) -> int:
+        if args.file is not None:
+            return self._print_file(_find(args.file))
+        found = [(source, locate(source)) for source in SOURCES]
+        module = compiled_module()
+        if args.json:
+            json.dump({
+                "fastfib_version": fastfib.__version__,
+                "package_dir": str(PACKAGE_DIR),
+                "compiled_module": None if module is None else str(module),
+                "sources": [
+                    {"name": source.name, "role": source.role, "path": None if path is None else str(path)}
+                    for source, path in found
+                ],
+            }, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            self._print_table(found, module)
+        return 0 if all(path is not None for _, path in found) else 1
+
+    @staticmethod
+    def _print_table(found: list[tuple[SourceFile, Path | None]], module: Path | None) -> None:
+        print(f"fastfib {fastfib.__version__}: the extension's sources, in the order the data flows")
+        width = max(len(source.name) for source, _ in found)
+        for source, path in found:
+            print(f"  {source.name.ljust(width)}  {source.role}")
+            print(f"  {''.ljust(width)}  -> {path if path is not None else 'MISSING from this install'}")
+        print(f"compiled module: {module if module is not None else 'not built'}")
+        print("Print one with 'fastfib source FILE', e.g. 'fastfib source _kernels.pyx'.")
+
+    @staticmethod
+    def _print_file(source: SourceFile) -> int:
+        path = locate(source)
+        if path is None:
+            print(f"fastfib: error: {source.name} is missing from this install", file=sys.stderr)
+            return 1
+        sys.stdout.write(path.read_text(encoding="utf-8"))
+        return 0
