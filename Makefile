@@ -26,10 +26,12 @@ $(BUILT): $(BIN)/python $(BUILD_INPUTS)
 	$(PIP) install --quiet --no-build-isolation --editable '.[test]'
 	touch $@
 
+# The main job: who scales on this machine (about a minute on 2 cores).
 run: install
 	$(BIN)/fastfib info
 	@echo
-	$(BIN)/fastfib kernels
+	@mkdir -p results
+	$(BIN)/fastfib scale --json results/scale.json --plot results/scale.png
 
 test: install
 	$(BIN)/python -m pytest

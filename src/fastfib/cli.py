@@ -212,3 +212,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `fastfib fib 10000 | head -c 10`
         sys.stderr.close()
         return 0
+
+
+# The measuring commands live in their own module, which imports this one for
+# Command and UsageError: import it last, once both exist.
+from fastfib.scale_cli import CompareCommand, CrossoverCommand, ScaleCommand  # noqa: E402
+
+COMMANDS += [ScaleCommand(), CompareCommand(), CrossoverCommand()]

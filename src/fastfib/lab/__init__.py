@@ -1,0 +1,1 @@
+"""fastfib's experiments, one module each, built on the runners and measurements."""

@@ -1,0 +1,128 @@
+"""The crossover: at what task size does a warm process pool catch up with nogil threads?
+
+Both run the same ``cython-nogil`` tasks on W workers, each pool started and
+warmed once, outside the timing. Here the clock *includes* handing the tasks
+over (no start gate), because that hand-over is the whole difference: a thread
+pool passes a task through an in-process queue (microseconds), a process pool
+pickles it through a pipe to another interpreter and the result back (hundreds
+of microseconds). Throughput is tasks per second; the ideal is W / task time.
+
+Small tasks: the threads' cheap hand-over wins. Large tasks: both approach
+the ideal and the curves meet. Very small tasks: the executors' own overhead
+dominates both (efficiency well below 1 for each).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Sequence
+
+from fastfib import measure, runners
+
+__all__ = ["KERNEL", "MEET_WITHIN", "Point", "meeting_point", "sweep"]
+
+KERNEL = "cython-nogil"
+MEET_WITHIN = 1.05  # the curves "meet" once threads are less than 5 % ahead
+SCHEMA = "fastfib.crossover"
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Point:
+    """One task size: the same tasks on warm threads and on a warm process pool."""
+
+    target_ms: float
+    n: int
+    task_ms: float  # one task's measured cost, run alone
+    tasks: int
+    threads_per_s: float  # median throughput of the repeats
+    processes_per_s: float
+    ratio: float  # threads / processes throughput: > 1 means threads deliver more
+    threads_efficiency: float  # throughput / ideal (workers / task time)
+    processes_efficiency: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _throughput(pool: runners.Pool, n: int, tasks: int, repeats: int) -> float:
+    expected = measure.oracle(n)
+    rates = []
+    for _ in range(repeats):
+        batch = pool.run(measure.burn_task, [(KERNEL, n)] * tasks, gate=False)
+        if any(result != expected for result in batch.results):
+            raise RuntimeError(f"wrong result from {pool.runner.name}: F({n}) = {expected}")
+        rates.append(tasks / batch.wall_s)
+    return statistics.median(rates)
+
+
+def sweep(
+    task_ms: Sequence[float],
+    *,
+    workers: int,
+    start_method: str = "forkserver",
+    repeats: int = 3,
+    seconds_per_point: float = 0.2,
+    progress: Callable[[str, int, int], None] = lambda what, done, total: None,
+) -> list[Point]:
+    """Measure each task size on ``workers`` threads and ``workers`` processes."""
+    points: list[Point] = []
+    total = len(task_ms)
+    progress("starting the pools", 0, total)
+    with runners.make_runner("threads").open(workers) as threads, \
+            runners.make_runner("processes", start_method=start_method,
+                                preload=measure.PRELOAD).open(workers) as processes:
+        for done, target in enumerate(task_ms):
+            progress(f"tasks of {target:g} ms: calibrating", done, total)
+            calibration = measure.calibrate(KERNEL, target / 1000)
+            task_s = calibration.task_s
+            # Enough tasks for ~seconds_per_point of ideal work, and a few per worker at least.
+            tasks = int(min(4000, max(8 * workers, seconds_per_point * workers / task_s)))
+            progress(f"tasks of {target:g} ms: {tasks} tasks", done, total)
+            on_threads = _throughput(threads, calibration.n, tasks, repeats)
+            on_processes = _throughput(processes, calibration.n, tasks, repeats)
+            ideal = workers / task_s
+            points.append(Point(target, calibration.n, 1000 * task_s, tasks, on_threads, on_processes,
+                                on_threads / on_processes, on_threads / ideal, on_processes / ideal))
+    progress("done", total, total)
+    return points
+
+
+def meeting_point(points: Sequence[Point]) -> tuple[float | None, str]:
+    """Where threads' lead falls under MEET_WITHIN: (task ms or None, a sentence saying so).
+
+    The task size is interpolated between the two measured sizes around it,
+    on a log scale of task time.
+    """
+    ordered = sorted(points, key=lambda p: p.task_ms)
+    if not ordered:
+        return None, "nothing measured"
+    lead = f"threads less than {MEET_WITHIN - 1:.0%} ahead"
+    if ordered[0].ratio <= MEET_WITHIN:
+        return ordered[0].task_ms, (
+            f"the curves already meet at the smallest task measured ({ordered[0].task_ms:.3g} ms: {lead})")
+    for before, after in zip(ordered, ordered[1:]):
+        if after.ratio <= MEET_WITHIN:
+            x0, x1 = math.log(before.task_ms), math.log(after.task_ms)
+            y0, y1 = before.ratio, after.ratio
+            x = x0 + (y0 - MEET_WITHIN) * (x1 - x0) / (y0 - y1)
+            meet = math.exp(x)
+            return meet, (f"the curves meet at about {meet:.2g} ms per task ({lead} from there on; "
+                          f"{before.ratio:.2f}× at {before.task_ms:.3g} ms, {after.ratio:.2f}× at "
+                          f"{after.task_ms:.3g} ms)")
+    last = ordered[-1]
+    return None, (f"the curves do not meet in the sizes measured: threads still {last.ratio:.2f}× "
+                  f"ahead at {last.task_ms:.3g} ms per task")
+
+
+def overhead_bound(points: Sequence[Point], below: float = 0.5) -> list[Point]:
+    """Sizes where both executors reach less than ``below`` of the ideal throughput."""
+    return [p for p in points if p.threads_efficiency < below and p.processes_efficiency < below]
+
+
+def document(meta: dict[str, Any], points: Sequence[Point]) -> dict[str, Any]:
+    meet, summary = meeting_point(points)
+    return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "meta": meta,
+            "points": [p.to_dict() for p in points], "meet_ms": meet, "summary": summary}

@@ -1,0 +1,353 @@
+"""Measurements: what one (kernel, runner, workers) configuration does with T tasks.
+
+For each configuration :func:`measure_row` runs the same T tasks ``burn(n)``
+R times on a warm :class:`~fastfib.runners.Pool` and records:
+
+* wall time: median, min and max of the R repeats (only the work: pool start-up
+  is reported apart, as ``startup_s``);
+* CPU time of this process and of its worker processes (median of the repeats);
+  parallelism = CPU / wall: how many cores were busy on average;
+* speedup = wall(sequential, same kernel, same tasks) / wall, and
+  efficiency = speedup / min(workers, usable cores);
+* the longest stall of a heartbeat thread that wakes every millisecond in this
+  process: the GIL made visible (a C call holding it stalls the heartbeat for
+  the whole call; pure Python for about the 5 ms switch interval);
+* the Karp-Flatt serial fraction e = (1/S - 1/p) / (1 - 1/p), p = min(workers,
+  cores): the share of the work that behaved as if it could not run in parallel.
+
+Every task's result is checked against an independent oracle (the pure-Python
+fast doubling): a wrong result makes the row an error, never a figure.
+:func:`calibrate` picks n per kernel so one task costs about ``--target-ms``
+on every kernel, and :func:`run_suite` runs a whole plan, a row at a time.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterator, Sequence
+
+from fastfib import environment, pure, registry, runners
+
+__all__ = [
+    "NOISY_SPREAD", "Calibration", "Heartbeat", "Row", "amdahl_fit", "amdahl_speedup", "burn_task",
+    "calibrate", "cpu_seconds", "karp_flatt", "measure_row", "metadata", "oracle", "plan_steps", "run_suite",
+]
+
+PHI = (1 + 5 ** 0.5) / 2  # burn(n) costs about PHI ** n calls
+NOISY_SPREAD = 0.10  # a row whose (max - min) / median wall exceeds this is flagged noisy
+PRELOAD = ("fastfib.measure",)  # what every process worker imports before its first task
+
+
+def oracle(n: int) -> int:
+    """F(n) by the pure-Python fast doubling: exact, and independent of every burn kernel."""
+    return pure.fib(n)
+
+
+def burn_task(kernel: str, n: int) -> int:
+    """One task: F(n) by naive recursion on ``kernel``. Importable, so processes can run it."""
+    return registry.get(kernel).burn(n)
+
+
+# --- task sizing ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Calibration:
+    kernel: str
+    n: int  # burn(n) is one task
+    task_s: float  # its measured cost here, in seconds (best of a few)
+
+
+def _best_time(burn: Callable[[int], int], n: int, budget_s: float = 0.003) -> float:
+    """The best of a few timings of burn(n): enough repeats to fill ``budget_s``, 3 to 200."""
+    best = math.inf
+    spent, count = 0.0, 0
+    while count < 3 or (spent < budget_s and count < 200):
+        start = time.perf_counter()
+        burn(n)
+        took = time.perf_counter() - start
+        best, spent, count = min(best, took), spent + took, count + 1
+    return best
+
+
+def calibrate(kernel: str, target_s: float) -> Calibration:
+    """The n whose burn(n) on ``kernel`` takes closest to ``target_s`` here.
+
+    Cost grows by about PHI per step of n, so the chosen task lands within
+    about 25 % of the target; the row records the cost actually measured.
+    """
+    burn = registry.get(kernel).burn
+    max_n = registry.get(kernel).max_n or 200
+    n, took = 8, _best_time(burn, 8)
+    while took < target_s and n < max_n:
+        # Jump most of the way in one step (small n are dominated by call overhead).
+        step = max(1, int(0.8 * math.log(target_s / took, PHI)))
+        n = min(n + step, max_n)
+        took = _best_time(burn, n)
+    if n > 1:
+        below = _best_time(burn, n - 1)
+        if abs(math.log(below / target_s)) < abs(math.log(took / target_s)):
+            n, took = n - 1, below
+    return Calibration(kernel, n, took)
+
+
+# --- the instruments ------------------------------------------------------------------------
+
+class Heartbeat:
+    """A thread that wakes every ``tick_s`` and notes when: gaps in its ticks are stalls.
+
+    >>> with Heartbeat() as beat:
+    ...     time.sleep(0.02)
+    >>> beat.max_stall_ms(beat.started, time.perf_counter()) < 20
+    True
+    """
+
+    def __init__(self, tick_s: float = 0.001) -> None:
+        self.tick_s = tick_s
+        self.ticks: list[float] = []
+        self.started = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="fastfib-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        ticks, stop, sleep, clock = self.ticks, self._stop, time.sleep, time.perf_counter
+        while not stop.is_set():
+            sleep(self.tick_s)  # needs the GIL back to return: that wait is the stall
+            ticks.append(clock())
+
+    def __enter__(self) -> "Heartbeat":
+        self.started = time.perf_counter()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def max_stall_ms(self, start: float, end: float) -> float:
+        """The longest time between heartbeats within [start, end], in milliseconds."""
+        points = [start] + [t for t in self.ticks if start < t < end] + [end]
+        return 1000 * max(b - a for a, b in zip(points, points[1:]))
+
+
+def _process_cpu_s(pid: int) -> float:
+    """CPU time (user + system) of another live process, 0.0 if it cannot be read."""
+    if sys.platform.startswith("linux"):
+        try:  # the process's CPU-time clock: nanosecond resolution (clockid = (~pid << 3) | 2)
+            return time.clock_gettime((~pid << 3) | 2)
+        except OSError:
+            pass
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            parts = stat.read().rsplit(")", 1)[1].split()
+        return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def cpu_seconds(pids: Sequence[int] = ()) -> float:
+    """CPU time of this process (all its threads) plus that of the live worker ``pids``."""
+    return time.process_time() + sum(_process_cpu_s(pid) for pid in pids)
+
+
+def karp_flatt(speedup: float, p: int) -> float | None:
+    """Karp-Flatt serial fraction for a measured speedup on p processors (None for p = 1)."""
+    if p < 2 or speedup <= 0:
+        return None
+    return (1 / speedup - 1 / p) / (1 - 1 / p)
+
+
+def amdahl_speedup(serial: float, p: float) -> float:
+    """Amdahl's law: the speedup on p processors of work whose serial fraction is ``serial``."""
+    return 1 / (serial + (1 - serial) / p)
+
+
+def amdahl_fit(points: Sequence[tuple[float, float]]) -> float | None:
+    """The serial fraction (0..1) whose Amdahl curve best fits (p, speedup) points.
+
+    Least squares on the speedups, by a fine search (one parameter, a bounded
+    range: simpler and sturdier than a solver). None without a point at p > 1.
+    """
+    usable = [(p, s) for p, s in points if p > 1 and s is not None and s > 0]
+    if not usable:
+        return None
+
+    def misfit(f: float) -> float:
+        return sum((amdahl_speedup(f, p) - s) ** 2 for p, s in usable)
+
+    return min((i / 2000 for i in range(2001)), key=misfit)
+
+
+def metadata(**settings: Any) -> dict[str, Any]:
+    """What every figure depends on (interpreter, GIL, cores, CPU, build), plus ``settings``."""
+    info = environment.collect()
+    extension = info.pop("extension", {}) or {}
+    info.pop("kernels", None)
+    return {
+        **info,
+        "cython_version": extension.get("cython_version"),
+        "cflags": extension.get("cflags"),
+        "extension_built": bool(extension.get("built")),
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **settings,
+    }
+
+
+# --- one configuration ----------------------------------------------------------------------
+
+@dataclass
+class Row:
+    """One (kernel, runner, workers) measurement; the JSON ``rows`` entries."""
+
+    kernel: str
+    runner: str
+    workers: int
+    tasks: int
+    n: int
+    task_ms: float  # one task's calibrated cost
+    wall_s: dict[str, float] | None = None  # {"median", "min", "max"} over the repeats
+    cpu_s: float | None = None
+    parallelism: float | None = None
+    speedup: float | None = None
+    efficiency: float | None = None
+    heartbeat_max_stall_ms: float | None = None
+    serial_fraction: float | None = None
+    noisy: bool = False
+    startup_s: float | None = None
+    repeats: int = 0
+    error: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Row":
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+def measure_row(
+    pool: runners.Pool,
+    runner_name: str,
+    calibration: Calibration,
+    *,
+    tasks: int,
+    repeats: int,
+    baseline_s: float | None,
+    cores: int,
+    is_baseline: bool = False,
+) -> Row:
+    """Run ``tasks`` tasks ``repeats`` times on ``pool`` and measure them (see the module notes).
+
+    ``baseline_s`` is the sequential median wall of the same kernel and tasks
+    (None when unknown: no speedup then); ``is_baseline`` marks the sequential
+    row itself (speedup 1 by definition). A task that raises or returns a
+    wrong value makes the row an error.
+    """
+    kernel, n = calibration.kernel, calibration.n
+    row = Row(kernel, runner_name, pool.workers, tasks, n, 1000 * calibration.task_s,
+              startup_s=pool.startup_s, repeats=repeats)
+    expected = oracle(n)
+    args = [(kernel, n)] * tasks
+    walls: list[float] = []
+    cpus: list[float] = []
+    stalls: list[float] = []
+    try:
+        pool.run(burn_task, [(kernel, max(0, n - 4))] * pool.workers)  # warm this kernel's path
+        for _ in range(repeats):
+            with Heartbeat() as beat:
+                cpu_before = cpu_seconds(pool.pids)
+                batch = pool.run(burn_task, args)
+                cpu_after = cpu_seconds(pool.pids)
+            for index, got in enumerate(batch.results):
+                if got != expected:
+                    row.error = f"wrong result: task {index} returned {got!r}, F({n}) = {expected}"
+                    return row
+            walls.append(batch.wall_s)
+            cpus.append(cpu_after - cpu_before)
+            stalls.append(beat.max_stall_ms(batch.started, batch.finished))
+    except Exception as exc:  # noqa: BLE001 - a failing configuration is reported, the rest go on
+        row.error = f"{type(exc).__name__}: {exc}"
+        return row
+    median = statistics.median(walls)
+    row.wall_s = {"median": median, "min": min(walls), "max": max(walls)}
+    row.cpu_s = statistics.median(cpus)
+    row.parallelism = row.cpu_s / median
+    row.heartbeat_max_stall_ms = statistics.median(stalls)
+    row.noisy = (max(walls) - min(walls)) / median > NOISY_SPREAD
+    if is_baseline or baseline_s is not None:
+        row.speedup = 1.0 if is_baseline else baseline_s / median  # type: ignore[operator]
+        p = min(pool.workers, cores)
+        row.efficiency = row.speedup / p
+        row.serial_fraction = karp_flatt(row.speedup, p)
+    return row
+
+
+# --- a whole plan ---------------------------------------------------------------------------
+
+Progress = Callable[[str, int, int], None]  # (what is starting, steps done, steps in all)
+
+
+def plan_steps(kernels: Sequence[str], runner_names: Sequence[str], workers: Sequence[int]) -> int:
+    """How many rows :func:`run_suite` produces (the sequential baseline always included)."""
+    parallel = [name for name in runner_names if name != "sequential"]
+    return len(kernels) * (1 + len(parallel) * len(workers))
+
+
+def run_suite(
+    kernels: Sequence[str],
+    runner_names: Sequence[str],
+    workers: Sequence[int],
+    *,
+    target_s: float,
+    tasks: int,
+    repeats: int,
+    start_method: str = "forkserver",
+    progress: Progress = lambda what, done, total: None,
+    calibrations: dict[str, Calibration] | None = None,
+) -> Iterator[Row]:
+    """Yield the rows of a plan, one as soon as it is measured.
+
+    The sequential baseline of every kernel comes first (every speedup needs
+    it); then each runner, each worker count, one warm pool shared by every
+    kernel. Closing the generator early (Ctrl-C) terminates worker processes.
+    """
+    cores = environment.usable_cores()
+    total = plan_steps(kernels, runner_names, workers)
+    done = 0
+    if calibrations is None:
+        calibrations = {}
+        for kernel in kernels:
+            progress(f"calibrating {kernel}", done, total)
+            calibrations[kernel] = calibrate(kernel, target_s)
+    baseline: dict[str, float | None] = {}
+    with runners.make_runner("sequential").open(1) as pool:
+        for kernel in kernels:
+            progress(f"{kernel} sequential", done, total)
+            row = measure_row(pool, "sequential", calibrations[kernel], tasks=tasks, repeats=repeats,
+                              baseline_s=None, cores=cores, is_baseline=True)
+            baseline[kernel] = row.wall_s["median"] if row.wall_s else None
+            done += 1
+            yield row
+    for name in runner_names:
+        if name == "sequential":
+            continue
+        runner = runners.make_runner(name, start_method=start_method, preload=PRELOAD)
+        for count in workers:
+            progress(f"{name} x{count}: starting workers", done, total)
+            with runner.open(count) as pool:
+                for kernel in kernels:
+                    progress(f"{kernel} {name} x{count}", done, total)
+                    row = measure_row(pool, name, calibrations[kernel], tasks=tasks, repeats=repeats,
+                                      baseline_s=baseline[kernel], cores=cores)
+                    if name == "processes":
+                        row.extra["start_method"] = start_method
+                    done += 1
+                    yield row

@@ -1,0 +1,274 @@
+"""Reports of measured rows: the terminal table, the versioned JSON, the PNG plot,
+and the side-by-side comparison of two JSON files.
+
+Files are written atomically (a temporary file in the same folder, then
+``os.replace``): a reader, or a Ctrl-C, never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from fastfib import measure
+from fastfib.measure import Row
+
+__all__ = [
+    "SCHEMA", "SCHEMA_VERSION", "ReportError", "check_writable", "document", "format_compare",
+    "format_table", "grid", "load", "times", "write_atomic", "write_document", "write_json", "write_plot",
+]
+
+SCHEMA = "fastfib.scale"
+# Schema history (bump SCHEMA_VERSION on any change a reader would notice):
+#   1 -- {"schema", "schema_version", "meta": {...}, "rows": [Row.to_dict(), ...]}; wall_s is
+#        {"median", "min", "max"} in seconds; a row with "error" has null figures.
+SCHEMA_VERSION = 1
+
+
+class ReportError(Exception):
+    """A report that cannot be read or written; the message says which and why."""
+
+
+# --- files ----------------------------------------------------------------------------------
+
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Raise ReportError unless ``path`` can be written (checked before any work starts)."""
+    target = Path(path)
+    if target.is_dir():
+        raise ReportError(f"{target} is a directory, not a file")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise ReportError(f"cannot write {target}: folder {folder} does not exist")
+    try:  # the only sure test: create (and remove) a file beside it
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{target.name}.", suffix=".probe"):
+            pass
+    except OSError as exc:
+        raise ReportError(f"cannot write {target}: {exc.strerror or exc}") from None
+
+
+def write_atomic(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
+    target = Path(path)
+    handle, temporary = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".",
+                                         prefix=f".{target.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(temporary)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def document(meta: dict[str, Any], rows: Sequence[Row]) -> dict[str, Any]:
+    """The JSON document: schema name and version, run metadata, rows."""
+    return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "meta": meta,
+            "rows": [row.to_dict() for row in rows]}
+
+
+def write_json(path: str | os.PathLike[str], meta: dict[str, Any], rows: Sequence[Row]) -> None:
+    """Write the rows and metadata to ``path`` atomically."""
+    write_document(path, document(meta, rows))
+
+
+def write_document(path: str | os.PathLike[str], data: Any) -> None:
+    """Write any JSON-ready ``data`` to ``path`` atomically (no NaN: strict JSON)."""
+    text = json.dumps(data, indent=2, allow_nan=False) + "\n"
+
+    def write(temporary: str) -> None:
+        with open(temporary, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+
+    write_atomic(path, write)
+
+
+def load(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[Row]]:
+    """Read a file written by :func:`write_json`: (meta, rows). ReportError if it cannot."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ReportError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise ReportError(f"{path} is not a fastfib scale report (no \"schema\": \"{SCHEMA}\")")
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        writer = (data.get("meta") or {}).get("fastfib_version", "an unknown version")
+        raise ReportError(
+            f"{path} uses schema version {version} (written by fastfib {writer}); this fastfib "
+            f"reads version {SCHEMA_VERSION} only: re-run `fastfib scale --json` to compare"
+        )
+    try:
+        return dict(data["meta"]), [Row.from_dict(row) for row in data["rows"]]
+    except (KeyError, TypeError) as exc:
+        raise ReportError(f"{path} is malformed ({type(exc).__name__}: {exc})") from None
+
+
+# --- the table ------------------------------------------------------------------------------
+
+def times(value: float | None) -> str:
+    """A ratio written like "1.93×"."""
+    return "-" if value is None else f"{value:.2f}×"
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _ms(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    ms = 1000 * seconds
+    return f"{ms:.0f}" if ms >= 100 else f"{ms:.1f}" if ms >= 1 else f"{ms:.2f}"
+
+
+def grid(header: Sequence[str], body: Sequence[Sequence[str]], left: int) -> str:
+    """Columns padded to their widest cell; the first ``left`` columns aligned left."""
+    widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(str(c).ljust(w) if i < left else str(c).rjust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, body)])
+
+
+def format_table(rows: Sequence[Row]) -> str:
+    """The terminal table: one line per row, errors and noisy rows marked."""
+    header = ["kernel", "runner", "workers", "n", "task ms", "wall ms (min-max)", "speedup",
+              "efficiency", "parallelism", "stall ms", "serial", "start-up ms", "note"]
+    body = []
+    for row in rows:
+        lead = [row.kernel, row.runner, str(row.workers), str(row.n), _num(row.task_ms, 2)]
+        if row.error:
+            body.append(lead + ["-"] * 7 + [f"ERROR: {row.error}"])
+            continue
+        wall = row.wall_s or {}
+        body.append(lead + [
+            f"{_ms(wall.get('median'))} ({_ms(wall.get('min'))}-{_ms(wall.get('max'))})",
+            times(row.speedup), _num(row.efficiency), _num(row.parallelism),
+            _num(row.heartbeat_max_stall_ms, 1), _num(row.serial_fraction),
+            "-" if row.runner == "sequential" else _ms(row.startup_s),
+            "noisy" if row.noisy else "",
+        ])
+    return grid(header, body, left=2)
+
+
+LEGEND = (
+    "speedup = sequential wall / wall (same kernel, same tasks); efficiency = speedup / "
+    "min(workers, cores); parallelism = CPU / wall;\nstall = longest gap of a 1 ms heartbeat "
+    "thread in this process (the GIL made visible); serial = Karp-Flatt serial fraction;\n"
+    f"noisy = wall spread (max - min) / median > {measure.NOISY_SPREAD:.0%}; start-up = starting "
+    "and warming the pool, not in the wall times."
+)
+
+
+# --- the plot -------------------------------------------------------------------------------
+
+def _series(rows: Sequence[Row]) -> dict[tuple[str, str], list[tuple[int, float]]]:
+    """(kernel, runner) -> [(workers, speedup)], each sorted, errors left out."""
+    found: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for row in rows:
+        if row.speedup is not None and row.runner != "sequential":
+            found.setdefault((row.kernel, row.runner), []).append((row.workers, row.speedup))
+    return {key: sorted(points) for key, points in found.items()}
+
+
+def write_plot(path: str | os.PathLike[str], rows: Sequence[Row], cores: int, title: str = "") -> None:
+    """PNG: speedup vs workers, one panel per kernel, one line per runner, with the
+    ideal min(workers, cores) and each line's fitted Amdahl curve (dashed)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)  # files only: never needs a display
+    from matplotlib import pyplot as plt
+
+    series = _series(rows)
+    kernels = list(dict.fromkeys(row.kernel for row in rows))
+    columns = min(2, max(1, len(kernels)))
+    lines = max(1, math.ceil(len(kernels) / columns))
+    figure, axes = plt.subplots(lines, columns, figsize=(5.2 * columns, 3.8 * lines),
+                                squeeze=False, sharey=True)
+    top = max([cores] + [s for points in series.values() for _, s in points]) * 1.15
+    for index, kernel in enumerate(kernels):
+        ax = axes[index // columns][index % columns]
+        most = max([w for (k, _), pts in series.items() if k == kernel for w, _ in pts] or [cores])
+        grid = [1 + i * (most - 1) / 100 for i in range(101)]
+        ax.plot(grid, [min(w, cores) for w in grid], color="0.6", lw=1, label=f"ideal: min(workers, {cores})")
+        for (name, runner), points in series.items():
+            if name != kernel:
+                continue
+            drawn = ax.plot([w for w, _ in points], [s for _, s in points], marker="o", label=runner)
+            serial = measure.amdahl_fit([(min(w, cores), s) for w, s in points])
+            if serial is not None:
+                ax.plot(grid, [measure.amdahl_speedup(serial, min(w, cores)) for w in grid], ls="--",
+                        lw=1, color=drawn[0].get_color(), label=f"{runner}: Amdahl, serial {serial:.2f}")
+        ax.set_xticks(sorted({w for (k, _), pts in series.items() if k == kernel for w, _ in pts} | {1}))
+        ax.set_title(kernel)
+        ax.set_xlabel("workers")
+        ax.set_ylabel("speedup vs sequential")
+        ax.set_ylim(0, top)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="upper left")
+    for index in range(len(kernels), lines * columns):
+        axes[index // columns][index % columns].set_visible(False)
+    if title:
+        figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+
+    def write(temporary: str) -> None:
+        figure.savefig(temporary, format="png", dpi=110)
+
+    try:
+        write_atomic(path, write)
+    finally:
+        plt.close(figure)
+
+
+# --- comparing two runs ---------------------------------------------------------------------
+
+def _describe(meta: dict[str, Any]) -> str:
+    return (f"{meta.get('python_implementation', '?')} {meta.get('python_version', '?')}"
+            f"{' (free-threaded)' if meta.get('free_threaded_build') else ''}, "
+            f"GIL {'on' if meta.get('gil_enabled', True) else 'off'}, "
+            f"{meta.get('usable_cores', '?')} cores, {meta.get('cpu_model', '?')}, "
+            f"fastfib {meta.get('fastfib_version', '?')}, {meta.get('timestamp', '?')}")
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or a == 0 else b / a
+
+
+def format_compare(a: tuple[dict[str, Any], list[Row]], b: tuple[dict[str, Any], list[Row]],
+                   names: tuple[str, str] = ("A", "B")) -> str:
+    """The two runs side by side: wall times and speedups, with B/A ratios."""
+    (meta_a, rows_a), (meta_b, rows_b) = a, b
+    first, second = names
+    index_b = {(r.kernel, r.runner, r.workers): r for r in rows_b}
+    header = ["kernel", "runner", "workers", f"wall ms {first}", f"wall ms {second}", "wall B/A",
+              f"speedup {first}", f"speedup {second}", "speedup B/A"]
+    body, missing = [], 0
+    for row in rows_a:
+        other = index_b.pop((row.kernel, row.runner, row.workers), None)
+        if other is None:
+            missing += 1
+            continue
+        wa = (row.wall_s or {}).get("median")
+        wb = (other.wall_s or {}).get("median")
+        body.append([row.kernel, row.runner, str(row.workers), _ms(wa), _ms(wb), times(_ratio(wa, wb)),
+                     times(row.speedup), times(other.speedup), times(_ratio(row.speedup, other.speedup))])
+    lines = [f"A = {first}: {_describe(meta_a)}", f"B = {second}: {_describe(meta_b)}", ""]
+    lines.append(grid(header, body, left=2) if body else "no (kernel, runner, workers) row in common")
+    if missing or index_b:
+        lines.append(f"\n{missing} row(s) only in {first}, {len(index_b)} only in {second} (not shown)")
+    lines.append("\nwall B/A < 1: B is faster; speedup B/A > 1: B scales better.")
+    return "\n".join(lines)

@@ -1,0 +1,363 @@
+"""``fastfib scale``, ``fastfib compare`` and ``fastfib crossover``: the lab's main job.
+
+Every argument is checked before any work starts (one line, exit status 2).
+Progress goes to stderr, results to stdout; ``--json`` and ``--plot`` files
+are written atomically, and ``--json`` is rewritten after every row, so a
+Ctrl-C (exit status 130, worker processes terminated) leaves a valid file with
+the rows finished so far.
+
+``fastfib.cli`` imports this module (after defining Command and UsageError) and
+registers its commands: import ``fastfib.cli``, not this module, first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, Callable, Sequence, TextIO
+
+from fastfib import environment, measure, registry, report, runners
+from fastfib.cli import Command, UsageError
+from fastfib.lab import crossover
+
+__all__ = ["CompareCommand", "CrossoverCommand", "ScaleCommand"]
+
+DEFAULT_KERNELS = ("python", "numpy", "cython-gil", "cython-nogil")
+DEFAULT_RUNNERS = ("sequential", "threads", "processes")
+DEFAULT_TASK_MS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+
+
+def default_workers(cores: int) -> list[int]:
+    """1, 2, 4, ... up to twice the usable cores (so over-subscription shows)."""
+    counts, count = [], 1
+    while count <= 2 * cores:
+        counts.append(count)
+        count *= 2
+    return counts
+
+
+class Progress:
+    """Progress on stderr: a redrawn bar on a terminal, one line per step otherwise."""
+
+    def __init__(self, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
+        self.stream = stream
+        self.enabled = enabled
+        self.tty = enabled and stream.isatty()
+        self.started = time.monotonic()
+        self._drawn = False
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.started
+        if self.tty:
+            width = 24
+            filled = int(width * done / max(total, 1))
+            line = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {elapsed:5.1f}s  {what}"
+            self.stream.write("\r\x1b[K" + line[:118])
+            self._drawn = True
+        else:
+            self.stream.write(f"fastfib: [{done}/{total}] {elapsed:5.1f}s {what}\n")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self._drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._drawn = False
+
+
+# --- argument parsing -----------------------------------------------------------------------
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _names(text: str, valid: Sequence[str], what: str) -> list[str]:
+    chosen = _split(text)
+    if not chosen:
+        raise UsageError(f"--{what}s needs at least one name; valid {what}s: {', '.join(valid)}")
+    for name in chosen:
+        if name not in valid:
+            raise UsageError(f"unknown {what} {name!r}; valid {what}s: {', '.join(valid)}")
+    return list(dict.fromkeys(chosen))
+
+
+def _numbers(text: str, what: str, convert: Callable[[str], Any]) -> list[Any]:
+    values = []
+    for part in _split(text) or [""]:
+        try:
+            value = convert(part)
+        except ValueError:
+            raise UsageError(f"{what} must be a comma-separated list of numbers, not {text!r}") from None
+        if not value > 0:
+            raise UsageError(f"{what} must all be > 0, got {part}")
+        values.append(value)
+    return values
+
+
+def _positive(convert: Callable[[str], Any], what: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a number, not {text!r}") from None
+        if not value > 0 or value != value or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{what} must be > 0, got {text}")
+        return value
+
+    return parse
+
+
+def _check_outputs(*paths: str | None) -> None:
+    for path in paths:
+        if path:
+            try:
+                report.check_writable(path)
+            except report.ReportError as exc:
+                raise UsageError(str(exc)) from None
+
+
+def _add_start_method(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--start-method", choices=runners.START_METHODS, default="forkserver",
+        help="how worker processes start (default: forkserver, named explicitly because the "
+             "interpreter's default changed in 3.14); fork is fastest, spawn slowest",
+    )
+
+
+# --- fastfib scale --------------------------------------------------------------------------
+
+class ScaleCommand(Command):
+    name = "scale"
+    help = "measure who scales: every kernel on sequential, threads and processes, side by side"
+    description = (
+        "Run the same CPU-bound tasks (F(n) by naive recursion, n calibrated so one task takes about\n"
+        "--target-ms on every kernel) on each kernel x runner x worker count, and report wall time,\n"
+        "speedup over sequential, efficiency, parallelism (CPU / wall), the longest stall of a 1 ms\n"
+        "heartbeat thread (the GIL made visible) and the Karp-Flatt serial fraction. Every result is\n"
+        "checked exactly; a wrong one makes its row an error. Pools start and warm outside the\n"
+        "timing (their start-up is a column of its own), and workers start together behind a barrier.\n"
+        "Expect cython-nogil to scale on threads and python / cython-gil to stay flat; processes\n"
+        "scale for all, at a start-up and hand-over cost."
+    )
+    epilog = (
+        "examples:\n"
+        "  fastfib scale                                  # the full run (about a minute on 2 cores)\n"
+        "  fastfib scale --quick --json x.json            # workers 1 and 2, fewer repeats (seconds)\n"
+        "  fastfib scale --json results/scale.json --plot results/scale.png\n"
+        "  fastfib scale -k cython-gil,cython-nogil -r threads -w 1,2,3,4\n"
+        "  fastfib scale -r sequential,threads,asyncio    # asyncio adds nothing to CPU-bound work\n"
+        "  fastfib scale -r processes --start-method spawn\n"
+        "  fastfib compare before.json after.json         # two runs side by side\n"
+        "\n"
+        "runners: sequential (always run: the baseline of every speedup), threads, processes,\n"
+        "asyncio. Any concurrent.futures.Executor plugs in from Python: see fastfib.runners\n"
+        "(loky, dask.distributed's Client.get_executor(), interpreter pools).\n"
+        "A row is marked noisy when its wall times spread over 10 % of the median: re-run on a\n"
+        "quieter machine before trusting it. Ctrl-C stops at once (exit status 130); --json then\n"
+        "holds the rows finished so far."
+    )
+
+    def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--kernels", "-k", default=None,
+                            help="comma-separated kernels (default: %s; available: %s)"
+                                 % (",".join(DEFAULT_KERNELS), ", ".join(registry.names())))
+        parser.add_argument("--runners", "-r", default=",".join(DEFAULT_RUNNERS),
+                            help="comma-separated runners (default: %(default)s; also: asyncio)")
+        parser.add_argument("--workers", "-w", default=None,
+                            help="comma-separated worker counts (default: 1,2,4,... up to 2 x usable cores)")
+        _add_start_method(parser)
+        parser.add_argument("--target-ms", type=_positive(float, "--target-ms"), default=None,
+                            help="about how long one task takes on every kernel (default: 10; --quick: 5)")
+        parser.add_argument("--tasks", type=_positive(int, "--tasks"), default=None,
+                            help="tasks per measurement (default: 4 x the largest worker count)")
+        parser.add_argument("--repeats", type=_positive(int, "--repeats"), default=None,
+                            help="repeats of each measurement; the median is reported (default: 5; --quick: 3)")
+        parser.add_argument("--quick", action="store_true",
+                            help="a fast look: workers 1 and 2, 3 repeats, 5 ms tasks (under 15 s on 2 cores)")
+        parser.add_argument("--json", metavar="PATH", help="write the rows and run metadata as JSON (atomically)")
+        parser.add_argument("--plot", metavar="PATH", help="write a PNG of speedup vs workers")
+        parser.add_argument("--no-progress", action="store_true", help="no progress output on stderr")
+
+    def _plan(self, args: argparse.Namespace) -> dict[str, Any]:
+        """Every setting, checked, before any work starts."""
+        available = registry.names()
+        if args.kernels is None:
+            kernels = [name for name in DEFAULT_KERNELS if name in available]
+        else:
+            kernels = _names(args.kernels, available, "kernel")
+        runner_names = _names(args.runners, runners.RUNNER_NAMES, "runner")
+        cores = environment.usable_cores()
+        if args.workers is not None:
+            workers = sorted(set(_numbers(args.workers, "--workers", int)))
+        else:
+            workers = [1, 2] if args.quick else default_workers(cores)
+        _check_outputs(args.json, args.plot)
+        return {
+            "kernels": kernels, "runners": runner_names, "workers": workers, "cores": cores,
+            "start_method": args.start_method,
+            "target_ms": args.target_ms or (5.0 if args.quick else 10.0),
+            "tasks": args.tasks or 4 * max(workers),
+            "repeats": args.repeats or (3 if args.quick else 5),
+        }
+
+    def run(self, args: argparse.Namespace) -> int:
+        plan = self._plan(args)
+        progress = Progress(enabled=not args.no_progress)
+        meta = measure.metadata(
+            start_method=plan["start_method"], target_ms=plan["target_ms"], tasks=plan["tasks"],
+            repeats=plan["repeats"], workers=plan["workers"], kernels_run=plan["kernels"],
+            runners_run=plan["runners"], command="fastfib " + " ".join(sys.argv[1:]),
+            complete=False, interrupted=False,
+        )
+        rows: list[measure.Row] = []
+        suite = measure.run_suite(
+            plan["kernels"], plan["runners"], plan["workers"], target_s=plan["target_ms"] / 1000,
+            tasks=plan["tasks"], repeats=plan["repeats"], start_method=plan["start_method"],
+            progress=progress,
+        )
+        started = time.monotonic()
+        try:
+            for row in suite:
+                rows.append(row)
+                if args.json:
+                    report.write_json(args.json, meta, rows)
+        except KeyboardInterrupt:
+            suite.close()  # terminates worker processes, if the interrupt came between rows
+            progress.clear()
+            if args.json:
+                report.write_json(args.json, {**meta, "interrupted": True}, rows)
+                print(f"fastfib: {len(rows)} finished row(s) kept in {args.json}", file=sys.stderr)
+            raise
+        finally:
+            suite.close()
+        progress.clear()
+        meta.update(complete=True, duration_s=round(time.monotonic() - started, 2))
+        if args.json:
+            report.write_json(args.json, meta, rows)
+        if args.plot:
+            title = (f"fastfib {meta['fastfib_version']} - {meta['python_implementation']} "
+                     f"{meta['python_version']} - {plan['cores']} usable cores - {meta['cpu_model']}")
+            report.write_plot(args.plot, rows, plan["cores"], title=title)
+        print(report.format_table(rows))
+        print()
+        print(report.LEGEND)
+        print(f"\n{plan['cores']} usable cores; {meta['python_implementation']} {meta['python_version']}, "
+              f"GIL {'enabled' if meta['gil_enabled'] else 'disabled'}; processes start by "
+              f"{plan['start_method']}; {plan['tasks']} tasks x {plan['repeats']} repeats; "
+              f"took {meta['duration_s']:.1f} s")
+        for path in (args.json, args.plot):
+            if path:
+                print(f"wrote {path}")
+        errors = [row for row in rows if row.error]
+        if errors:
+            print(f"fastfib: {len(errors)} row(s) failed; see the table", file=sys.stderr)
+            return 1
+        return 0
+
+
+# --- fastfib compare ------------------------------------------------------------------------
+
+class CompareCommand(Command):
+    name = "compare"
+    help = "show two `fastfib scale --json` runs side by side, with ratios"
+    description = (
+        "Put two runs of `fastfib scale --json` side by side: wall time and speedup of every\n"
+        "(kernel, runner, workers) row both have, with B/A ratios, and what each ran on. Files\n"
+        "of another schema version are refused: re-run `fastfib scale` with this version."
+    )
+    epilog = (
+        "examples:\n"
+        "  fastfib scale --json py311.json && python3.13 -m fastfib scale --json py313.json\n"
+        "  fastfib compare py311.json py313.json\n"
+        "  fastfib compare laptop.json server.json --json   # machine-readable"
+    )
+
+    def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("a", metavar="A.json")
+        parser.add_argument("b", metavar="B.json")
+        parser.add_argument("--json", action="store_true", help="print both documents' rows paired, as JSON")
+
+    def run(self, args: argparse.Namespace) -> int:
+        try:
+            a, b = report.load(args.a), report.load(args.b)
+        except report.ReportError as exc:
+            raise UsageError(str(exc)) from None
+        if args.json:
+            rows_b = {(r.kernel, r.runner, r.workers): r for r in b[1]}
+            pairs = [{"a": r.to_dict(), "b": rows_b[(r.kernel, r.runner, r.workers)].to_dict()}
+                     for r in a[1] if (r.kernel, r.runner, r.workers) in rows_b]
+            json.dump({"a": {"path": args.a, "meta": a[0]}, "b": {"path": args.b, "meta": b[0]},
+                       "pairs": pairs}, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+            return 0
+        print(report.format_compare(a, b, (os.path.basename(args.a), os.path.basename(args.b))))
+        return 0
+
+
+# --- fastfib crossover ----------------------------------------------------------------------
+
+class CrossoverCommand(Command):
+    name = "crossover"
+    help = "sweep the task size: where does a warm process pool catch up with nogil threads?"
+    description = (
+        "Run cython-nogil tasks of each size in --task-ms on W threads and on a warm pool of W\n"
+        "processes, and report the throughput of each (tasks per second, hand-over included),\n"
+        "their ratio, and each one's efficiency against the ideal W / task time. Threads hand a\n"
+        "task over in microseconds, processes in hundreds of them: threads lead on small tasks,\n"
+        "and the curves meet as tasks grow. The answer is the task size where they meet\n"
+        f"(threads less than {crossover.MEET_WITHIN - 1:.0%} ahead)."
+    )
+    epilog = (
+        "examples:\n"
+        "  fastfib crossover                              # 0.01 ms ... 10 ms, about 10-20 s\n"
+        "  fastfib crossover --task-ms 0.01,0.1,1,10 --json crossover.json\n"
+        "  fastfib crossover --workers 4 --start-method fork"
+    )
+
+    def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--task-ms", default=",".join(f"{v:g}" for v in DEFAULT_TASK_MS),
+                            help="comma-separated task sizes in ms (default: %(default)s)")
+        parser.add_argument("--workers", "-w", type=_positive(int, "--workers"), default=None,
+                            help="workers in each pool (default: usable cores)")
+        _add_start_method(parser)
+        parser.add_argument("--repeats", type=_positive(int, "--repeats"), default=3,
+                            help="repeats per size; the median is reported (default: %(default)s)")
+        parser.add_argument("--json", metavar="PATH", help="write the points and the meeting point as JSON")
+        parser.add_argument("--no-progress", action="store_true", help="no progress output on stderr")
+
+    def run(self, args: argparse.Namespace) -> int:
+        sizes = sorted(set(_numbers(args.task_ms, "--task-ms", float)))
+        if "cython-nogil" not in registry.names():
+            raise UsageError(f"the crossover needs the cython-nogil kernel: {registry.UNAVAILABLE.get('cython-nogil')}")
+        workers = args.workers or max(2, environment.usable_cores())
+        _check_outputs(args.json)
+        progress = Progress(enabled=not args.no_progress)
+        meta = measure.metadata(workers=workers, start_method=args.start_method, repeats=args.repeats,
+                                kernel=crossover.KERNEL)
+        points = crossover.sweep(sizes, workers=workers, start_method=args.start_method,
+                                 repeats=args.repeats, progress=progress)
+        progress.clear()
+        meet, summary = crossover.meeting_point(points)
+        header = ["task ms (target)", "n", "task ms", "tasks", "threads tasks/s", "processes tasks/s",
+                  "threads/processes", "threads eff", "processes eff"]
+        body = [[f"{p.target_ms:g}", str(p.n), f"{p.task_ms:.3g}", str(p.tasks), f"{p.threads_per_s:,.0f}",
+                 f"{p.processes_per_s:,.0f}", report.times(p.ratio), f"{p.threads_efficiency:.2f}",
+                 f"{p.processes_efficiency:.2f}"] for p in points]
+        print(report.grid(header, body, left=0))
+        print(f"\n{workers} workers each; processes start by {args.start_method}; "
+              f"efficiency = throughput / ({workers} / task time).")
+        print(f"Where they meet: {summary}.")
+        swamped = crossover.overhead_bound(points)
+        if swamped:
+            print("Executor overhead dominates both (efficiency < 0.5) at: "
+                  + ", ".join(f"{p.task_ms:.3g} ms" for p in swamped) + ".")
+        if args.json:
+            report.write_document(args.json, crossover.document(meta, points))
+            print(f"wrote {args.json}")
+        return 0
+
