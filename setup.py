@@ -3,10 +3,12 @@
 import os
 import shlex
 import sysconfig
+import tempfile
 
 import Cython
 from Cython.Build import cythonize
 from setuptools import Extension, find_packages, setup
+from setuptools.command.build_ext import build_ext
 
 EXTRA_COMPILE_ARGS = ["-O2"] if os.name != "nt" else ["/O2"]
 
@@ -26,7 +28,7 @@ cflags = " ".join(
     if part
 )
 
-extension = Extension(
+kernels = Extension(
     "fastfib._kernels",
     sources=["src/fastfib/_kernels.pyx", "csrc/fib.c"],
     include_dirs=["csrc"],
@@ -37,13 +39,56 @@ extension = Extension(
     ],
 )
 
+# Optional: the gmp kernel, built only where GMP's header and library are found
+# (Debian: libgmp-dev). FASTFIB_GMP=1 makes a missing GMP an error, =0 skips it.
+gmp = Extension(
+    "fastfib._gmp",
+    sources=["src/fastfib/_gmp.pyx"],
+    libraries=["gmp"],
+    extra_compile_args=EXTRA_COMPILE_ARGS,
+)
+
+GMP_PROBE = """
+#include <gmp.h>
+int main(void) { mpz_t x; mpz_init(x); mpz_fib_ui(x, 10); mpz_clear(x); return 0; }
+"""
+
+
+def _gmp_found(compiler) -> bool:
+    """Whether a program using GMP compiles and links with this compiler."""
+    with tempfile.TemporaryDirectory() as tmp:
+        source = os.path.join(tmp, "probe.c")
+        with open(source, "w") as handle:
+            handle.write(GMP_PROBE)
+        try:
+            objects = compiler.compile([source], output_dir=tmp)
+            compiler.link_executable(objects, "probe", output_dir=tmp, libraries=["gmp"])
+        except Exception:  # CompileError, LinkError: GMP is not usable
+            return False
+    return True
+
+
+class BuildExt(build_ext):
+    """build_ext that drops the optional gmp kernel when GMP is missing."""
+
+    def build_extensions(self):
+        wanted = os.environ.get("FASTFIB_GMP", "auto")
+        if wanted == "0" or not _gmp_found(self.compiler):
+            if wanted == "1":
+                raise SystemExit("FASTFIB_GMP=1 but GMP was not found: install libgmp-dev (Debian) or gmp")
+            print("fastfib: building without the gmp kernel (GMP not found or FASTFIB_GMP=0)")
+            self.extensions = [ext for ext in self.extensions if ext.name != "fastfib._gmp"]
+        super().build_extensions()
+
+
 setup(
     # csrc/ stays at the top of the checkout but ships inside the package as
     # fastfib/csrc, so `fastfib source` shows a wheel user the C sources too.
     packages=find_packages("src") + ["fastfib.csrc"],
     package_dir={"": "src", "fastfib.csrc": "csrc"},
+    cmdclass={"build_ext": BuildExt},
     ext_modules=cythonize(
-        [extension],
+        [kernels, gmp],
         compiler_directives={
             "language_level": 3,
             "embedsignature": True,

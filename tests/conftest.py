@@ -10,6 +10,7 @@ import fastfib
 from fastfib import environment
 
 KERNEL_NAMES = [k.name for k in fastfib.kernels()]
+BURN_KERNEL_NAMES = [k.name for k in fastfib.kernels() if k.burn is not None]
 
 
 def pytest_report_header(config):
@@ -20,10 +21,17 @@ def pytest_report_header(config):
     )
 
 
-@pytest.fixture(params=KERNEL_NAMES)
-def kernel(request):
-    """Each available kernel in turn: the whole exactness suite runs against all."""
-    return fastfib.registry.get(request.param)
+def pytest_generate_tests(metafunc):
+    # `kernel`: each available kernel in turn, so the whole suite runs against all.
+    # A test that also takes `function` gets ("fib", "burn"), burn only where it exists.
+    if "kernel" not in metafunc.fixturenames:
+        return
+    kernels = [fastfib.registry.get(name) for name in KERNEL_NAMES]
+    if "function" in metafunc.fixturenames:
+        pairs = [(k, f) for k in kernels for f in ("fib", "burn") if f == "fib" or k.burn is not None]
+        metafunc.parametrize(("kernel", "function"), pairs, ids=[f"{k.name}-{f}" for k, f in pairs])
+    else:
+        metafunc.parametrize("kernel", kernels, ids=[k.name for k in kernels])
 
 
 def oracle(count: int) -> list[int]:

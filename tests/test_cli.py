@@ -28,9 +28,9 @@ def test_fib_prints_exact_value(capsys):
     assert run_cli(capsys, "fib", "1000") == (0, f"{F[1000]}\n", "")
 
 
-@pytest.mark.parametrize("kernel", [k.name for k in fastfib.kernels()])
-def test_fib_on_each_kernel(capsys, kernel):
-    assert run_cli(capsys, "fib", "93", "--kernel", kernel) == (0, f"{F[93]}\n", "")
+@pytest.mark.parametrize("kernel_name", [k.name for k in fastfib.kernels()])
+def test_fib_on_each_kernel(capsys, kernel_name):
+    assert run_cli(capsys, "fib", "93", "--kernel", kernel_name) == (0, f"{F[93]}\n", "")
 
 
 @pytest.mark.parametrize(

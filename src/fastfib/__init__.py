@@ -17,8 +17,9 @@ from fastfib.registry import Kernel
 
 __all__ = ["Kernel", "__version__", "burn", "fib", "kernels"]
 
-# Above this n, auto prefers the pure-Python fast doubling (no fixed width).
-_AUTO_FAST = ("cython-gil", "python")
+# auto takes the first of these whose range covers n: C in uint64 up to 93,
+# then GMP, then Python's own integers (always there, unbounded).
+_AUTO_ORDER = ("cython-gil", "gmp", "python")
 
 
 def kernels() -> list[Kernel]:
@@ -35,7 +36,7 @@ def fib(n: object, *, kernel: str = "auto") -> int:
     """
     if kernel == "auto":
         value = _check_n(n, "auto", None)
-        for name in _AUTO_FAST:
+        for name in _AUTO_ORDER:
             chosen = _registry.KERNELS.get(name)
             if chosen is not None and (chosen.max_n is None or value <= chosen.max_n):
                 return chosen.fib(value)
@@ -44,4 +45,9 @@ def fib(n: object, *, kernel: str = "auto") -> int:
 
 def burn(n: object, *, kernel: str) -> int:
     """F(n) by naive double recursion on ``kernel``: the lab's CPU workload (~phi**n calls)."""
-    return _registry.get(kernel).burn(n)
+    chosen = _registry.get(kernel)
+    if chosen.burn is None:
+        raise ValueError(
+            f"kernel {kernel!r} has no burn workload; burn kernels: {', '.join(_registry.burn_names())}"
+        )
+    return chosen.burn(n)

@@ -159,6 +159,7 @@ class InfoCommand(Command):
         else:
             lines.append(("extension", f"not built: {ext['error']}"))
         lines.append(("kernels", ", ".join(info["kernels"])))
+        lines += [(name, f"unavailable: {why}") for name, why in info["unavailable_kernels"].items()]
         width = max(len(key) for key, _ in lines)
         for key, value in lines:
             print(f"{key.ljust(width)}  {value}")

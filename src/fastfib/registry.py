@@ -23,7 +23,7 @@ class Kernel:
     max_n: int | None  # largest n it accepts; None when unbounded
     description: str
     fib: Callable[[object], int] = pure.fib  # exact F(n)
-    burn: Callable[[object], int] = pure.burn  # F(n) by naive recursion
+    burn: Callable[[object], int] | None = pure.burn  # F(n) by naive recursion; None: no burn
 
     @property
     def releases_gil(self) -> bool:
@@ -95,10 +95,34 @@ else:
         )
     )
 
+try:
+    from fastfib import _gmp
+except ImportError as exc:
+    UNAVAILABLE["gmp"] = (
+        f"fastfib was built without GMP ({exc}); install libgmp-dev (Debian) or gmp "
+        f"and rebuild with `make` or `pip install -e .`"
+    )
+else:
+    _register(
+        Kernel(
+            "gmp",
+            "released",
+            _gmp.MAX_N,
+            "GMP's mpz_fib_ui inside `with nogil:`: exact F(n) for huge n (fib only, no burn)",
+            _gmp.fib_nogil,
+            None,
+        )
+    )
+
 
 def names() -> list[str]:
     """Names of the kernels available in this installation, in registry order."""
     return list(KERNELS)
+
+
+def burn_names() -> list[str]:
+    """Names of the kernels that have the naive-recursion burn workload."""
+    return [name for name, kernel in KERNELS.items() if kernel.burn is not None]
 
 
 def get(name: object) -> Kernel:

@@ -1,0 +1,54 @@
+# The gmp kernel: exact F(n) for huge n with GMP's mpz_fib_ui, the GIL
+# released while GMP computes. The same three steps as _kernels.pyx:
+# validate with the GIL, compute in C without it, convert with it again.
+#
+# Unlike the uint64 kernels, GMP cannot fail by overflow; it can only run out
+# of memory, and then it aborts the whole process. So step 1 also checks that
+# the result (and GMP's scratch space) fits in the memory available now.
+
+from fastfib cimport _cgmp as gmp
+from fastfib._args import check_n
+from fastfib._memory import available_bytes
+
+# 2**32 - 1 fits an `unsigned long` everywhere, Windows' 32-bit long included.
+# F(MAX_N) has about 3 * 10**9 bits (372 MB).
+MAX_N = 2**32 - 1
+
+# F(n) has about n * log2(golden ratio) = 0.6942 n bits. At the peak GMP's
+# result and scratch, the exported bytes and the Python int are alive at once.
+_BYTES_PER_N = 0.6942 / 8
+_PEAK_COPIES = 5
+
+
+cdef unsigned long _c_n(object n) except? 0:
+    value = check_n(n, "gmp", MAX_N)
+    needed = int(value * _BYTES_PER_N * _PEAK_COPIES)
+    available = available_bytes()
+    if available is not None and needed > available:
+        raise MemoryError(
+            f"kernel 'gmp': F({value}) needs about {needed >> 20} MiB while computing, "
+            f"but only {available >> 20} MiB is available"
+        )
+    return value
+
+
+cdef object _to_int(gmp.mpz_t value):
+    # Export GMP's limbs as little-endian bytes and let int.from_bytes build
+    # the Python int: linear time, where a decimal string would be quadratic.
+    cdef size_t count = 0
+    cdef bytearray buffer = bytearray((gmp.mpz_sizeinbase(value, 2) + 7) // 8)
+    gmp.mpz_export(<char *>buffer, &count, -1, 1, 0, 0, value)
+    return int.from_bytes(buffer, "little")
+
+
+def fib_nogil(object n):
+    """F(n) exactly for n < 2**32, by GMP's mpz_fib_ui with the GIL released."""
+    cdef unsigned long cn = _c_n(n)
+    cdef gmp.mpz_t value
+    gmp.mpz_init(value)
+    try:
+        with nogil:  # GMP allocates with malloc: no Python object is touched
+            gmp.mpz_fib_ui(value, cn)
+        return _to_int(value)
+    finally:
+        gmp.mpz_clear(value)
