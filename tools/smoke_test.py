@@ -1,0 +1,77 @@
+"""Smoke test of an installed fastfib, run by the interpreter it is installed in.
+
+``make wheels`` runs it from a fresh venv outside the source tree, after
+installing a wheel with no compiler available. It checks what a user of the
+wheel relies on: fastfib and its compiled module come from the venv (not a
+checkout), every kernel is exact, the ``fastfib`` command works, and
+``fastfib source`` finds the shipped sources.
+
+    VENV/bin/python tools/smoke_test.py
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+
+def _oracle(count: int) -> list[int]:
+    values = [0, 1]
+    while len(values) < count:
+        values.append(values[-1] + values[-2])
+    return values
+
+
+def _fastfib(*args: str) -> str:
+    command = Path(sysconfig.get_path("scripts")) / "fastfib"
+    result = subprocess.run([str(command), *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise AssertionError(f"fastfib {' '.join(args)}: exit {result.returncode}\n{result.stderr}")
+    return result.stdout
+
+
+def main() -> int:
+    import fastfib
+    from fastfib import _kernels
+
+    prefix = Path(sys.prefix).resolve()
+    package = Path(fastfib.__file__).resolve().parent
+    module = Path(_kernels.__file__).resolve()
+    assert prefix in package.parents, f"fastfib imported from {package}, not from the venv {prefix}"
+    assert module.parent == package and module.suffix in (".so", ".pyd"), f"compiled module is {module}"
+
+    oracle = _oracle(200)
+    names = [kernel.name for kernel in fastfib.kernels()]
+    assert {"python", "cython-gil", "cython-nogil"} <= set(names), f"kernels: {names}"
+    for kernel in fastfib.kernels():
+        top = min(150, 150 if kernel.max_n is None else kernel.max_n)
+        got = [kernel.fib(n) for n in range(top + 1)]
+        assert got == oracle[: top + 1], f"{kernel.name}: wrong F(n) for some n <= {top}"
+        if kernel.burn is not None:  # some kernels (gmp) compute F(n) only
+            assert kernel.burn(15) == 610, f"{kernel.name}: burn(15) != 610"
+    assert fastfib.fib(1000) == _oracle(1001)[1000]
+
+    version = _fastfib("--version").strip()
+    assert version == f"fastfib {fastfib.__version__}", f"fastfib --version printed {version!r}"
+    assert _fastfib("fib", "93", "--kernel", "cython-nogil").strip() == str(oracle[93])
+    _fastfib("info")
+    sources = json.loads(_fastfib("source", "--json"))
+    for source in sources["sources"]:
+        path = source["path"]
+        assert path is not None, f"fastfib source: {source['name']} missing from the wheel"
+        assert package in Path(path).resolve().parents, f"{source['name']} found outside the package: {path}"
+    assert "with nogil:" in _fastfib("source", "_kernels.pyx")
+
+    gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    print(
+        f"smoke test passed: fastfib {fastfib.__version__} on Python {sys.version.split()[0]}"
+        f" (GIL {'enabled' if gil else 'disabled'}), kernels {', '.join(names)}; module {module.name}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
