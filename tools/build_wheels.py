@@ -197,7 +197,7 @@ def build_and_test(interpreter: Interpreter, source: Path, work: Path, suite: Pa
     result.steps.append("smoke test passed")
     if suite is not None:
         log(f"{interpreter.label}: running the test suite from {suite}")
-        run([tester, "-m", "pytest", "-p", "no:cacheprovider", "-q"], env=env, cwd=suite, quiet=False)
+        run([tester, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests"], env=env, cwd=suite, quiet=False)
         result.steps.append("test suite passed")
     result.ok = True
     return result

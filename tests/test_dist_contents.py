@@ -1,0 +1,148 @@
+"""The wheel and sdist carry what a reader studies and nothing a build produced.
+
+One sdist and one wheel (built from that sdist, as pip and cibuildwheel do) are
+built from a copy of the checkout with ``python -m build --no-isolation``
+(about 10 s), then checked by the rules in tools/check_dist.py; the rules
+themselves are checked on small hand-made archives. ``make wheels`` applies the
+same rules to every repaired wheel. Skipped outside a source checkout (e.g.
+when cibuildwheel runs this suite against an installed wheel).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import fastfib
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOLS = ROOT / "tools"
+
+if not (ROOT / "setup.py").is_file() or not (TOOLS / "check_dist.py").is_file():
+    pytest.skip("needs the source checkout (setup.py, tools/)", allow_module_level=True)
+
+sys.path.insert(0, str(TOOLS))
+import check_build_identifiers  # noqa: E402
+import check_dist  # noqa: E402
+
+# Never copied into the build: VCS data, venvs, outputs, caches, and what
+# Cython and the compiler left beside the sources in the checkout.
+_SKIP_DIRS = {".git", ".venv", "build", "dist", "wheelhouse", "results", "__pycache__",
+              ".pytest_cache", ".hypothesis", ".benchmarks"}
+
+
+def _ignore(directory: str, names: list[str]) -> set[str]:
+    generated_c = Path(directory).resolve() == ROOT / "src" / "fastfib"
+    return {name for name in names
+            if name in _SKIP_DIRS or name.endswith((".so", ".pyd", ".o", ".egg-info"))
+            or (generated_c and name.endswith(".c"))}
+
+
+@pytest.fixture(scope="module")
+def dists(tmp_path_factory) -> dict[str, Path]:
+    if importlib.util.find_spec("build") is None:
+        pytest.skip("needs the 'build' package (make test installs it: pip install --group wheels)")
+    tmp = tmp_path_factory.mktemp("dist")
+    source = tmp / "fastfib"
+    shutil.copytree(ROOT, source, ignore=_ignore)
+    out = tmp / "out"
+    # No --sdist/--wheel: build makes the sdist, then the wheel from the unpacked sdist.
+    subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(source)],
+                   check=True, capture_output=True, text=True, timeout=600)
+    (wheel,) = out.glob("*.whl")
+    (sdist,) = out.glob("*.tar.gz")
+    return {"wheel": wheel, "sdist": sdist, "source": source}
+
+
+def test_wheel_follows_the_content_rules(dists):
+    assert check_dist.check_wheel(dists["wheel"], dists["source"]) == []
+
+
+def test_wheel_ships_the_sources_a_reader_studies_and_no_generated_c(dists):
+    names = check_dist.wheel_names(dists["wheel"])
+    for wanted in ("fastfib/_kernels.pyx", "fastfib/_cfib.pxd", "fastfib/_kernels.pyi",
+                   "fastfib/csrc/fib.c", "fastfib/csrc/fib.h", "fastfib/py.typed"):
+        assert wanted in names
+    assert any(name.startswith("fastfib/_kernels.") and name.endswith((".so", ".pyd")) for name in names)
+    assert not [name for name in names if name.endswith((".o", ".obj"))]
+    assert [name for name in names if name.endswith(".c")] == ["fastfib/csrc/fib.c"]
+
+
+def test_sdist_follows_the_content_rules(dists):
+    assert check_dist.check_sdist(dists["sdist"]) == []
+
+
+def test_the_version_is_single_sourced(dists):
+    # The version in both file names and the wheel's metadata is _version.py's.
+    version = fastfib.__version__
+    assert dists["wheel"].name.startswith(f"fastfib-{version}-")
+    assert dists["sdist"].name == f"fastfib-{version}.tar.gz"
+    with zipfile.ZipFile(dists["wheel"]) as archive:
+        metadata = archive.read(f"fastfib-{version}.dist-info/METADATA").decode()
+    assert f"\nVersion: {version}\n" in metadata
+    assert "\nRequires-Python: >=3.10\n" in metadata
+
+
+# The rules themselves, on hand-made archives.
+
+def _wheel(tmp_path: Path, names: list[str]) -> Path:
+    path = tmp_path / "fastfib-0.0.0-cp311-cp311-linux_x86_64.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in names:
+            archive.writestr(name, "")
+    return path
+
+
+GOOD_WHEEL = [*check_dist.WHEEL_REQUIRED, "fastfib/_kernels.cpython-311-x86_64-linux-gnu.so",
+              "fastfib-0.0.0.dist-info/METADATA", "fastfib.libs/libgmp-0123abcd.so.10"]
+
+
+def test_rules_accept_a_good_wheel(tmp_path):
+    assert check_dist.check_wheel(_wheel(tmp_path, GOOD_WHEEL)) == []
+
+
+@pytest.mark.parametrize("extra, complaint", [
+    ("fastfib/_kernels.c", "generated C source"),
+    ("fastfib/csrc/fib.o", "forbidden"),
+    ("fastfib/__pycache__/cli.cpython-311.pyc", "forbidden"),
+    ("fastfib/.hypothesis/examples/x", "forbidden"),
+    ("tests/test_kernels.py", "outside the package"),
+    ("fastfib/_gmp.cpython-311-x86_64-linux-gnu.so", "missing: fastfib/_gmp.pyi"),
+])
+def test_rules_reject_a_bad_wheel(tmp_path, extra, complaint):
+    problems = check_dist.check_wheel(_wheel(tmp_path, [*GOOD_WHEEL, extra]))
+    assert any(complaint in problem for problem in problems), problems
+
+
+def test_rules_reject_a_wheel_without_its_sources(tmp_path):
+    names = [name for name in GOOD_WHEEL if name not in ("fastfib/_kernels.pyx", "fastfib/csrc/fib.c")]
+    problems = check_dist.check_wheel(_wheel(tmp_path, names))
+    assert "missing: fastfib/_kernels.pyx" in problems and "missing: fastfib/csrc/fib.c" in problems
+
+
+def test_rules_reject_an_sdist_with_built_files(tmp_path):
+    path = tmp_path / "fastfib-0.0.0.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for name in [*check_dist.SDIST_REQUIRED, "src/fastfib/_kernels.c", "src/fastfib/_kernels.so"]:
+            member = tarfile.TarInfo(f"fastfib-0.0.0/{name}")
+            archive.addfile(member)
+    problems = check_dist.check_sdist(path)
+    assert "generated C source: src/fastfib/_kernels.c" in problems
+    assert "built file: src/fastfib/_kernels.so" in problems
+
+
+def test_identifier_comparison_names_every_difference():
+    expected = {"linux": ["cp310-manylinux_x86_64", "cp313t-manylinux_x86_64"], "windows": ["cp310-win_amd64"]}
+    found = {"linux": ["cp310-manylinux_x86_64", "cp310-win32"], "windows": ["cp310-win_amd64"]}
+    assert check_build_identifiers.compare(expected, found) == [
+        "linux: missing (expected, not built): cp313t-manylinux_x86_64",
+        "linux: unexpected (built, not expected): cp310-win32",
+    ]
+    assert check_build_identifiers.compare(expected, expected) == []
