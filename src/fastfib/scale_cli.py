@@ -307,7 +307,7 @@ class CrossoverCommand(Command):
     description = (
         "Run cython-nogil tasks of each size in --task-ms on W threads and on a warm pool of W\n"
         "processes, and report the throughput of each (tasks per second, hand-over included),\n"
-        "their ratio, and each one's efficiency against the ideal W / task time. Threads hand a\n"
+        "their ratio, and each one's efficiency against the ideal (W x sequential). Threads hand a\n"
         "task over in microseconds, processes in hundreds of them: threads lead on small tasks,\n"
         "and the curves meet as tasks grow. The answer is the task size where they meet\n"
         f"(threads less than {crossover.MEET_WITHIN - 1:.0%} ahead)."
@@ -350,7 +350,7 @@ class CrossoverCommand(Command):
                  f"{p.processes_efficiency:.2f}"] for p in points]
         print(report.grid(header, body, left=0))
         print(f"\n{workers} workers each; processes start by {args.start_method}; "
-              f"efficiency = throughput / ({workers} / task time).")
+              f"efficiency = throughput / ({workers} x sequential throughput).")
         print(f"Where they meet: {summary}.")
         swamped = crossover.overhead_bound(points)
         if swamped:

@@ -5,7 +5,9 @@ warmed once, outside the timing. Here the clock *includes* handing the tasks
 over (no start gate), because that hand-over is the whole difference: a thread
 pool passes a task through an in-process queue (microseconds), a process pool
 pickles it through a pipe to another interpreter and the result back (hundreds
-of microseconds). Throughput is tasks per second; the ideal is W / task time.
+of microseconds). Throughput is tasks per second; the ideal is W times the
+throughput of the same tasks run one after another in the calling thread,
+measured beside them (so a busy machine skews both alike).
 
 Small tasks: the threads' cheap hand-over wins. Large tasks: both approach
 the ideal and the curves meet. Very small tasks: the executors' own overhead
@@ -40,7 +42,7 @@ class Point:
     threads_per_s: float  # median throughput of the repeats
     processes_per_s: float
     ratio: float  # threads / processes throughput: > 1 means threads deliver more
-    threads_efficiency: float  # throughput / ideal (workers / task time)
+    threads_efficiency: float  # throughput / ideal (workers x sequential throughput, measured beside)
     processes_efficiency: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,14 +66,15 @@ def sweep(
     workers: int,
     start_method: str = "forkserver",
     repeats: int = 3,
-    seconds_per_point: float = 0.2,
+    seconds_per_point: float = 0.15,
     progress: Callable[[str, int, int], None] = lambda what, done, total: None,
 ) -> list[Point]:
     """Measure each task size on ``workers`` threads and ``workers`` processes."""
     points: list[Point] = []
     total = len(task_ms)
     progress("starting the pools", 0, total)
-    with runners.make_runner("threads").open(workers) as threads, \
+    with runners.make_runner("sequential").open(1) as alone, \
+            runners.make_runner("threads").open(workers) as threads, \
             runners.make_runner("processes", start_method=start_method,
                                 preload=measure.PRELOAD).open(workers) as processes:
         for done, target in enumerate(task_ms):
@@ -79,11 +82,12 @@ def sweep(
             calibration = measure.calibrate(KERNEL, target / 1000)
             task_s = calibration.task_s
             # Enough tasks for ~seconds_per_point of ideal work, and a few per worker at least.
-            tasks = int(min(4000, max(8 * workers, seconds_per_point * workers / task_s)))
+            tasks = int(min(2000, max(8 * workers, seconds_per_point * workers / task_s)))
             progress(f"tasks of {target:g} ms: {tasks} tasks", done, total)
+            # The ideal, measured now (not at calibration): W times one worker's pace alone.
+            ideal = workers * _throughput(alone, calibration.n, max(1, tasks // workers), repeats)
             on_threads = _throughput(threads, calibration.n, tasks, repeats)
             on_processes = _throughput(processes, calibration.n, tasks, repeats)
-            ideal = workers / task_s
             points.append(Point(target, calibration.n, 1000 * task_s, tasks, on_threads, on_processes,
                                 on_threads / on_processes, on_threads / ideal, on_processes / ideal))
     progress("done", total, total)

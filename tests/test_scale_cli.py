@@ -1,0 +1,168 @@
+"""``fastfib scale``, ``compare`` and ``crossover`` from the command line.
+
+Small plans only (1 ms tasks, one repeat): these check behaviour, never speed.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from fastfib import report
+from fastfib.cli import main
+
+pytestmark = pytest.mark.timeout(90)
+
+SMALL = ["-k", "python,cython-nogil", "-w", "1,2", "--target-ms", "1", "--repeats", "1"]
+
+
+def _fails_cleanly(capsys, argv, message):
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fastfib: error: "), err
+    assert message in lines[0]
+    assert "calibrating" not in err  # refused before any work
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["scale", "-k", "python,turbo"], "unknown kernel 'turbo'; valid kernels: python"),
+    (["scale", "-r", "threads,fibers"], "unknown runner 'fibers'; valid runners: sequential"),
+    (["scale", "-w", "0"], "--workers must all be > 0, got 0"),
+    (["scale", "-w", "1,-2"], "--workers must all be > 0"),
+    (["scale", "-w", "two"], "comma-separated list of numbers"),
+    (["scale", "--target-ms", "0"], "--target-ms must be > 0"),
+    (["scale", "--target-ms", "-3"], "--target-ms must be > 0"),
+    (["scale", "--target-ms", "nan"], "--target-ms must be > 0"),
+    (["scale", "--start-method", "vfork"], "invalid choice: 'vfork'"),
+    (["scale", "--json", "/no/such/dir/x.json"], "folder /no/such/dir does not exist"),
+    (["crossover", "--task-ms", "0.1,0"], "--task-ms must all be > 0"),
+    (["crossover", "--workers", "0"], "--workers must be > 0"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    _fails_cleanly(capsys, argv, message)
+
+
+def test_unwritable_plot_writes_nothing(capsys, tmp_path):
+    _fails_cleanly(capsys, ["scale", "--json", str(tmp_path / "x.json"), "--plot", str(tmp_path)], "is a directory")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_help_teaches_with_examples(capsys):
+    for command in ("scale", "compare", "crossover"):
+        with pytest.raises(SystemExit) as exit_:
+            main([command, "--help"])
+        assert exit_.value.code == 0
+        assert "examples:" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """Two small real runs written as JSON (and one plot), shared by the tests below."""
+    folder = tmp_path_factory.mktemp("runs")
+    outputs = []
+    for name, runner in (("a", "threads"), ("b", "threads,processes")):
+        path = folder / f"{name}.json"
+        argv = ["scale", *SMALL, "-r", runner, "--json", str(path), "--no-progress"]
+        if name == "b":
+            argv += ["--plot", str(folder / "b.png"), "--start-method", "fork"]
+        assert main(argv) == 0
+        outputs.append(path)
+    return folder, outputs
+
+
+def test_scale_writes_json_and_plot(two_runs, capsys):
+    folder, (a, b) = two_runs
+    meta, rows = report.load(b)
+    assert meta["complete"] is True and meta["interrupted"] is False
+    assert meta["start_method"] == "fork" and meta["usable_cores"] >= 1
+    for key in ("fastfib_version", "python_version", "python_implementation", "free_threaded_build",
+                "gil_enabled", "cpu_model", "cython_version", "cflags", "numpy_version", "timestamp"):
+        assert key in meta
+    assert len(rows) == 2 * (1 + 2 * 2)
+    assert all(row.error is None for row in rows)
+    assert (folder / "b.png").read_bytes().startswith(b"\x89PNG")
+    assert sorted(p.name for p in folder.iterdir()) == ["a.json", "b.json", "b.png"]  # no temp files
+
+
+def test_compare_prints_side_by_side(two_runs, capsys):
+    _, (a, b) = two_runs
+    assert main(["compare", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "A = a.json" in out and "B = b.json" in out and "speedup B/A" in out
+    assert "cython-nogil  threads" in out
+    assert "only in b.json" in out  # b also ran processes
+
+
+def test_compare_refuses_other_schema_versions(two_runs, tmp_path, capsys):
+    _, (a, _) = two_runs
+    data = json.loads(a.read_text())
+    data["schema_version"] = 2
+    future = tmp_path / "future.json"
+    future.write_text(json.dumps(data))
+    _fails_cleanly(capsys, ["compare", str(a), str(future)], "uses schema version 2")
+
+
+def test_crossover_reports_where_the_curves_meet(tmp_path, capsys):
+    path = tmp_path / "crossover.json"
+    assert main(["crossover", "--task-ms", "0.05,1", "--repeats", "1", "--json", str(path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "Where they meet:" in out and "threads/processes" in out
+    data = json.loads(path.read_text())
+    assert data["schema"] == "fastfib.crossover" and len(data["points"]) == 2
+
+
+def _processes_marked(mark: str) -> list[str]:
+    found = []
+    for environ in glob.glob("/proc/[0-9]*/environ"):
+        try:
+            with open(environ, "rb") as handle:
+                if mark.encode() in handle.read():
+                    found.append(environ.split("/")[2])
+        except OSError:
+            pass
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the child's processes through /proc")
+def test_ctrl_c_exits_130_keeps_rows_and_leaves_no_process(tmp_path):
+    mark = f"FASTFIB_TEST_{uuid.uuid4().hex}"
+    path = tmp_path / "partial.json"
+    env = dict(os.environ, FASTFIB_TEST_MARK=mark)  # inherited by every descendant
+    child = subprocess.Popen(
+        [sys.executable, "-m", "fastfib", "scale", "-k", "python,cython-gil", "-r", "processes", "-w", "1,2",
+         "--target-ms", "20", "--repeats", "5", "--json", str(path)],
+        stderr=subprocess.PIPE, text=True, env=env,
+    )
+    try:
+        # Wait until the process pool is at work (two baseline rows are done by then).
+        for line in child.stderr:
+            if "python processes x1" in line:
+                break
+        else:
+            pytest.fail("fastfib scale ended before its processes started")
+        time.sleep(0.3)
+        child.send_signal(signal.SIGINT)
+        rest = child.stderr.read()
+        assert child.wait(30) == 130, rest
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert "fastfib: interrupted" in rest
+    deadline = time.monotonic() + 10
+    while _processes_marked(mark) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_marked(mark) == [], "processes outlived fastfib scale"
+    meta, rows = report.load(path)
+    assert meta["interrupted"] is True and meta["complete"] is False
+    assert [(r.kernel, r.runner) for r in rows[:2]] == [("python", "sequential"), ("cython-gil", "sequential")]
