@@ -98,11 +98,15 @@ def test_a_failing_task_makes_the_row_an_error():
     assert row.speedup is None
 
 
-def test_a_suite_yields_every_row_baseline_first():
+def test_a_suite_yields_every_row_each_kernel_baseline_first():
     rows = list(measure.run_suite(["python", "cython-nogil"], ["threads", "processes"], [1, 2],
                                   target_s=0.0005, tasks=4, repeats=1, start_method="fork"))
     assert len(rows) == measure.plan_steps(["python", "cython-nogil"], ["threads", "processes"], [1, 2]) == 10
-    assert [r.runner for r in rows[:2]] == ["sequential", "sequential"]
+    assert [(r.kernel, r.runner, r.workers) for r in rows[:5]] == [
+        ("python", "sequential", 1), ("python", "threads", 1), ("python", "threads", 2),
+        ("python", "processes", 1), ("python", "processes", 2)]
+    assert [(r.kernel, r.runner) for r in rows[5:6]] == [("cython-nogil", "sequential")]
+    assert all(r.speedup is not None and r.repeats == 1 for r in rows)
     assert all(r.error is None for r in rows), [r.error for r in rows]
     assert {r.extra.get("start_method") for r in rows if r.runner == "processes"} == {"fork"}
 

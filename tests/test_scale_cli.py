@@ -144,9 +144,9 @@ def test_ctrl_c_exits_130_keeps_rows_and_leaves_no_process(tmp_path):
         stderr=subprocess.PIPE, text=True, env=env,
     )
     try:
-        # Wait until the process pool is at work (two baseline rows are done by then).
+        # Wait until the second kernel is at work on the process pools (the first one's rows are done).
         for line in child.stderr:
-            if "python processes x1" in line:
+            if "cython-gil: repeat 1/" in line:
                 break
         else:
             pytest.fail("fastfib scale ended before its processes started")
@@ -165,4 +165,5 @@ def test_ctrl_c_exits_130_keeps_rows_and_leaves_no_process(tmp_path):
     assert _processes_marked(mark) == [], "processes outlived fastfib scale"
     meta, rows = report.load(path)
     assert meta["interrupted"] is True and meta["complete"] is False
-    assert [(r.kernel, r.runner) for r in rows[:2]] == [("python", "sequential"), ("cython-gil", "sequential")]
+    assert [(r.kernel, r.runner, r.workers) for r in rows] == [
+        ("python", "sequential", 1), ("python", "processes", 1), ("python", "processes", 2)]

@@ -18,11 +18,12 @@ R times on a warm :class:`~fastfib.runners.Pool` and records:
 Every task's result is checked against an independent oracle (the pure-Python
 fast doubling): a wrong result makes the row an error, never a figure.
 :func:`calibrate` picks n per kernel so one task costs about ``--target-ms``
-on every kernel, and :func:`run_suite` runs a whole plan, a row at a time.
+on every kernel, and :func:`run_suite` runs a whole plan, repeats interleaved.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import statistics
@@ -37,7 +38,7 @@ from fastfib import environment, pure, registry, runners
 
 __all__ = [
     "NOISY_SPREAD", "Calibration", "Heartbeat", "Row", "amdahl_fit", "amdahl_speedup", "burn_task",
-    "calibrate", "cpu_seconds", "karp_flatt", "measure_row", "metadata", "oracle", "plan_steps", "run_suite",
+    "calibrate", "cpu_seconds", "karp_flatt", "Measurement", "measure_row", "metadata", "oracle", "plan_steps", "run_suite",
 ]
 
 PHI = (1 + 5 ** 0.5) / 2  # burn(n) costs about PHI ** n calls
@@ -233,6 +234,86 @@ class Row:
         return cls(**{key: value for key, value in data.items() if key in known})
 
 
+class Measurement:
+    """One configuration being measured, a repeat at a time (so repeats can interleave).
+
+    ``warm()`` once, ``repeat()`` R times, then ``row(...)``. A task that
+    raises or returns a wrong value turns the row into an error; further
+    repeats are skipped.
+    """
+
+    def __init__(self, pool: runners.Pool, runner_name: str, calibration: Calibration, tasks: int) -> None:
+        self.pool = pool
+        self.calibration = calibration
+        kernel, n = calibration.kernel, calibration.n
+        self.result = Row(kernel, runner_name, pool.workers, tasks, n, 1000 * calibration.task_s,
+                          startup_s=pool.startup_s)
+        self.expected = oracle(n)
+        self.args = [(kernel, n)] * tasks
+        self.walls: list[float] = []
+        self.cpus: list[float] = []
+        self.stalls: list[float] = []
+
+    def _guarded(self, step: Callable[[], None]) -> None:
+        if self.result.error is not None:
+            return
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001 - a failing configuration is reported, the rest go on
+            kind = "wrong result" if isinstance(exc, _WrongResult) else type(exc).__name__
+            self.result.error = f"{kind}: {exc}"
+
+    def warm(self) -> None:
+        """Run this kernel once on every worker (imports, caches), untimed."""
+        kernel, n = self.calibration.kernel, self.calibration.n
+        self._guarded(lambda: self.pool.run(burn_task, [(kernel, max(0, n - 4))] * self.pool.workers))
+
+    def repeat(self) -> None:
+        """One timed run of all the tasks, its results checked against the oracle."""
+        self._guarded(self._repeat)
+
+    def _repeat(self) -> None:
+        pool = self.pool
+        with Heartbeat() as beat:
+            cpu_before = cpu_seconds(pool.pids)
+            batch = pool.run(burn_task, self.args)
+            cpu_after = cpu_seconds(pool.pids)
+        for index, got in enumerate(batch.results):
+            if got != self.expected:
+                raise _WrongResult(f"task {index} returned {got!r}, F({self.calibration.n}) = {self.expected}")
+        self.walls.append(batch.wall_s)
+        self.cpus.append(cpu_after - cpu_before)
+        self.stalls.append(beat.max_stall_ms(batch.started, batch.finished))
+
+    @property
+    def median_s(self) -> float | None:
+        return statistics.median(self.walls) if self.walls and self.result.error is None else None
+
+    def row(self, *, baseline_s: float | None, cores: int, is_baseline: bool = False) -> Row:
+        """The finished row. ``baseline_s``: the sequential median wall of the same kernel
+        and tasks (None when unknown: no speedup then); ``is_baseline``: this *is* it."""
+        row, walls = self.result, self.walls
+        row.repeats = len(walls)
+        median = self.median_s
+        if median is None:
+            return row
+        row.wall_s = {"median": median, "min": min(walls), "max": max(walls)}
+        row.cpu_s = statistics.median(self.cpus)
+        row.parallelism = row.cpu_s / median
+        row.heartbeat_max_stall_ms = statistics.median(self.stalls)
+        row.noisy = (max(walls) - min(walls)) / median > NOISY_SPREAD
+        if is_baseline or baseline_s is not None:
+            row.speedup = 1.0 if is_baseline else baseline_s / median  # type: ignore[operator]
+            p = min(self.pool.workers, cores)
+            row.efficiency = row.speedup / p
+            row.serial_fraction = karp_flatt(row.speedup, p)
+        return row
+
+
+class _WrongResult(Exception):
+    pass
+
+
 def measure_row(
     pool: runners.Pool,
     runner_name: str,
@@ -244,50 +325,13 @@ def measure_row(
     cores: int,
     is_baseline: bool = False,
 ) -> Row:
-    """Run ``tasks`` tasks ``repeats`` times on ``pool`` and measure them (see the module notes).
-
-    ``baseline_s`` is the sequential median wall of the same kernel and tasks
-    (None when unknown: no speedup then); ``is_baseline`` marks the sequential
-    row itself (speedup 1 by definition). A task that raises or returns a
-    wrong value makes the row an error.
-    """
-    kernel, n = calibration.kernel, calibration.n
-    row = Row(kernel, runner_name, pool.workers, tasks, n, 1000 * calibration.task_s,
-              startup_s=pool.startup_s, repeats=repeats)
-    expected = oracle(n)
-    args = [(kernel, n)] * tasks
-    walls: list[float] = []
-    cpus: list[float] = []
-    stalls: list[float] = []
-    try:
-        pool.run(burn_task, [(kernel, max(0, n - 4))] * pool.workers)  # warm this kernel's path
-        for _ in range(repeats):
-            with Heartbeat() as beat:
-                cpu_before = cpu_seconds(pool.pids)
-                batch = pool.run(burn_task, args)
-                cpu_after = cpu_seconds(pool.pids)
-            for index, got in enumerate(batch.results):
-                if got != expected:
-                    row.error = f"wrong result: task {index} returned {got!r}, F({n}) = {expected}"
-                    return row
-            walls.append(batch.wall_s)
-            cpus.append(cpu_after - cpu_before)
-            stalls.append(beat.max_stall_ms(batch.started, batch.finished))
-    except Exception as exc:  # noqa: BLE001 - a failing configuration is reported, the rest go on
-        row.error = f"{type(exc).__name__}: {exc}"
-        return row
-    median = statistics.median(walls)
-    row.wall_s = {"median": median, "min": min(walls), "max": max(walls)}
-    row.cpu_s = statistics.median(cpus)
-    row.parallelism = row.cpu_s / median
-    row.heartbeat_max_stall_ms = statistics.median(stalls)
-    row.noisy = (max(walls) - min(walls)) / median > NOISY_SPREAD
-    if is_baseline or baseline_s is not None:
-        row.speedup = 1.0 if is_baseline else baseline_s / median  # type: ignore[operator]
-        p = min(pool.workers, cores)
-        row.efficiency = row.speedup / p
-        row.serial_fraction = karp_flatt(row.speedup, p)
-    return row
+    """Run ``tasks`` tasks ``repeats`` times on ``pool`` and measure them (see
+    :class:`Measurement` and the module notes)."""
+    measurement = Measurement(pool, runner_name, calibration, tasks)
+    measurement.warm()
+    for _ in range(repeats):
+        measurement.repeat()
+    return measurement.row(baseline_s=baseline_s, cores=cores, is_baseline=is_baseline)
 
 
 # --- a whole plan ---------------------------------------------------------------------------
@@ -313,11 +357,15 @@ def run_suite(
     progress: Progress = lambda what, done, total: None,
     calibrations: dict[str, Calibration] | None = None,
 ) -> Iterator[Row]:
-    """Yield the rows of a plan, one as soon as it is measured.
+    """Yield the rows of a plan, a kernel at a time.
 
-    The sequential baseline of every kernel comes first (every speedup needs
-    it); then each runner, each worker count, one warm pool shared by every
-    kernel. Closing the generator early (Ctrl-C) terminates worker processes.
+    Every pool (one per runner and worker count) starts first, and stays warm
+    for every kernel. Then, per kernel, the repeats *interleave*: repeat 1 of
+    sequential, of threads x1, x2, ..., of processes x1, ...; then repeat 2 of
+    each; and so on. A machine whose load drifts during the run thus skews the
+    baseline and the configurations it is divided into alike: the ratios stay
+    true. The kernel's rows (sequential baseline first) are yielded together.
+    Closing the generator early (Ctrl-C) terminates worker processes.
     """
     cores = environment.usable_cores()
     total = plan_steps(kernels, runner_names, workers)
@@ -327,27 +375,29 @@ def run_suite(
         for kernel in kernels:
             progress(f"calibrating {kernel}", done, total)
             calibrations[kernel] = calibrate(kernel, target_s)
-    baseline: dict[str, float | None] = {}
-    with runners.make_runner("sequential").open(1) as pool:
+    with contextlib.ExitStack() as stack:
+        pools = [("sequential", stack.enter_context(runners.make_runner("sequential").open(1)))]
+        for name in runner_names:
+            if name == "sequential":
+                continue
+            runner = runners.make_runner(name, start_method=start_method, preload=PRELOAD)
+            for count in workers:
+                progress(f"starting {name} x{count}", done, total)
+                pools.append((name, stack.enter_context(runner.open(count))))
         for kernel in kernels:
-            progress(f"{kernel} sequential", done, total)
-            row = measure_row(pool, "sequential", calibrations[kernel], tasks=tasks, repeats=repeats,
-                              baseline_s=None, cores=cores, is_baseline=True)
-            baseline[kernel] = row.wall_s["median"] if row.wall_s else None
-            done += 1
-            yield row
-    for name in runner_names:
-        if name == "sequential":
-            continue
-        runner = runners.make_runner(name, start_method=start_method, preload=PRELOAD)
-        for count in workers:
-            progress(f"{name} x{count}: starting workers", done, total)
-            with runner.open(count) as pool:
-                for kernel in kernels:
-                    progress(f"{kernel} {name} x{count}", done, total)
-                    row = measure_row(pool, name, calibrations[kernel], tasks=tasks, repeats=repeats,
-                                      baseline_s=baseline[kernel], cores=cores)
-                    if name == "processes":
-                        row.extra["start_method"] = start_method
-                    done += 1
-                    yield row
+            measurements = [Measurement(pool, name, calibrations[kernel], tasks) for name, pool in pools]
+            progress(f"{kernel}: warming every pool", done, total)
+            for measurement in measurements:
+                measurement.warm()
+            for count in range(repeats):
+                progress(f"{kernel}: repeat {count + 1}/{repeats} of {len(measurements)} configurations",
+                         done, total)
+                for measurement in measurements:
+                    measurement.repeat()
+            baseline_s = measurements[0].median_s
+            for index, measurement in enumerate(measurements):
+                row = measurement.row(baseline_s=baseline_s, cores=cores, is_baseline=index == 0)
+                if row.runner == "processes":
+                    row.extra["start_method"] = start_method
+                done += 1
+                yield row
