@@ -376,14 +376,16 @@ def run_suite(
             progress(f"calibrating {kernel}", done, total)
             calibrations[kernel] = calibrate(kernel, target_s)
     with contextlib.ExitStack() as stack:
-        pools = [("sequential", stack.enter_context(runners.make_runner("sequential").open(1)))]
-        for name in runner_names:
-            if name == "sequential":
-                continue
+        opened: dict[tuple[str, int], runners.Pool] = {}
+        parallel = [name for name in runner_names if name != "sequential"]
+        # Processes first: forking while this process has no other thread yet is the safe order.
+        for name in sorted(parallel, key=lambda name: name != "processes"):
             runner = runners.make_runner(name, start_method=start_method, preload=PRELOAD)
             for count in workers:
                 progress(f"starting {name} x{count}", done, total)
-                pools.append((name, stack.enter_context(runner.open(count))))
+                opened[name, count] = stack.enter_context(runner.open(count))
+        pools = [("sequential", stack.enter_context(runners.make_runner("sequential").open(1)))]
+        pools += [(name, opened[name, count]) for name in parallel for count in workers]
         for kernel in kernels:
             measurements = [Measurement(pool, name, calibrations[kernel], tasks) for name, pool in pools]
             progress(f"{kernel}: warming every pool", done, total)
