@@ -19,7 +19,7 @@ from fastfib.measure import Row
 
 __all__ = [
     "SCHEMA", "SCHEMA_VERSION", "ReportError", "check_writable", "document", "format_compare",
-    "format_table", "grid", "load", "times", "write_atomic", "write_document", "write_json", "write_plot",
+    "format_headline", "format_table", "grid", "load", "times", "write_atomic", "write_document", "write_json", "write_plot",
 ]
 
 SCHEMA = "fastfib.scale"
@@ -171,6 +171,21 @@ LEGEND = (
     f"noisy = wall spread (max - min) / median > {measure.NOISY_SPREAD:.0%}; start-up = starting "
     "and warming the pool, not in the wall times."
 )
+
+
+def format_headline(rows: Sequence[Row], cores: int) -> str:
+    """The answer in a few lines: each runner's speedup per kernel at the worker count
+    that matches the cores (or the nearest one measured)."""
+    counts = sorted({row.workers for row in rows if row.runner != "sequential"})
+    if not counts:
+        return ""
+    at = min(counts, key=lambda count: (abs(count - cores), count))
+    lines = [f"At {at} worker(s) on {cores} usable core(s), speedup over sequential:"]
+    for runner in dict.fromkeys(row.runner for row in rows if row.runner != "sequential"):
+        found = [f"{row.kernel} {times(row.speedup) if row.speedup is not None else 'ERROR'}"
+                 for row in rows if row.runner == runner and row.workers == at]
+        lines.append(f"  {runner + ':':<11} " + ", ".join(found))
+    return "\n".join(lines)
 
 
 # --- the plot -------------------------------------------------------------------------------

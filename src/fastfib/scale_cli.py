@@ -246,6 +246,8 @@ class ScaleCommand(Command):
         print(report.format_table(rows))
         print()
         print(report.LEGEND)
+        print()
+        print(report.format_headline(rows, plan["cores"]))
         print(f"\n{plan['cores']} usable cores; {meta['python_implementation']} {meta['python_version']}, "
               f"GIL {'enabled' if meta['gil_enabled'] else 'disabled'}; processes start by "
               f"{plan['start_method']}; {plan['tasks']} tasks x {plan['repeats']} repeats; "
