@@ -113,16 +113,24 @@ def test_a_suite_yields_every_row_each_kernel_baseline_first():
 
 @pytest.mark.skipif(environment.usable_cores() < 2, reason="needs 2 usable cores")
 def test_nogil_threads_really_run_in_parallel():
-    """Loose sanity check, not a benchmark: CPU / wall above 1.3 on at least one of 3 tries."""
+    """Loose sanity check, not a benchmark: CPU / wall above 1.3 on 2 threads, in one of 5 tries.
+
+    A shared machine may not give this process two cores at all: when even one
+    thread alone never gets 90 % of a core, the check is skipped, not failed.
+    """
     calibration = measure.calibrate("cython-nogil", 0.01)
     seen = []
-    with runners.make_runner("threads").open(2) as pool:
-        for _ in range(3):
-            row = measure.measure_row(pool, "threads", calibration, tasks=8, repeats=1, baseline_s=None, cores=2)
-            seen.append(row.parallelism)
-            if row.parallelism > 1.3:
+    with runners.make_runner("sequential").open(1) as alone, runners.make_runner("threads").open(2) as pool:
+        for _ in range(5):
+            one = measure.measure_row(alone, "sequential", calibration, tasks=4, repeats=1,
+                                      baseline_s=None, cores=2, is_baseline=True)
+            two = measure.measure_row(pool, "threads", calibration, tasks=8, repeats=1, baseline_s=None, cores=2)
+            seen.append((round(one.parallelism, 2), round(two.parallelism, 2)))
+            if two.parallelism > 1.3:
                 return
-    pytest.fail(f"cython-nogil on 2 threads never kept 1.3 cores busy: {seen}")
+    if all(one < 0.9 for one, _ in seen):
+        pytest.skip(f"machine too busy: one thread alone got under 0.9 of a core (alone, 2 threads: {seen})")
+    pytest.fail(f"cython-nogil on 2 threads never kept 1.3 cores busy (alone, 2 threads: {seen})")
 
 
 # --- reports --------------------------------------------------------------------------------
