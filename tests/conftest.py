@@ -9,8 +9,7 @@ import pytest
 import fastfib
 from fastfib import environment
 
-KERNEL_NAMES = [k.name for k in fastfib.kernels()]
-BURN_KERNEL_NAMES = [k.name for k in fastfib.kernels() if k.burn is not None]
+from helpers import KERNEL_NAMES
 
 
 def pytest_report_header(config):
@@ -32,14 +31,6 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize(("kernel", "function"), pairs, ids=[f"{k.name}-{f}" for k, f in pairs])
     else:
         metafunc.parametrize("kernel", kernels, ids=[k.name for k in kernels])
-
-
-def oracle(count: int) -> list[int]:
-    """F(0) .. F(count - 1) by plain addition: independent of every kernel."""
-    values = [0, 1]
-    while len(values) < count:
-        values.append(values[-1] + values[-2])
-    return values[:count]
 
 
 @pytest.fixture

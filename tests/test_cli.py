@@ -13,7 +13,7 @@ import pytest
 import fastfib
 from fastfib.cli import main
 
-from conftest import oracle
+from helpers import oracle
 
 F = oracle(1001)
 

@@ -16,36 +16,9 @@ import pytest
 
 import fastfib
 
-from conftest import BURN_KERNEL_NAMES, KERNEL_NAMES, oracle
+from helpers import BURN_KERNEL_NAMES, KERNEL_NAMES, Heartbeat, oracle
 
 F = oracle(200)
-
-
-class Heartbeat:
-    """A Python thread that records a timestamp, then sleeps ~1 ms, until stopped."""
-
-    def __init__(self) -> None:
-        self.ticks: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True)
-
-    def _beat(self) -> None:
-        while not self._stop.is_set():
-            self.ticks.append(time.perf_counter())
-            time.sleep(0.001)
-
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        while len(self.ticks) < 3:  # make sure it is really running
-            time.sleep(0.001)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def ticks_between(self, start: float, end: float) -> int:
-        return sum(start < t < end for t in self.ticks)
 
 
 def _long_n(kernel: str) -> int:

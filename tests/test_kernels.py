@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import fastfib
 from fastfib import numpy_kernels
 
-from conftest import BURN_KERNEL_NAMES, KERNEL_NAMES, oracle
+from helpers import BURN_KERNEL_NAMES, KERNEL_NAMES, oracle
 
 F = oracle(2001)
 F93 = 12200160415121876738

@@ -1,0 +1,63 @@
+"""Big exact F(n): the gmp kernel against gmpy2 and Python's own integers, and on threads.
+
+Goals (reported, not asserted): gmp within 1.2x of gmpy2's time at n = 10**5 .. 10**7;
+a 2-thread speedup >= 1.8x on a batch of big n where gmpy2.fib (GIL held) stays near 1x.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fastfib import pure, registry
+
+import _tasks
+
+pytestmark = pytest.mark.skipif("gmp" not in registry.KERNELS, reason=registry.UNAVAILABLE.get("gmp", ""))
+
+SIZES = [10**5, 10**6, 10**7]
+
+
+@pytest.mark.parametrize("kernel", ["gmp", "gmpy2", "python"])
+@pytest.mark.parametrize("n", SIZES)
+def test_big_fib(benchmark, record, kernel, n, request):
+    if kernel == "gmpy2":
+        pytest.importorskip("gmpy2")
+    if kernel == "python" and n > 10**6 and not request.config.getoption("fastfib_long"):
+        pytest.skip("python at 10**7 takes seconds: run with --fastfib-long")
+    benchmark.group = f"big exact F({n}): gmp vs gmpy2 vs Python ints"
+    result = benchmark.pedantic(_tasks.big_fib, args=(kernel, n), rounds=5, iterations=1, warmup_rounds=1)
+    assert result % 2**64 == _fib_mod_2_64(n)
+    record(question="big-n", case=f"F({n})", kernel=kernel, n=n)
+
+
+BATCH_N, BATCH_TASKS = 2 * 10**6, 8
+
+
+@pytest.fixture(scope="module")
+def batch_expected():
+    return pure.fib(BATCH_N)
+
+
+@pytest.mark.parametrize("runner,workers", [("sequential", 1), ("threads", 2)])
+@pytest.mark.parametrize("kernel", ["gmp", "gmpy2"])
+def test_big_fib_threads(benchmark, record, pool, batch_expected, kernel, runner, workers):
+    if kernel == "gmpy2":
+        pytest.importorskip("gmpy2")
+    warm = pool(runner, workers)
+    benchmark.group = f"big-n batch on threads: {BATCH_TASKS} x F({BATCH_N})"
+    args = [(kernel, BATCH_N)] * BATCH_TASKS
+    batch = benchmark.pedantic(warm.run, args=(_tasks.big_fib, args), rounds=5, iterations=1, warmup_rounds=1)
+    exact = all(result == batch_expected for result in batch.results)
+    record(question="big-n threads", case=f"{BATCH_TASKS} x F({BATCH_N})", kernel=kernel, runner=runner,
+           workers=workers, tasks=BATCH_TASKS, n=BATCH_N, oracle_ok=exact)
+    assert exact
+
+
+def _fib_mod_2_64(n: int) -> int:
+    """F(n) mod 2**64 by fast doubling on residues: an independent, cheap check."""
+    a, b, m = 0, 1, 2**64
+    for bit in bin(n)[2:]:
+        a, b = a * (2 * b - a) % m, (a * a + b * b) % m
+        if bit == "1":
+            a, b = b, (a + b) % m
+    return a

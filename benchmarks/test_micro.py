@@ -1,0 +1,72 @@
+"""Micro benchmarks: the price of releasing the GIL, exact F(n) by size, and the
+granularity at which releasing it starts to pay on threads."""
+
+from __future__ import annotations
+
+import pytest
+
+import fastfib
+from fastfib import measure, pure, registry
+
+import _tasks
+
+C_KERNELS = [name for name in ("cython-gil", "cython-nogil") if name in registry.KERNELS]
+
+
+@pytest.mark.parametrize("n", [1, 5, 10, 15, 20])
+@pytest.mark.parametrize("kernel", C_KERNELS)
+def test_price_of_releasing_the_gil(benchmark, record, kernel, n):
+    """burn(n) per call, holding vs releasing the GIL: the difference is the release's cost."""
+    benchmark.group = f"price of releasing the GIL: burn({n}) per call"
+    assert benchmark(registry.get(kernel).burn, n) == measure.oracle(n)
+    record(question="price", case=f"burn({n})", kernel=kernel, n=n)
+
+
+def _exact_cases():
+    cases = []
+    for n in (93, 10**3, 10**5, 10**6):
+        for kernel in registry.KERNELS.values():
+            if kernel.max_n is None or n <= kernel.max_n:
+                cases.append((kernel.name, n))
+        cases.append(("gmpy2", n))
+    return cases
+
+
+@pytest.mark.parametrize(("kernel", "n"), _exact_cases(), ids=lambda v: str(v))
+def test_exact_fib(benchmark, record, kernel, n):
+    """fib(n) per kernel at n = 93 .. 10**6, with gmpy2's fib beside them when installed."""
+    if kernel == "gmpy2":
+        pytest.importorskip("gmpy2")
+    benchmark.group = f"exact fib({n})"
+    expected = pure.fib(n)
+    assert benchmark(_tasks.big_fib, kernel, n) == expected
+    record(question="exact", case=f"fib({n})", kernel=kernel, n=n)
+
+
+# Work per nogil call, in microseconds; each thread makes ~20 ms of such calls.
+GRANULARITY_US = [1, 10, 100, 1000]
+
+
+@pytest.fixture(scope="module")
+def granularity_n():
+    """n whose burn(n) on cython-nogil costs about each size in GRANULARITY_US, measured here."""
+    return {us: measure.calibrate("cython-nogil", us / 1e6) for us in GRANULARITY_US}
+
+
+@pytest.mark.skipif("cython-nogil" not in registry.KERNELS, reason="extension not built")
+@pytest.mark.parametrize("runner,workers", [("sequential", 1), ("threads", 2)])
+@pytest.mark.parametrize("work_us", GRANULARITY_US)
+def test_granularity(benchmark, record, pool, granularity_n, work_us, runner, workers):
+    """Two threads, each calling the nogil kernel in a loop: where does releasing the GIL pay?"""
+    task = granularity_n[work_us]
+    calls = max(1, int(0.02 / max(task.task_s, 1e-7)))
+    args = [("cython-nogil", task.n, calls)] * 2  # the same two shares, run one after the other or together
+    warm = pool(runner, workers)
+    case = f"{work_us} us/call"
+    benchmark.group = f"granularity: 2 x {calls} calls of burn({task.n}) ~{case}"
+    batch = benchmark.pedantic(warm.run, args=(_tasks.repeat_burn, args), rounds=7, iterations=1, warmup_rounds=1)
+    exact = batch.results == [calls * fastfib.fib(task.n)] * 2
+    record(question="granularity", case=case, kernel="cython-nogil", runner=runner, workers=workers,
+           tasks=2, n=task.n, calls_per_task=calls, measured_us_per_call=round(1e6 * task.task_s, 3),
+           oracle_ok=exact)
+    assert exact
