@@ -1,59 +1,26 @@
-"""The ``fastfib`` command: one small Command class per subcommand.
+"""The ``fastfib`` command: the core subcommands (fib, kernels, info), the list
+of every subcommand, and ``main``.
 
-A Command names itself, adds its arguments in ``prepare_parser`` and does its
-work in ``run``, returning the exit status. Bad arguments end in one line on
-stderr and exit status 2; Ctrl-C ends in exit status 130.
+Each subcommand is a small :class:`fastfib.command.Command`; the measuring ones
+live in their own modules. Bad arguments end in one line on stderr and exit
+status 2; Ctrl-C ends in exit status 130.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Sequence
 
 import fastfib
-from fastfib import environment
-from fastfib import registry
+from fastfib import environment, registry
+from fastfib.command import (
+    EXIT_INTERRUPTED, EXIT_USAGE, Command, UsageError, Parser, add_json_flag, print_json,
+)
+from fastfib.scale_cli import CompareCommand, CrossoverCommand, ScaleCommand
+from fastfib.source_cli import SourceCommand
 
-__all__ = ["Command", "UsageError", "main"]
-
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
-
-
-class UsageError(Exception):
-    """A mistake in the command line: reported in one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse would print the whole usage
-        raise UsageError(f"{message} (see '{self.prog} --help')")
-
-
-class Command:
-    """One ``fastfib`` subcommand."""
-
-    name = ""
-    help = ""  # one line, shown in ``fastfib --help``
-    description = ""  # shown in ``fastfib NAME --help``; defaults to help
-    epilog = ""  # examples, shown after the options
-
-    def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
-        """Add this command's arguments to ``parser``."""
-
-    def run(self, args: argparse.Namespace) -> int:
-        """Do the work; return the exit status."""
-        raise NotImplementedError
-
-
-def _print_json(data: object) -> None:
-    json.dump(data, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-
-
-def _add_json_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+__all__ = ["COMMANDS", "build_parser", "main"]
 
 
 def _parse_n(text: str) -> int:
@@ -81,7 +48,7 @@ class FibCommand(Command):
             "--kernel", "-k", default="auto",
             help="auto (default: fastest exact path) or one of: " + ", ".join(registry.names()),
         )
-        _add_json_flag(parser)
+        add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         try:
@@ -92,7 +59,7 @@ class FibCommand(Command):
             sys.set_int_max_str_digits(0)  # F(10**6) has 208988 digits
         text = str(value)
         if args.json:
-            _print_json({"n": args.n, "kernel": args.kernel, "digits": len(text), "value": text})
+            print_json({"n": args.n, "kernel": args.kernel, "digits": len(text), "value": text})
         else:
             print(text)
         return 0
@@ -107,12 +74,12 @@ class KernelsCommand(Command):
     help = "list the kernels, whether each releases the GIL, and their range"
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
-        _add_json_flag(parser)
+        add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         found = fastfib.kernels()
         if args.json:
-            _print_json({
+            print_json({
                 "kernels": [
                     {"name": k.name, "releases_gil": k.releases_gil, "gil": k.gil,
                      "max_n": k.max_n, "description": k.description}
@@ -136,12 +103,12 @@ class InfoCommand(Command):
     help = "describe the interpreter, GIL state, CPU and build that figures come from"
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
-        _add_json_flag(parser)
+        add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         info = environment.collect()
         if args.json:
-            _print_json(info)
+            print_json(info)
             return 0
         ext = info["extension"]
         lines = [
@@ -166,16 +133,14 @@ class InfoCommand(Command):
         return 0
 
 
-COMMANDS: list[Command] = [FibCommand(), KernelsCommand(), InfoCommand()]
-
-# Commands defined in their own modules (each imports Command from here).
-from fastfib.source_cli import SourceCommand  # noqa: E402
-
-COMMANDS.append(SourceCommand())
+COMMANDS: list[Command] = [
+    FibCommand(), KernelsCommand(), InfoCommand(), SourceCommand(),
+    ScaleCommand(), CompareCommand(), CrossoverCommand(),
+]
 
 
 def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="fastfib",
         description=(
             "fastfib: the GIL made visible. The same exact Fibonacci work in pure "
@@ -185,7 +150,7 @@ def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentPar
         epilog="Run 'fastfib COMMAND --help' for each command's options and examples.",
     )
     parser.add_argument("--version", action="version", version=f"fastfib {fastfib.__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for command in commands:
         child = sub.add_parser(
             command.name, help=command.help, description=command.description or command.help,
@@ -215,8 +180,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-# The measuring commands live in their own module, which imports this one for
-# Command and UsageError: import it last, once both exist.
-from fastfib.scale_cli import CompareCommand, CrossoverCommand, ScaleCommand  # noqa: E402
-
-COMMANDS += [ScaleCommand(), CompareCommand(), CrossoverCommand()]

@@ -5,9 +5,6 @@ Progress goes to stderr, results to stdout; ``--json`` and ``--plot`` files
 are written atomically, and ``--json`` is rewritten after every row, so a
 Ctrl-C (exit status 130, worker processes terminated) leaves a valid file with
 the rows finished so far.
-
-``fastfib.cli`` imports this module (after defining Command and UsageError) and
-registers its commands: import ``fastfib.cli``, not this module, first.
 """
 
 from __future__ import annotations
@@ -20,7 +17,7 @@ import time
 from typing import Any, Callable, Sequence, TextIO
 
 from fastfib import environment, measure, registry, report, runners
-from fastfib.cli import Command, UsageError
+from fastfib.command import Command, UsageError
 from fastfib.lab import crossover
 
 __all__ = ["CompareCommand", "CrossoverCommand", "ScaleCommand"]

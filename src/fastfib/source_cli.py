@@ -6,9 +6,6 @@ the ``.pyx`` that calls them holding the GIL or inside ``with nogil:``. Every
 wheel ships them inside the package (the C files as ``fastfib/csrc``); in a
 source checkout (an editable install) they are found in its ``csrc/`` and
 ``src/fastfib/``.
-
-This module registers itself in ``fastfib.cli.COMMANDS``; import ``fastfib.cli``
-rather than this module directly.
 """
 
 from __future__ import annotations
@@ -21,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import fastfib
-from fastfib.cli import Command, UsageError
+from fastfib.command import Command, UsageError
 
 __all__ = ["SOURCES", "SourceCommand", "SourceFile", "c_source_dir", "compiled_module", "locate"]
 
