@@ -15,6 +15,7 @@ import time
 import pytest
 
 import fastfib
+from fastfib import environment
 
 from helpers import BURN_KERNEL_NAMES, KERNEL_NAMES, Heartbeat, oracle
 
@@ -43,6 +44,7 @@ def _ticks_during_one_call(kernel: str) -> tuple[int, int]:
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.skipif(not environment.gil_enabled(), reason="the GIL is disabled (free-threaded build): nothing to hold")
 def test_gil_holding_call_stops_every_other_python_thread():
     ticks, call_ms = _ticks_during_one_call("cython-gil")
     # At most one tick can slip into the few microseconds of Python code on each
