@@ -36,8 +36,12 @@ gmp:
 	fi
 
 # Editable install: Python edits show at once; C/Cython edits rebuild here.
+# Cython regenerates a .c only when its .pyx changed, so a change of directives
+# or macros in setup.py removes the generated .c files first.
+EXTRAS ?= test,bench
 $(BUILT): $(BIN)/python $(BUILD_INPUTS) | gmp
-	$(PIP) install --quiet --no-build-isolation --editable '.[test,bench]'
+	$(if $(filter setup.py,$?),rm -f src/fastfib/_kernels.c src/fastfib/_gmp.c)
+	$(PIP) install --quiet --no-build-isolation --editable '.[$(EXTRAS)]'
 	touch $@
 
 # The main job: who scales on this machine (about a minute on 2 cores).

@@ -11,6 +11,10 @@ from setuptools import Extension, find_packages, setup
 from setuptools.command.build_ext import build_ext
 
 EXTRA_COMPILE_ARGS = ["-O2"] if os.name != "nt" else ["/O2"]
+# Module state instead of C globals: Cython honours subinterpreters_compatible
+# (below) only with it, and a subinterpreter with its own GIL then gets its own
+# copy of every module-level object.
+MODULE_STATE = [("CYTHON_USE_MODULE_STATE", "1")]
 
 
 def _c_string(text: str) -> str:
@@ -36,6 +40,7 @@ kernels = Extension(
     define_macros=[
         ("FASTFIB_CYTHON_VERSION", _c_string(Cython.__version__)),
         ("FASTFIB_CFLAGS", _c_string(cflags)),
+        *MODULE_STATE,
     ],
 )
 
@@ -46,6 +51,7 @@ gmp = Extension(
     sources=["src/fastfib/_gmp.pyx"],
     libraries=["gmp"],
     extra_compile_args=EXTRA_COMPILE_ARGS,
+    define_macros=MODULE_STATE,
 )
 
 GMP_PROBE = """
@@ -95,6 +101,10 @@ setup(
             # A promise, not a mechanism: this module keeps no shared mutable C
             # state, so free-threaded CPython may keep the GIL disabled.
             "freethreading_compatible": True,
+            # Py_MOD_PER_INTERPRETER_GIL_SUPPORTED: the modules load in a
+            # subinterpreter with its own GIL (3.12+; needs MODULE_STATE above).
+            # No module-level mutable C state, and nogil code never takes a GIL.
+            "subinterpreters_compatible": "own_gil",
         },
     ),
 )
