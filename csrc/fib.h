@@ -13,12 +13,26 @@
 /* Status codes returned by every kernel. */
 #define FIB_OK 0
 #define FIB_ERR_OVERFLOW 1 /* F(n) does not fit in uint64_t: nothing written */
+#define FIB_ERR_CANCELLED 2 /* the caller's cancel flag was set: stopped early, nothing written */
 
 /* F(93) = 12200160415121876738 is the largest Fibonacci number in a uint64_t. */
 #define FIB_U64_MAX_N 93
 
-/* F(n) by naive double recursion: about phi**n calls, the lab's CPU workload. */
-int fib_burn(unsigned int n, uint64_t *out);
+/* A request to stop, set by another thread while a kernel runs. One per call,
+ * owned by the caller: the kernels keep no state of their own between calls.
+ * volatile makes the kernel re-read it from memory at each poll, so a write
+ * from another thread is seen (C11's atomic_int would be the strictly
+ * portable choice; this C is C99, and an aligned int read is atomic on every
+ * platform CPython supports). */
+typedef struct {
+    volatile int requested; /* 0 = keep going; non-zero = stop */
+} fib_cancel;
+
+/* F(n) by naive double recursion: about phi**n calls, the lab's CPU workload.
+ * If cancel is not NULL, it is polled about every FIB_POLL_N-sized subtree
+ * (~0.1 ms of work) and FIB_ERR_CANCELLED returned once it is set. */
+#define FIB_POLL_N 25
+int fib_burn(unsigned int n, uint64_t *out, const fib_cancel *cancel);
 
 /* F(n) exactly by fast doubling: O(log n) multiplications. */
 int fib_exact_u64(unsigned int n, uint64_t *out);

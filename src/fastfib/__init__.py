@@ -13,9 +13,10 @@ from __future__ import annotations
 from fastfib import registry as _registry
 from fastfib._args import check_n as _check_n
 from fastfib._version import __version__
+from fastfib.cancel import CancelToken, deadline
 from fastfib.registry import Kernel
 
-__all__ = ["Kernel", "__version__", "burn", "fib", "kernels"]
+__all__ = ["CancelToken", "Kernel", "__version__", "burn", "deadline", "fib", "kernels"]
 
 # auto takes the first of these whose range covers n: C in uint64 up to 93,
 # then GMP, then Python's own integers (always there, unbounded).
@@ -43,11 +44,31 @@ def fib(n: object, *, kernel: str = "auto") -> int:
     return _registry.get(kernel).fib(n)
 
 
-def burn(n: object, *, kernel: str) -> int:
-    """F(n) by naive double recursion on ``kernel``: the lab's CPU workload (~phi**n calls)."""
+def burn(n: object, *, kernel: str, timeout: float | None = None, cancel: CancelToken | None = None) -> int:
+    """F(n) by naive double recursion on ``kernel``: the lab's CPU workload (~phi**n calls).
+
+    ``timeout`` (seconds) raises TimeoutError when the burn does not finish in
+    time; ``cancel`` lets another thread stop it (``token.set()``). Both need
+    a kernel whose C loop polls a flag (cython-gil, cython-nogil) -- and only
+    the nogil one can actually be stopped early: while the GIL-holding burn
+    runs, no thread can run to set the flag.
+    """
     chosen = _registry.get(kernel)
     if chosen.burn is None:
         raise ValueError(
             f"kernel {kernel!r} has no burn workload; burn kernels: {', '.join(_registry.burn_names())}"
         )
-    return chosen.burn(n)
+    if timeout is None and cancel is None:
+        return chosen.burn(n)
+    if not chosen.cancellable:
+        raise ValueError(
+            f"kernel {kernel!r} cannot be stopped from outside (timeout=, cancel=); kernels that can: "
+            f"{', '.join(_registry.cancellable_names()) or 'none (the extension is not built)'}"
+        )
+    if timeout is None:
+        return chosen.burn(n, cancel=cancel)
+    if cancel is not None:
+        raise ValueError("give timeout= or cancel=, not both")
+    _check_n(n, kernel, chosen.max_n)  # bad n: the usual error, not a timeout
+    with deadline(timeout, f"burn({n}) on {kernel}") as token:
+        return chosen.burn(n, cancel=token)

@@ -11,8 +11,13 @@ from libc.stdint cimport uint64_t
 cdef extern from "fib.h" nogil:
     int FIB_OK              # success: the result was written to *out
     int FIB_ERR_OVERFLOW    # F(n) does not fit in uint64_t: nothing written
+    int FIB_ERR_CANCELLED   # the cancel flag was set: stopped early, nothing written
     int FIB_U64_MAX_N       # 93: the largest n whose F(n) fits in uint64_t
 
-    int fib_burn(unsigned int n, uint64_t *out)       # naive recursion, ~phi**n calls
+    ctypedef struct fib_cancel:
+        int requested       # (volatile in C) set non-zero by another thread to stop a burn
+
+    # naive recursion, ~phi**n calls; polls *cancel unless it is NULL
+    int fib_burn(unsigned int n, uint64_t *out, const fib_cancel *cancel)
     int fib_exact_u64(unsigned int n, uint64_t *out)  # fast doubling, O(log n)
 

@@ -19,8 +19,18 @@ def fib_gil(n: SupportsIndex) -> int:
 def fib_nogil(n: SupportsIndex) -> int:
     """F(n) exactly, by fast doubling in C, with the GIL released (n <= 93)."""
 
-def burn_gil(n: SupportsIndex) -> int:
+class CancelToken:
+    """Asks a running burn to stop: call set() from any thread."""
+
+    @property
+    def reason(self) -> BaseException | None: ...
+    @property
+    def is_set(self) -> bool: ...
+    def set(self, reason: BaseException | None = None) -> None:
+        """Ask the burn using this token to stop and raise ``reason`` (default KeyboardInterrupt)."""
+
+def burn_gil(n: SupportsIndex, cancel: CancelToken | None = None) -> int:
     """F(n) by naive recursion in C, holding the GIL: no other thread runs."""
 
-def burn_nogil(n: SupportsIndex) -> int:
+def burn_nogil(n: SupportsIndex, cancel: CancelToken | None = None) -> int:
     """F(n) by naive recursion in C, with the GIL released: threads scale."""

@@ -10,6 +10,11 @@
 #   2. call C: only the C call goes inside `with nogil:`. No Python object may
 #      be touched there, and no exception can be raised there;
 #   3. back under the GIL, turn the C status code into a Python exception.
+#
+# The burns also take an optional CancelToken: its flag lives in C memory that
+# the C loop polls, so another thread can stop a long nogil burn. (A Ctrl-C
+# alone cannot: CPython runs signal handlers in the main thread, between
+# bytecodes -- never while that thread is inside a C call.)
 
 from libc.stdint cimport uint64_t
 
@@ -27,10 +32,35 @@ cdef unsigned int _c_n(object n, str kernel) except? 0:
     return check_n(n, kernel, MAX_N)
 
 
-cdef object _result(int status, uint64_t value, object n):
+cdef class CancelToken:
+    """Asks a running burn to stop: call set() from any thread.
+
+    The C loop polls the token's flag about every 0.1 ms of work; the burn then
+    raises ``reason`` (KeyboardInterrupt unless set() was given another).
+    """
+    cdef cfib.fib_cancel _flag  # read by C without the GIL; written only by set()
+    cdef readonly object reason
+
+    def set(self, reason=None):
+        """Ask the burn using this token to stop and raise ``reason``."""
+        self.reason = KeyboardInterrupt() if reason is None else reason
+        self._flag.requested = 1  # last: a reader that sees the flag finds the reason
+
+    @property
+    def is_set(self):
+        return self._flag.requested != 0
+
+
+cdef const cfib.fib_cancel *_flag_of(CancelToken cancel):
+    return NULL if cancel is None else &cancel._flag
+
+
+cdef object _result(int status, uint64_t value, object n, CancelToken cancel=None):
     # Step 3. The C kernels report failure by a status code rather than by
     # raising: code running without the GIL cannot create an exception.
-    # (_c_n already range-checked n, so this is the kernel's own safety net.)
+    # (_c_n already range-checked n, so overflow is the kernel's own safety net.)
+    if status == cfib.FIB_ERR_CANCELLED:
+        raise cancel.reason
     if status != cfib.FIB_OK:
         raise OverflowError(f"F({n}) does not fit in 64 bits (C status {status})")
     return value
@@ -55,23 +85,32 @@ def fib_nogil(object n):
     return _result(status, value, n)
 
 
-def burn_gil(object n):
-    """F(n) by naive recursion in C, holding the GIL: no other thread runs."""
+def burn_gil(object n, CancelToken cancel=None):
+    """F(n) by naive recursion in C, holding the GIL: no other thread runs.
+
+    A ``cancel`` token is polled too, but no other Python thread can run to
+    set it while this call holds the GIL: the lesson, not a bug.
+    """
     cdef unsigned int cn = _c_n(n, "cython-gil")
+    cdef const cfib.fib_cancel *flag = _flag_of(cancel)
     cdef uint64_t value = 0
     cdef int status
-    status = cfib.fib_burn(cn, &value)
-    return _result(status, value, n)
+    status = cfib.fib_burn(cn, &value, flag)
+    return _result(status, value, n, cancel)
 
 
-def burn_nogil(object n):
-    """F(n) by naive recursion in C, with the GIL released: threads scale."""
+def burn_nogil(object n, CancelToken cancel=None):
+    """F(n) by naive recursion in C, with the GIL released: threads scale.
+
+    Another thread may stop it early through ``cancel`` (see CancelToken).
+    """
     cdef unsigned int cn = _c_n(n, "cython-nogil")
+    cdef const cfib.fib_cancel *flag = _flag_of(cancel)  # `cancel` keeps it alive
     cdef uint64_t value = 0
     cdef int status
-    with nogil:  # `cn`, `value` and `status` are C variables: allowed here.
-        status = cfib.fib_burn(cn, &value)
-    return _result(status, value, n)
+    with nogil:  # `cn`, `flag`, `value` and `status` are C variables: allowed here.
+        status = cfib.fib_burn(cn, &value, flag)
+    return _result(status, value, n, cancel)
 
 
 # Build facts for `fastfib info`; setup.py defines them on the command line.

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from typing import Sequence
 
 import fastfib
-from fastfib import environment, registry
+from fastfib import cancel, environment, registry
+from fastfib._args import check_n
 from fastfib.command import (
     EXIT_INTERRUPTED, EXIT_USAGE, Command, UsageError, Parser, add_json_flag, print_json,
 )
@@ -62,6 +64,72 @@ class FibCommand(Command):
             print_json({"n": args.n, "kernel": args.kernel, "digits": len(text), "value": text})
         else:
             print(text)
+        return 0
+
+
+EXIT_TIMEOUT = 124  # as GNU timeout(1)
+
+
+def _parse_seconds(text: str) -> float:
+    try:
+        return cancel.check_timeout(float(text))
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text!r}") from None
+
+
+class BurnCommand(Command):
+    name = "burn"
+    help = "run the CPU workload: F(N) by naive recursion (~phi**N calls)"
+    description = (
+        "Compute F(N) by naive double recursion on one kernel: the lab's CPU workload, about "
+        "1.618**N calls. On the cython kernels it runs in a worker thread while the main thread "
+        "waits, so Ctrl-C sets the C loop's cancel flag: cython-nogil stops within about 0.1 ms "
+        "(exit 130); cython-gil cannot stop until the call ends, because the main thread needs the "
+        "GIL to handle Ctrl-C and the burn holds it. --timeout works the same way (exit 124)."
+    )
+    epilog = (
+        "examples:\n  fastfib burn 35 --kernel cython-nogil\n"
+        "  fastfib burn 60 --kernel cython-nogil --timeout 1     # exit 124 after 1 s\n"
+        "  fastfib burn 28 --kernel python --json"
+    )
+
+    def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("n", metavar="N", type=_parse_n, help="which Fibonacci number (N >= 0)")
+        parser.add_argument("--kernel", "-k", required=True, help="one of: " + ", ".join(registry.burn_names()))
+        parser.add_argument("--timeout", type=_parse_seconds, metavar="SECONDS",
+                            help="give up after this long (cython kernels only; exit status 124)")
+        add_json_flag(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        try:  # every argument checked before any work
+            kernel = registry.get(args.kernel)
+            if kernel.burn is None:
+                raise ValueError(f"kernel {args.kernel!r} has no burn workload; burn kernels: "
+                                 f"{', '.join(registry.burn_names())}")
+            check_n(args.n, kernel.name, kernel.max_n)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise UsageError(str(exc)) from None
+        if args.timeout is not None and not kernel.cancellable:
+            raise UsageError(f"--timeout needs a kernel that can be stopped: {', '.join(registry.cancellable_names())}")
+
+        def work(token: cancel.CancelToken) -> int:
+            if args.timeout is None:
+                return kernel.burn(args.n, cancel=token)
+            with cancel.deadline(args.timeout, f"burn({args.n}) on {kernel.name}", token=token):
+                return kernel.burn(args.n, cancel=token)
+
+        start = time.perf_counter()
+        try:
+            # Python and numpy kernels run bytecode, so Ctrl-C reaches them directly.
+            value = cancel.run_interruptibly(work) if kernel.cancellable else kernel.burn(args.n)
+        except TimeoutError as exc:
+            print(f"fastfib: {exc}", file=sys.stderr)
+            return EXIT_TIMEOUT
+        seconds = time.perf_counter() - start
+        if args.json:
+            print_json({"n": args.n, "kernel": kernel.name, "value": value, "seconds": seconds})
+        else:
+            print(value)
         return 0
 
 
@@ -134,7 +202,7 @@ class InfoCommand(Command):
 
 
 COMMANDS: list[Command] = [
-    FibCommand(), KernelsCommand(), InfoCommand(), SourceCommand(),
+    FibCommand(), BurnCommand(), KernelsCommand(), InfoCommand(), SourceCommand(),
     ScaleCommand(), CompareCommand(), CrossoverCommand(),
 ]
 

@@ -23,7 +23,8 @@ class Kernel:
     max_n: int | None  # largest n it accepts; None when unbounded
     description: str
     fib: Callable[[object], int] = pure.fib  # exact F(n)
-    burn: Callable[[object], int] | None = pure.burn  # F(n) by naive recursion; None: no burn
+    burn: Callable[..., int] | None = pure.burn  # F(n) by naive recursion; None: no burn
+    cancellable: bool = False  # burn takes cancel=CancelToken, polled by its C loop
 
     @property
     def releases_gil(self) -> bool:
@@ -82,6 +83,7 @@ else:
             "C via Cython, holding the GIL: naive recursion; exact F(n) in uint64",
             _kernels.fib_gil,
             _kernels.burn_gil,
+            cancellable=True,
         )
     )
     _register(
@@ -92,6 +94,7 @@ else:
             "C via Cython inside `with nogil:`: naive recursion; exact F(n) in uint64",
             _kernels.fib_nogil,
             _kernels.burn_nogil,
+            cancellable=True,
         )
     )
 
@@ -123,6 +126,11 @@ def names() -> list[str]:
 def burn_names() -> list[str]:
     """Names of the kernels that have the naive-recursion burn workload."""
     return [name for name, kernel in KERNELS.items() if kernel.burn is not None]
+
+
+def cancellable_names() -> list[str]:
+    """Names of the kernels whose burn can be stopped through a CancelToken."""
+    return [name for name, kernel in KERNELS.items() if kernel.cancellable]
 
 
 def get(name: object) -> Kernel:
