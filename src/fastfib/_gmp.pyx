@@ -18,11 +18,15 @@ MAX_N = 2**32 - 1
 # result and scratch, the exported bytes and the Python int are alive at once.
 _BYTES_PER_N = 0.6942 / 8
 _PEAK_COPIES = 5
+# Below this, asking the OS how much memory is free costs more than the work.
+_CHECK_MEMORY_FROM = 64 << 20
 
 
 cdef unsigned long _c_n(object n) except? 0:
     value = check_n(n, "gmp", MAX_N)
     needed = int(value * _BYTES_PER_N * _PEAK_COPIES)
+    if needed < _CHECK_MEMORY_FROM:
+        return value
     available = available_bytes()
     if available is not None and needed > available:
         raise MemoryError(

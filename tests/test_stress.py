@@ -1,0 +1,106 @@
+"""Stress: 32 threads, released together, hammer every kernel with valid and invalid input.
+
+Every result must be exact, every error the documented type, and nothing may be
+swallowed as "unraisable" -- errors are raised concurrently on every kernel.
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+
+import pytest
+
+import fastfib
+from fastfib import registry
+
+from helpers import oracle
+
+THREADS = 32
+CALLS = 10_000  # per thread and kernel
+F = oracle(200)
+BAD = [(True, TypeError), (2.5, TypeError), ("7", TypeError), (None, TypeError), (Decimal(3), TypeError),
+       (-1, ValueError), (-(2**80), ValueError)]
+
+
+def _inputs(kernel: registry.Kernel, index: int):
+    """A deterministic mix per thread: mostly valid n, one call in 8 invalid."""
+    top = 93 if kernel.max_n is None or kernel.max_n > 93 else kernel.max_n
+    small = kernel.name == "numpy"  # its object-dtype matrix power is the slow one
+    for call in range(CALLS if not small else CALLS // 10):
+        if call % 8 == 7:
+            yield BAD[(call + index) % len(BAD)]
+        else:
+            yield (call * 7 + index) % (top + 1), None
+
+
+def _hammer(kernel: registry.Kernel, index: int, failures: list[str]) -> None:
+    for n, error in _inputs(kernel, index):
+        try:
+            got = kernel.fib(n)
+        except BaseException as exc:  # noqa: BLE001 - every outcome is checked
+            if error is None or type(exc) is not error:
+                failures.append(f"{kernel.name}: fib({n!r}) raised {exc!r}")
+        else:
+            if error is not None or got != F[n]:
+                failures.append(f"{kernel.name}: fib({n!r}) returned {got!r}")
+        if len(failures) > 20:
+            return
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.usefixtures("no_unraisable")
+@pytest.mark.parametrize("name", registry.names())
+def test_thirty_two_threads_on_one_kernel(name):
+    kernel = registry.get(name)
+    barrier = threading.Barrier(THREADS)
+    failures: list[str] = []
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            _hammer(kernel, index, failures)
+        except BaseException as exc:  # noqa: BLE001
+            failures.append(f"thread {index}: {exc!r}")
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.usefixtures("no_unraisable")
+def test_burns_on_every_kernel_at_once_with_cancellation():
+    """Threads burn on every kernel together while others cancel nogil burns."""
+    names = registry.burn_names()
+    barrier = threading.Barrier(len(names) * 4 + 2)
+    failures: list[str] = []
+
+    def burner(name: str, index: int) -> None:
+        barrier.wait()
+        for n in range(10 + index, 20 + index):
+            if (got := fastfib.burn(n, kernel=name)) != F[n]:
+                failures.append(f"{name}: burn({n}) = {got}")
+
+    def cancelled(index: int) -> None:
+        barrier.wait()
+        for _ in range(20):
+            try:
+                fastfib.burn(70, kernel="cython-nogil", timeout=0.01)
+            except TimeoutError:
+                continue
+            failures.append(f"canceller {index}: burn(70) returned")
+
+    workers = [threading.Thread(target=burner, args=(name, i)) for name in names for i in range(4)]
+    if "cython-nogil" in names:
+        workers += [threading.Thread(target=cancelled, args=(i,)) for i in range(2)]
+    else:
+        workers += [threading.Thread(target=barrier.wait) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert failures == []
