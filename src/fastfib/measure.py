@@ -250,6 +250,9 @@ class Measurement:
                           startup_s=pool.startup_s)
         self.expected = oracle(n)
         self.args = [(kernel, n)] * tasks
+        why = pool.state.get("unavailable_kernels", {}).get(kernel)  # e.g. numpy in a subinterpreter
+        if why:
+            self.result.error = f"{kernel} cannot load on {runner_name}: {why}"
         self.walls: list[float] = []
         self.cpus: list[float] = []
         self.stalls: list[float] = []
@@ -401,5 +404,7 @@ def run_suite(
                 row = measurement.row(baseline_s=baseline_s, cores=cores, is_baseline=index == 0)
                 if row.runner == "processes":
                     row.extra["start_method"] = start_method
+                if "backend" in measurement.pool.state:  # interpreters: which executor
+                    row.extra["backend"] = measurement.pool.state["backend"]
                 done += 1
                 yield row

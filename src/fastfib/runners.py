@@ -23,8 +23,9 @@ Other executors. ``ExecutorRunner`` takes any ``make_executor(workers)``:
 * loky: ``ExecutorRunner("loky", lambda w: loky.get_reusable_executor(w))``;
 * dask.distributed, across machines:
   ``ExecutorRunner("dask", lambda w: Client(address).get_executor())``;
-* subinterpreters (3.14's ``InterpreterPoolExecutor``, or the
-  ``interpreters_backport`` package): the same one line.
+* subinterpreters: built in as the ``interpreters`` runner
+  (:mod:`fastfib.subinterpreters`), whose gate is a pair of cross-interpreter
+  queues, since a barrier cannot cross interpreters.
 
 Without a ``make_gate`` the pool is warmed by one trivial task per worker and
 the clock starts at submission; that is all an executor of unknown shape
@@ -35,7 +36,6 @@ cannot be pickled by reference.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures as cf
 import importlib
 import multiprocessing
@@ -47,15 +47,27 @@ from typing import Any, Callable, Iterable, Sequence
 
 __all__ = [
     "GATE_TIMEOUT_S", "START_METHODS", "RUNNER_NAMES", "AsyncioRunner", "Batch", "ExecutorRunner",
-    "Pool", "ProcessRunner", "Runner", "SequentialExecutor", "SequentialRunner", "ThreadRunner",
-    "make_runner",
+    "Pool", "ProcessRunner", "Runner", "RunnerUnavailable", "SequentialExecutor", "SequentialRunner",
+    "ThreadRunner", "make_runner", "unavailable_runners",
 ]
 
 START_METHODS = ("fork", "forkserver", "spawn")
-RUNNER_NAMES = ("sequential", "threads", "processes", "asyncio")
+RUNNER_NAMES = ("sequential", "threads", "processes", "asyncio", "interpreters")
 GATE_TIMEOUT_S = 120.0  # a gate that waits longer than this has lost a worker
 
 Args = Sequence[Any]
+
+
+class RunnerUnavailable(ValueError):
+    """A known runner that cannot run here (e.g. ``interpreters`` before CPython 3.13)."""
+
+
+def unavailable_runners() -> dict[str, str]:
+    """Runners of :data:`RUNNER_NAMES` that cannot run here, each with the reason."""
+    from fastfib import subinterpreters  # it imports this module: import it late
+
+    why = subinterpreters.unavailable_reason()
+    return {"interpreters": why} if why else {}
 
 
 class Batch:
@@ -324,6 +336,8 @@ class AsyncioRunner(ExecutorRunner):
         )
 
     def on_open(self, pool: Pool) -> None:
+        import asyncio  # here, not at the top: every worker imports this module, few need asyncio
+
         pool.state["loop"] = asyncio.new_event_loop()
 
     def on_close(self, pool: Pool) -> None:
@@ -336,6 +350,8 @@ class AsyncioRunner(ExecutorRunner):
         return [loop.run_in_executor(pool.executor, fn, *args) for args in arglist]
 
     def collect(self, pool: Pool, futures: list[Any]) -> list[Any]:
+        import asyncio
+
         async def gather() -> list[Any]:
             return list(await asyncio.gather(*futures))
 
@@ -387,4 +403,8 @@ def make_runner(name: str, *, start_method: str = "forkserver", preload: Sequenc
         return AsyncioRunner()
     if name == "processes":
         return ProcessRunner(start_method, preload)
+    if name == "interpreters":  # RunnerUnavailable where this interpreter has no pool of them
+        from fastfib import subinterpreters
+
+        return subinterpreters.make()
     raise ValueError(f"unknown runner {name!r}; valid runners: {', '.join(RUNNER_NAMES)}")

@@ -139,7 +139,9 @@ class ScaleCommand(Command):
         "checked exactly; a wrong one makes its row an error. Pools start and warm outside the\n"
         "timing (their start-up is a column of its own), and workers start together behind a barrier.\n"
         "Expect cython-nogil to scale on threads and python / cython-gil to stay flat; processes\n"
-        "scale for all, at a start-up and hand-over cost."
+        "scale for all, at a start-up and hand-over cost; interpreters (own-GIL subinterpreters,\n"
+        "3.13+) scale pure Python too, in one process. On a free-threaded build (3.13t/3.14t, GIL\n"
+        "disabled) pure-Python threads scale as well: every run is labelled with its build and GIL."
     )
     epilog = (
         "examples:\n"
@@ -149,11 +151,13 @@ class ScaleCommand(Command):
         "  fastfib scale -k cython-gil,cython-nogil -r threads -w 1,2,3,4\n"
         "  fastfib scale -r sequential,threads,asyncio    # asyncio adds nothing to CPU-bound work\n"
         "  fastfib scale -r processes --start-method spawn\n"
+        "  fastfib scale -r sequential,threads,interpreters,processes -k python,cython-nogil --quick\n"
         "  fastfib compare before.json after.json         # two runs side by side\n"
         "\n"
         "runners: sequential (always run: the baseline of every speedup), threads, processes,\n"
-        "asyncio. Any concurrent.futures.Executor plugs in from Python: see fastfib.runners\n"
-        "(loky, dask.distributed's Client.get_executor(), interpreter pools).\n"
+        "asyncio, interpreters (CPython 3.14, or 3.13 with `pip install 'fastfib[interpreters]'`;\n"
+        "elsewhere skipped with the reason). Any concurrent.futures.Executor plugs in from\n"
+        "Python: see fastfib.runners (loky, dask.distributed's Client.get_executor()).\n"
         "A row is marked noisy when its wall times spread over 10 % of the median: re-run on a\n"
         "quieter machine before trusting it. Ctrl-C stops at once (exit status 130); --json then\n"
         "holds the rows finished so far."
@@ -164,7 +168,7 @@ class ScaleCommand(Command):
                             help="comma-separated kernels (default: %s; available: %s)"
                                  % (",".join(DEFAULT_KERNELS), ", ".join(registry.names())))
         parser.add_argument("--runners", "-r", default=",".join(DEFAULT_RUNNERS),
-                            help="comma-separated runners (default: %(default)s; also: asyncio)")
+                            help="comma-separated runners (default: %(default)s; also: asyncio, interpreters)")
         parser.add_argument("--workers", "-w", default=None,
                             help="comma-separated worker counts (default: 1,2,4,... up to 2 x usable cores)")
         _add_start_method(parser)
@@ -188,6 +192,9 @@ class ScaleCommand(Command):
         else:
             kernels = _names(args.kernels, available, "kernel")
         runner_names = _names(args.runners, runners.RUNNER_NAMES, "runner")
+        # A known runner this interpreter lacks (interpreters before 3.13) is skipped, with the reason.
+        skipped = {name: why for name, why in runners.unavailable_runners().items() if name in runner_names}
+        runner_names = [name for name in runner_names if name not in skipped]
         cores = environment.usable_cores()
         if args.workers is not None:
             workers = sorted(set(_numbers(args.workers, "--workers", int)))
@@ -195,7 +202,8 @@ class ScaleCommand(Command):
             workers = [1, 2] if args.quick else default_workers(cores)
         _check_outputs(args.json, args.plot)
         return {
-            "kernels": kernels, "runners": runner_names, "workers": workers, "cores": cores,
+            "kernels": kernels, "runners": runner_names, "skipped_runners": skipped,
+            "workers": workers, "cores": cores,
             "start_method": args.start_method,
             "target_ms": args.target_ms or (5.0 if args.quick else 10.0),
             "tasks": args.tasks or 4 * max(workers),
@@ -205,7 +213,10 @@ class ScaleCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         plan = self._plan(args)
         progress = Progress(enabled=not args.no_progress)
+        for name, why in plan["skipped_runners"].items():
+            print(f"fastfib: skipping runner {name!r}: {why}", file=sys.stderr)
         meta = measure.metadata(
+            skipped_runners=plan["skipped_runners"],
             start_method=plan["start_method"], target_ms=plan["target_ms"], tasks=plan["tasks"],
             repeats=plan["repeats"], workers=plan["workers"], kernels_run=plan["kernels"],
             runners_run=plan["runners"], command="fastfib " + " ".join(sys.argv[1:]),
@@ -233,7 +244,9 @@ class ScaleCommand(Command):
         finally:
             suite.close()
         progress.clear()
-        meta.update(complete=True, duration_s=round(time.monotonic() - started, 2))
+        # An extension without the free-threading declaration re-enables the GIL when imported.
+        meta.update(complete=True, duration_s=round(time.monotonic() - started, 2),
+                    gil_enabled_at_end=environment.gil_enabled())
         if args.json:
             report.write_json(args.json, meta, rows)
         if args.plot:
@@ -245,10 +258,14 @@ class ScaleCommand(Command):
         print(report.LEGEND)
         print()
         print(report.format_headline(rows, plan["cores"]))
-        print(f"\n{plan['cores']} usable cores; {meta['python_implementation']} {meta['python_version']}, "
-              f"GIL {'enabled' if meta['gil_enabled'] else 'disabled'}; processes start by "
+        startup = _startup_per_worker(rows)
+        if startup:
+            print(f"\nstart-up per worker (pool start-up / workers, median): {startup}")
+        print(f"\n{plan['cores']} usable cores; {_gil_label(meta)}; processes start by "
               f"{plan['start_method']}; {plan['tasks']} tasks x {plan['repeats']} repeats; "
               f"took {meta['duration_s']:.1f} s")
+        for name, why in plan["skipped_runners"].items():
+            print(f"runner {name} not run: {why}")
         for path in (args.json, args.plot):
             if path:
                 print(f"wrote {path}")
@@ -257,6 +274,25 @@ class ScaleCommand(Command):
             print(f"fastfib: {len(errors)} row(s) failed; see the table", file=sys.stderr)
             return 1
         return 0
+
+
+def _gil_label(meta: dict[str, Any]) -> str:
+    """The interpreter, its build (GIL or free-threaded) and whether the GIL was on while measuring."""
+    build = "free-threaded build" if meta.get("free_threaded_build") else "GIL build"
+    label = (f"{meta['python_implementation']} {meta['python_version']} ({build}), "
+             f"GIL {'enabled' if meta['gil_enabled'] else 'disabled'} at runtime")
+    if meta.get("gil_enabled_at_end", meta["gil_enabled"]) != meta["gil_enabled"]:
+        label += " -- re-enabled during the run: an imported extension lacks the free-threading declaration"
+    return label
+
+
+def _startup_per_worker(rows: Sequence[measure.Row]) -> str:
+    """Each parallel runner's pool start-up divided by its workers: 'threads 0.05 ms, ...'."""
+    per: dict[str, list[float]] = {}
+    for row in rows:
+        if row.runner != "sequential" and row.startup_s is not None and row.workers:
+            per.setdefault(row.runner, []).append(row.startup_s / row.workers)
+    return ", ".join(f"{name} {1000 * sorted(values)[len(values) // 2]:.3g} ms" for name, values in per.items())
 
 
 # --- fastfib compare ------------------------------------------------------------------------

@@ -1,0 +1,113 @@
+"""The ``interpreters`` runner: own-GIL subinterpreters, or a clear "unavailable".
+
+Where an interpreter pool exists (CPython 3.14, or 3.13 with the
+interpreters-pep-734 backport: ``make test-313``) these run the runner for
+real; elsewhere they check that it is listed as unavailable with the reason,
+and that ``fastfib scale`` skips it rather than failing. No timing is asserted.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from fastfib import measure, pure, registry, runners, subinterpreters
+from fastfib.cli import main
+
+pytestmark = pytest.mark.timeout(120)
+
+WHY = subinterpreters.unavailable_reason()
+needs_pool = pytest.mark.skipif(WHY is not None, reason=f"no interpreter pool here: {WHY}")
+FIBS = [pure.fib(i) for i in range(30)]
+
+
+def _interp_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("fastfib-interp")]
+
+
+@pytest.fixture
+def clean():
+    """No worker thread (each one hosts an interpreter) outlives its pool."""
+    yield
+    deadline = time.monotonic() + 10
+    while _interp_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _interp_threads(), f"interpreter workers left running: {_interp_threads()}"
+
+
+def test_runner_is_listed_with_or_without_a_pool():
+    assert "interpreters" in runners.RUNNER_NAMES
+    assert runners.unavailable_runners() == ({} if WHY is None else {"interpreters": WHY})
+
+
+@pytest.mark.skipif(WHY is None, reason="an interpreter pool exists here")
+def test_unavailable_runner_says_why():
+    assert "3.13" in WHY  # names what would make it available
+    with pytest.raises(runners.RunnerUnavailable, match="'interpreters' is unavailable here: .*3.13"):
+        runners.make_runner("interpreters")
+    assert issubclass(runners.RunnerUnavailable, ValueError)
+
+
+@pytest.mark.skipif(WHY is None, reason="an interpreter pool exists here")
+def test_scale_skips_an_unavailable_runner(capsys):
+    argv = ["scale", "-k", "python", "-r", "sequential,interpreters", "-w", "1",
+            "--target-ms", "0.5", "--repeats", "1", "--tasks", "2", "--no-progress"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "skipping runner 'interpreters'" in err
+    assert "runner interpreters not run: " + WHY in out
+    assert "GIL build" in out or "free-threaded build" in out
+
+
+@needs_pool
+def test_results_in_order_errors_propagate_and_pool_cleaned_up(clean):
+    with runners.make_runner("interpreters").open(2) as pool:
+        assert pool.pids == []  # one process: every worker is a thread hosting an interpreter
+        assert pool.startup_s > 0
+        assert pool.run(pure.fib, [(i,) for i in range(30)]).results == FIBS
+        assert pool.run(pure.fib, [(i,) for i in reversed(range(30))], gate=False).results == FIBS[::-1]
+        with pytest.raises(ValueError, match="n must be >= 0"):
+            pool.run(pure.fib, [(5,), (-1,)])
+        assert pool.run(pure.fib, [(10,)]).results == [55]  # the pool survives a failed task
+
+
+@needs_pool
+def test_the_extension_loads_in_an_own_gil_subinterpreter(clean):
+    # setup.py builds it with subinterpreters_compatible=own_gil and module state.
+    with runners.make_runner("interpreters").open(2) as pool:
+        missing = pool.state["unavailable_kernels"]
+        for name in ("cython-gil", "cython-nogil", "gmp"):
+            assert name not in missing, missing.get(name)
+        kernels = [name for name in ("python", "cython-gil", "cython-nogil") if name in registry.KERNELS]
+        batch = pool.run(measure.burn_task, [(name, 20) for name in kernels])
+    assert batch.results == [6765] * len(kernels)
+
+
+@needs_pool
+@pytest.mark.skipif("numpy" not in registry.KERNELS, reason="numpy is not installed")
+def test_a_kernel_that_cannot_load_is_a_row_error_not_a_crash(clean):
+    calibrations = {name: measure.Calibration(name, 12, 0.0001) for name in ("numpy", "python")}
+    rows = list(measure.run_suite(["numpy", "python"], ["sequential", "interpreters"], [2], target_s=0.0001,
+                                  tasks=2, repeats=1, calibrations=calibrations))
+    by = {(row.kernel, row.runner): row for row in rows}
+    assert "does not support loading in subinterpreters" in by["numpy", "interpreters"].error
+    assert by["numpy", "sequential"].error is None
+    assert by["python", "interpreters"].error is None and by["python", "interpreters"].speedup > 0
+    assert by["python", "interpreters"].extra["backend"] == subinterpreters.backend_name()
+
+
+@needs_pool
+def test_queue_gate_counts_arrivals_and_releases_them_all(clean):
+    runner = subinterpreters.InterpreterRunner()
+    with runner.open(3) as pool:
+        gate, (gate_fn, gate_args) = runner._make_gate(3, pool.executor)
+        held = [pool.executor.submit(gate_fn, *gate_args) for _ in range(3)]
+        deadline = time.monotonic() + 60
+        while gate.n_waiting < 3 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert gate.n_waiting == 3 and not any(f.done() for f in held)
+        assert gate.wait() == 3 and gate.n_waiting == 0
+        assert [f.result(60) for f in held] == [os.getpid()] * 3  # same process, other interpreters
