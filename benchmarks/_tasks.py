@@ -5,15 +5,6 @@ from __future__ import annotations
 import fastfib
 
 
-def repeat_burn(kernel: str, n: int, calls: int) -> int:
-    """``calls`` calls of burn(n): one thread's share in the granularity sweep."""
-    burn = fastfib.registry.get(kernel).burn
-    total = 0
-    for _ in range(calls):
-        total += burn(n)
-    return total
-
-
 def big_fib(kernel: str, n: int) -> int:
     """F(n) on a fastfib kernel, or on gmpy2 (which holds the GIL) when kernel == "gmpy2"."""
     if kernel == "gmpy2":

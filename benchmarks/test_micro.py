@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-import fastfib
 from fastfib import measure, pure, registry
+from fastfib.lab import granularity
 
 import _tasks
 
@@ -43,30 +43,32 @@ def test_exact_fib(benchmark, record, kernel, n):
     record(question="exact", case=f"fib({n})", kernel=kernel, n=n)
 
 
-# Work per nogil call, in microseconds; each thread makes ~20 ms of such calls.
-GRANULARITY_US = [1, 10, 100, 1000]
+# Work per nogil call, in microseconds; each thread makes ~20 ms of such calls. The sweep is
+# fastfib.lab.granularity's (the same one `fastfib lab granularity` runs): task sizing and the
+# per-thread share live there, once.
+GRANULARITY_US = list(granularity.QUICK_WORK_US)
 
 
 @pytest.fixture(scope="module")
-def granularity_n():
-    """n whose burn(n) on cython-nogil costs about each size in GRANULARITY_US, measured here."""
-    return {us: measure.calibrate("cython-nogil", us / 1e6) for us in GRANULARITY_US}
+def granularity_tasks():
+    """Each size in GRANULARITY_US: one thread's share of cython-nogil calls, sized here."""
+    return {us: granularity.task_for("cython-nogil", us, share_s=0.02) for us in GRANULARITY_US}
 
 
 @pytest.mark.skipif("cython-nogil" not in registry.KERNELS, reason="extension not built")
 @pytest.mark.parametrize("runner,workers", [("sequential", 1), ("threads", 2)])
 @pytest.mark.parametrize("work_us", GRANULARITY_US)
-def test_granularity(benchmark, record, pool, granularity_n, work_us, runner, workers):
+def test_granularity(benchmark, record, pool, granularity_tasks, work_us, runner, workers):
     """Two threads, each calling the nogil kernel in a loop: where does releasing the GIL pay?"""
-    task = granularity_n[work_us]
-    calls = max(1, int(0.02 / max(task.task_s, 1e-7)))
-    args = [("cython-nogil", task.n, calls)] * 2  # the same two shares, run one after the other or together
+    task = granularity_tasks[work_us]
+    args = [task.args] * 2  # the same two shares, run one after the other or together
     warm = pool(runner, workers)
-    case = f"{work_us} us/call"
-    benchmark.group = f"granularity: 2 x {calls} calls of burn({task.n}) ~{case}"
-    batch = benchmark.pedantic(warm.run, args=(_tasks.repeat_burn, args), rounds=7, iterations=1, warmup_rounds=1)
-    exact = batch.results == [calls * fastfib.fib(task.n)] * 2
+    case = f"{work_us:g} us/call"
+    benchmark.group = f"granularity: 2 x {task.calls} calls of burn({task.n}) ~{case}"
+    batch = benchmark.pedantic(warm.run, args=(granularity.repeat_burn, args), rounds=7, iterations=1,
+                               warmup_rounds=1)
+    exact = batch.results == [task.expected()] * 2
     record(question="granularity", case=case, kernel="cython-nogil", runner=runner, workers=workers,
-           tasks=2, n=task.n, calls_per_task=calls, measured_us_per_call=round(1e6 * task.task_s, 3),
+           tasks=2, n=task.n, calls_per_task=task.calls, measured_us_per_call=round(task.measured_us, 3),
            oracle_ok=exact)
     assert exact

@@ -1,0 +1,225 @@
+"""``fastfib lab io``: threads help when the work is *waiting*.
+
+The experiment starts a :class:`~fastfib.lab.server.FibServer` on 127.0.0.1
+(an ephemeral port) whose ``GET /fib/<n>`` sleeps ``latency`` before it
+answers, as a handler blocked on a database would. The same R requests then
+go out from four clients, C at a time:
+
+* sequential: one ``urllib`` request after another;
+* threads: a thread pool of C, each thread blocking in ``urllib``;
+* asyncio: one thread, one event loop, C raw ``asyncio`` stream connections;
+* processes: a warm process pool of C, each worker blocking in ``urllib``.
+
+Each reports requests/s and latency percentiles; every answer is checked
+against the exact F(n). A thread blocked on a socket holds no GIL, so C of them
+wait together: speedup ≈ C, up to the server's capacity. Then the contrast: the
+same clients against ``GET /burn/<n>`` (pure-Python naive recursion on the
+server, about as long as the latency): CPU-bound work under one GIL, and
+threads give nothing. A final sweep of the threads client over concurrency
+shows the plateau at the server's capacity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from typing import Any, Callable, Sequence
+
+from fastfib import measure, pure, runners
+from fastfib.lab.server import FibServer
+
+__all__ = ["CLIENTS", "fetch", "run", "run_client"]
+
+CLIENTS = ("sequential", "threads", "asyncio", "processes")
+FIB_N = 1000  # each request asks for F(1000): 209 digits, exact
+_EXPECTED = {FIB_N: str(pure.fib(FIB_N))}
+
+
+def fetch(url: str) -> tuple[float, str]:
+    """GET ``url`` with urllib: (seconds it took, the "value" of the JSON body). Importable for processes."""
+    started = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=60) as response:
+        body = json.load(response)
+    return time.perf_counter() - started, body["value"]
+
+
+async def _fetch_async(host: str, port: int, path: str) -> tuple[float, str]:
+    """GET over a raw asyncio stream (HTTP/1.0: the server closes when done)."""
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(f"GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n".encode())
+        await writer.drain()
+        raw = await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status = head.split(b" ", 2)[1]
+    if status != b"200":
+        raise RuntimeError(f"GET {path}: HTTP {status.decode()}: {body[:200]!r}")
+    return time.perf_counter() - started, json.loads(body)["value"]
+
+
+def _asyncio_batch(server: FibServer, path: str, requests: int, concurrency: int) -> list[tuple[float, str]]:
+    host, port = server.server_address[:2]
+
+    async def main() -> list[tuple[float, str]]:
+        limit = asyncio.Semaphore(concurrency)
+
+        async def one() -> tuple[float, str]:
+            async with limit:
+                return await _fetch_async(host, port, path)
+
+        return list(await asyncio.gather(*(one() for _ in range(requests))))
+
+    return asyncio.run(main())
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) by linear interpolation between the sorted values."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def run_client(client: str, server: FibServer, path: str, expected: str, *, requests: int, concurrency: int,
+               pools: dict[str, runners.Pool]) -> dict[str, Any]:
+    """R requests for ``path`` from one client kind, C at a time; every answer checked."""
+    url = server.url + path
+    started = time.perf_counter()
+    if client == "sequential":
+        results = [fetch(url) for _ in range(requests)]
+    elif client == "asyncio":
+        results = _asyncio_batch(server, path, requests, concurrency)
+    else:
+        results = pools[client].run(fetch, [(url,)] * requests, gate=False).results
+    wall = time.perf_counter() - started
+    wrong = sum(value != expected for _, value in results)
+    if wrong:
+        raise RuntimeError(f"{client}: {wrong} of {requests} answers to {path} were wrong")
+    latencies = [1000 * seconds for seconds, _ in results]
+    return {
+        "client": client, "concurrency": 1 if client == "sequential" else concurrency, "requests": requests,
+        "wall_s": wall, "requests_per_s": requests / wall,
+        "latency_ms": {"p50": percentile(latencies, 50), "p90": percentile(latencies, 90),
+                       "p99": percentile(latencies, 99), "max": max(latencies)},
+    }
+
+
+def _burn_n_for(seconds: float) -> int:
+    return measure.calibrate("python", seconds).n
+
+
+def run(*, latency_s: float, requests: int, concurrency: int, sweep: Sequence[int], capacity: int,
+        start_method: str = "forkserver", cpu: bool = True,
+        progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> dict[str, Any]:
+    """The whole experiment (see the module notes); a JSON-ready dict with a one-sentence ``finding``."""
+    burn_n = _burn_n_for(latency_s) if cpu else None
+    workloads = [("sleep", f"/fib/{FIB_N}", _EXPECTED[FIB_N])]
+    if burn_n is not None:
+        workloads.append(("cpu", f"/burn/{burn_n}?kernel=python", str(pure.fib(burn_n))))
+    total = len(workloads) * len(CLIENTS) + len(sweep)
+    done = 0
+    rows: list[dict[str, Any]] = []
+    progress("starting the client pools", done, total)
+    with runners.make_runner("processes", start_method=start_method,
+                             preload=("fastfib.lab.blocking_io",)).open(concurrency) as processes, \
+            runners.make_runner("threads").open(max([concurrency, *sweep])) as threads, \
+            FibServer(latency_s=latency_s, capacity=capacity, timeout_s=10.0) as server:
+        pools = {"processes": processes, "threads": threads}
+        fetch(server.url + f"/fib/{FIB_N}")  # warm: first imports, first connection
+        for workload, path, expected in workloads:
+            for client in CLIENTS:
+                progress(f"{workload}: {client} client, {requests} requests", done, total)
+                server.reset_stats()
+                row = run_client(client, server, path, expected, requests=requests, concurrency=concurrency,
+                                 pools=pools)
+                row.update(workload=workload, server_max_in_flight=server.stats()["max_in_flight"])
+                rows.append(row)
+                done += 1
+        sweep_rows = []
+        for count in sweep:
+            progress(f"sleep: threads client at concurrency {count}", done, total)
+            server.reset_stats()
+            with runners.make_runner("threads").open(count) as pool:
+                row = run_client("threads", server, f"/fib/{FIB_N}", _EXPECTED[FIB_N], requests=max(requests, 2 * count),
+                                 concurrency=count, pools={"threads": pool})
+            row.update(workload="sleep", server_max_in_flight=server.stats()["max_in_flight"])
+            sweep_rows.append(row)
+            done += 1
+    progress("done", total, total)
+    _speedups(rows)
+    _speedups(sweep_rows, baseline=next(r for r in rows if r["workload"] == "sleep" and r["client"] == "sequential"))
+    return {"settings": {"latency_ms": 1000 * latency_s, "requests": requests, "concurrency": concurrency,
+                         "capacity": capacity, "fib_n": FIB_N, "burn_n": burn_n, "start_method": start_method},
+            "rows": rows, "sweep": sweep_rows, "finding": finding(rows, concurrency, latency_s, capacity)}
+
+
+def _speedups(rows: list[dict[str, Any]], baseline: dict[str, Any] | None = None) -> None:
+    for row in rows:
+        base = baseline or next(r for r in rows if r["workload"] == row["workload"] and r["client"] == "sequential")
+        row["speedup"] = row["requests_per_s"] / base["requests_per_s"]
+
+
+def _get(rows: list[dict[str, Any]], workload: str, client: str) -> dict[str, Any] | None:
+    return next((r for r in rows if r["workload"] == workload and r["client"] == client), None)
+
+
+def finding(rows: list[dict[str, Any]], concurrency: int, latency_s: float, capacity: int) -> str:
+    seq, thr = _get(rows, "sleep", "sequential"), _get(rows, "sleep", "threads")
+    aio, proc = _get(rows, "sleep", "asyncio"), _get(rows, "sleep", "processes")
+    assert seq and thr and aio and proc
+    text = (f"With {concurrency} requests in flight to a server that blocks {1000 * latency_s:g} ms per request, "
+            f"threads serve {thr['requests_per_s']:.0f} req/s vs {seq['requests_per_s']:.1f} sequential "
+            f"({thr['speedup']:.2f}×; asyncio {aio['speedup']:.2f}×, processes {proc['speedup']:.2f}×)")
+    cpu_thr = _get(rows, "cpu", "threads")
+    if cpu_thr is not None:
+        text += f", but on CPU-bound pure-Python requests threads give {cpu_thr['speedup']:.2f}×"
+    return text + "."
+
+
+def format_text(result: dict[str, Any]) -> str:
+    from fastfib.report import grid, times
+
+    header = ["workload", "client", "in flight", "req/s", "speedup", "p50 ms", "p90 ms", "p99 ms", "max ms",
+              "server peak"]
+    body = [[r["workload"], r["client"], str(r["concurrency"]), f"{r['requests_per_s']:.1f}", times(r["speedup"]),
+             *(f"{r['latency_ms'][k]:.1f}" for k in ("p50", "p90", "p99", "max")), str(r["server_max_in_flight"])]
+            for r in result["rows"] + result["sweep"]]
+    s = result["settings"]
+    notes = (f"sleep = GET /fib/{s['fib_n']} after {s['latency_ms']:g} ms of blocking sleep; "
+             + (f"cpu = GET /burn/{s['burn_n']}?kernel=python (pure Python, no sleep); " if s["burn_n"] else "")
+             + f"server capacity {s['capacity']} requests at once; last rows: the threads client swept over "
+               "concurrency (speedup vs the sequential sleep client).")
+    return grid(header, body, left=2) + "\n\n" + notes
+
+
+def plot(result: dict[str, Any], path: str) -> None:
+    """Requests/s against concurrency for the threads client, with the ideal and the capacity."""
+    from fastfib.lab import plotting
+
+    figure, ax = plotting.figure()
+    sweep = result["sweep"]
+    base = next(r for r in result["rows"] if r["workload"] == "sleep" and r["client"] == "sequential")
+    counts = [r["concurrency"] for r in sweep]
+    capacity = result["settings"]["capacity"]
+    ax.plot(counts, [base["requests_per_s"] * min(c, capacity) for c in counts], color="0.6", lw=1,
+            label=f"ideal: sequential × min(concurrency, capacity {capacity})")
+    ax.plot(counts, [r["requests_per_s"] for r in sweep], marker="o", label="threads client, blocking server")
+    for row in result["rows"]:
+        if row["client"] != "sequential":
+            ax.scatter([row["concurrency"]], [row["requests_per_s"]], marker="x" if row["workload"] == "cpu" else "s",
+                       label=f"{row['client']} ({row['workload']})", zorder=3)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("requests in flight")
+    ax.set_ylabel("requests / s")
+    ax.set_title("fastfib lab io: threads help while waiting, not while computing", fontsize=9)
+    ax.legend(fontsize=7)
+    plotting.save(figure, path)

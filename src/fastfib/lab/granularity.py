@@ -1,0 +1,154 @@
+"""``fastfib lab granularity``: how much work per ``with nogil:`` call before releasing pays.
+
+Two threads each make many calls of the nogil kernel, every call ``burn(n)``
+with n chosen so one call costs about ``work_us`` microseconds. Between calls
+each thread runs a little Python (the loop), which needs the GIL back: with
+tiny calls the threads spend their time queueing for the GIL and the 2-thread
+speedup stays near 1; with calls of ~10 µs and more the C work dominates and
+the speedup approaches the number of cores. ``cython-gil`` runs beside it as
+the control: it never overlaps, at any size.
+
+This module is the one implementation of the sweep: ``fastfib lab
+granularity`` and the benchmark suite (``benchmarks/test_micro.py``) both use
+:func:`task_for` and :func:`repeat_burn`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Sequence
+
+from fastfib import measure, registry, runners
+
+__all__ = ["DEFAULT_WORK_US", "Task", "repeat_burn", "run", "sweep", "task_for"]
+
+DEFAULT_WORK_US = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
+QUICK_WORK_US = (1.0, 10.0, 100.0, 1000.0)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One thread's share at one granularity: ``calls`` calls of ``burn(n)`` on ``kernel``."""
+
+    kernel: str
+    work_us: float  # the target work per call
+    n: int
+    measured_us: float  # one call's cost, measured at calibration
+    calls: int
+
+    @property
+    def args(self) -> tuple[str, int, int]:
+        return (self.kernel, self.n, self.calls)
+
+    def expected(self) -> int:
+        """What :func:`repeat_burn` must return for this share."""
+        return self.calls * measure.oracle(self.n)
+
+
+def task_for(kernel: str, work_us: float, share_s: float = 0.02) -> Task:
+    """The share of one thread: calls of about ``work_us`` each, ``share_s`` of work in all."""
+    calibration = measure.calibrate(kernel, work_us / 1e6)
+    calls = max(1, int(share_s / max(calibration.task_s, 1e-7)))
+    return Task(kernel, work_us, calibration.n, 1e6 * calibration.task_s, calls)
+
+
+def repeat_burn(kernel: str, n: int, calls: int) -> int:
+    """``calls`` calls of burn(n): one thread's share. Importable, so any pool can run it."""
+    burn = registry.get(kernel).burn
+    total = 0
+    for _ in range(calls):
+        total += burn(n)
+    return total
+
+
+@dataclass
+class Point:
+    kernel: str
+    work_us: float
+    n: int
+    measured_us: float
+    calls: int
+    sequential_ms: float  # median: both shares one after the other
+    threads_ms: float  # median: both shares at once on 2 threads
+    speedup: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sweep(kernels: Sequence[str], work_us: Sequence[float], *, share_s: float, repeats: int,
+          progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> list[Point]:
+    """Each kernel at each size: 2 shares sequentially and on 2 threads, repeats interleaved."""
+    points = []
+    total, done = len(kernels) * len(work_us), 0
+    with runners.make_runner("sequential").open(1) as alone, runners.make_runner("threads").open(2) as pair:
+        for kernel in kernels:
+            for size in work_us:
+                progress(f"{kernel}: {size:g} µs per call", done, total)
+                task = task_for(kernel, size, share_s)
+                args = [task.args] * 2
+                pair.run(repeat_burn, args)  # warm
+                seq, par = [], []
+                for _ in range(repeats):
+                    for pool, times in ((alone, seq), (pair, par)):
+                        batch = pool.run(repeat_burn, args)
+                        if batch.results != [task.expected()] * 2:
+                            raise RuntimeError(f"wrong result from {kernel} burn({task.n})")
+                        times.append(batch.wall_s)
+                points.append(Point(kernel, size, task.n, task.measured_us, task.calls,
+                                    1000 * statistics.median(seq), 1000 * statistics.median(par),
+                                    statistics.median(seq) / statistics.median(par)))
+                done += 1
+    progress("done", total, total)
+    return points
+
+
+def run(*, kernels: Sequence[str], work_us: Sequence[float], share_s: float, repeats: int,
+        progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> dict[str, Any]:
+    """The sweep; a JSON-ready dict with a one-sentence ``finding``."""
+    points = sweep(kernels, work_us, share_s=share_s, repeats=repeats, progress=progress)
+    return {"settings": {"kernels": list(kernels), "work_us": list(work_us), "share_ms": 1000 * share_s,
+                         "repeats": repeats}, "points": [p.to_dict() for p in points], "finding": finding(points)}
+
+
+def finding(points: Sequence[Point]) -> str:
+    nogil = [p for p in points if p.kernel == "cython-nogil"]
+    held = [p for p in points if p.kernel != "cython-nogil"]
+    text = "2-thread speedup of cython-nogil by work per call: " + ", ".join(
+        f"{p.measured_us:.2g} µs → {p.speedup:.2f}×" for p in nogil)
+    if held:
+        text += "; " + ", ".join(sorted({p.kernel for p in held})) + " stays at " + ", ".join(
+            f"{p.speedup:.2f}×" for p in held)
+    return text + "."
+
+
+def format_text(result: dict[str, Any]) -> str:
+    from fastfib.report import grid
+
+    header = ["kernel", "target µs/call", "n", "measured µs/call", "calls/thread", "sequential ms", "2 threads ms",
+              "speedup"]
+    body = [[p["kernel"], f"{p['work_us']:g}", str(p["n"]), f"{p['measured_us']:.3g}", f"{p['calls']:,}",
+             f"{p['sequential_ms']:.1f}", f"{p['threads_ms']:.1f}", f"{p['speedup']:.2f}×"] for p in result["points"]]
+    return (grid(header, body, left=1) + f"\n\nEach of 2 threads makes ~{result['settings']['share_ms']:g} ms of "
+            "calls; speedup = both shares one after the other / both at once (median of the repeats).")
+
+
+def plot(result: dict[str, Any], path: str) -> None:
+    """2-thread speedup against the work per call (log scale), one line per kernel."""
+    from fastfib.lab import plotting
+
+    figure, ax = plotting.figure()
+    for kernel in result["settings"]["kernels"]:
+        points = [p for p in result["points"] if p["kernel"] == kernel]
+        ax.plot([p["measured_us"] for p in points], [p["speedup"] for p in points], marker="o", label=kernel)
+    ax.axhline(2, color="0.6", lw=1, label="ideal on 2 cores")
+    ax.axhline(1, color="0.8", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("work per call, µs (log)")
+    ax.set_ylabel("2-thread speedup")
+    ax.set_ylim(0, 2.4)
+    ax.set_title("fastfib lab granularity: when releasing the GIL pays", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    plotting.save(figure, path)
