@@ -60,7 +60,9 @@ cdef object _result(int status, uint64_t value, object n, CancelToken cancel=Non
     # raising: code running without the GIL cannot create an exception.
     # (_c_n already range-checked n, so overflow is the kernel's own safety net.)
     if status == cfib.FIB_ERR_CANCELLED:
-        raise cancel.reason
+        # A token may stop many calls: drop the last raise's traceback, or
+        # each raise of the same exception object would lengthen it.
+        raise cancel.reason.with_traceback(None)
     if status != cfib.FIB_OK:
         raise OverflowError(f"F({n}) does not fit in 64 bits (C status {status})")
     return value
