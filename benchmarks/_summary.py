@@ -76,6 +76,21 @@ def _speedups(measured: list[tuple[dict[str, Any], float]], cores: int) -> list[
     return rows
 
 
+def _key(info: dict[str, Any]) -> tuple:
+    return (info.get("question"), info.get("case", ""), info.get("kernel"), info.get("runner"), info.get("workers"))
+
+
+def annotate(benchmarks: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+    """Copy each benchmark's speedup and efficiency into its own extra_info (JSON output)."""
+    by_key = {_key(row): row for row in summary["rows"]}
+    for bench in benchmarks:
+        info = bench.get("extra_info", {})
+        row = by_key.get(_key(info))
+        if row is not None:
+            info["speedup"] = row["speedup"]
+            info["efficiency"] = row["efficiency"]
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """One table per question, parallel rows only (sequential is 1.00x by definition)."""
     header = ["question", "case", "kernel", "runner", "workers", "median ms", "speedup", "ideal", "efficiency"]

@@ -130,6 +130,8 @@ def record(request, benchmark):
     """record(**facts): put the standard facts in extra_info and keep the row for the summary."""
 
     def keep(**facts):
+        facts.setdefault("runner", "sequential")  # a single-call benchmark runs on the caller
+        facts.setdefault("workers", 1)
         benchmark.extra_info.update(
             usable_cores=environment.usable_cores(), gil_enabled=environment.gil_enabled(),
             fastfib_version=fastfib.__version__, **facts,
@@ -159,9 +161,13 @@ def pytest_terminal_summary(terminalreporter, config):
 
 
 def pytest_benchmark_update_json(config, benchmarks, output_json):
-    """Add the scaling summary to --benchmark-json output, under "fastfib".
+    """Add the scaling summary to --benchmark-json output, under "fastfib", and each
+    benchmark's own speedup and efficiency to its extra_info.
 
     Example: ``pytest --benchmark-only --benchmark-json=out.json`` then
     ``python -c "import json; print(json.load(open('out.json'))['fastfib']['scaling'][0])"``.
     """
-    output_json["fastfib"] = _summary.from_json(output_json.get("benchmarks", []))
+    benchmarks = output_json.get("benchmarks", [])
+    summary = _summary.from_json(benchmarks)
+    output_json["fastfib"] = summary
+    _summary.annotate(benchmarks, summary)
