@@ -19,6 +19,7 @@ from fastfib._args import check_n
 from fastfib.command import (
     EXIT_INTERRUPTED, EXIT_USAGE, Command, UsageError, Parser, add_json_flag, print_json,
 )
+from fastfib.lab_cli import LabCommand, ServeCommand
 from fastfib.scale_cli import CompareCommand, CrossoverCommand, ScaleCommand
 from fastfib.source_cli import SourceCommand
 
@@ -203,7 +204,7 @@ class InfoCommand(Command):
 
 COMMANDS: list[Command] = [
     FibCommand(), BurnCommand(), KernelsCommand(), InfoCommand(), SourceCommand(),
-    ScaleCommand(), CompareCommand(), CrossoverCommand(),
+    ScaleCommand(), CompareCommand(), CrossoverCommand(), LabCommand(), ServeCommand(),
 ]
 
 

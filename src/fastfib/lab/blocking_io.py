@@ -113,25 +113,25 @@ def run_client(client: str, server: FibServer, path: str, expected: str, *, requ
     }
 
 
-def _burn_n_for(seconds: float) -> int:
-    return measure.calibrate("python", seconds).n
 
 
 def run(*, latency_s: float, requests: int, concurrency: int, sweep: Sequence[int], capacity: int,
         start_method: str = "forkserver", cpu: bool = True,
         progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> dict[str, Any]:
     """The whole experiment (see the module notes); a JSON-ready dict with a one-sentence ``finding``."""
-    burn_n = _burn_n_for(latency_s) if cpu else None
+    burn = measure.calibrate("python", latency_s) if cpu else None
+    burn_n = burn.n if burn else None
     workloads = [("sleep", f"/fib/{FIB_N}", _EXPECTED[FIB_N])]
-    if burn_n is not None:
+    if burn is not None:
         workloads.append(("cpu", f"/burn/{burn_n}?kernel=python", str(pure.fib(burn_n))))
+    per_workload = {"sleep": requests, "cpu": max(concurrency, requests // 2)}  # CPU requests cost more
     total = len(workloads) * len(CLIENTS) + len(sweep)
     done = 0
     rows: list[dict[str, Any]] = []
     progress("starting the client pools", done, total)
     with runners.make_runner("processes", start_method=start_method,
                              preload=("fastfib.lab.blocking_io",)).open(concurrency) as processes, \
-            runners.make_runner("threads").open(max([concurrency, *sweep])) as threads, \
+            runners.make_runner("threads").open(concurrency) as threads, \
             FibServer(latency_s=latency_s, capacity=capacity, timeout_s=10.0) as server:
         pools = {"processes": processes, "threads": threads}
         fetch(server.url + f"/fib/{FIB_N}")  # warm: first imports, first connection
@@ -139,8 +139,8 @@ def run(*, latency_s: float, requests: int, concurrency: int, sweep: Sequence[in
             for client in CLIENTS:
                 progress(f"{workload}: {client} client, {requests} requests", done, total)
                 server.reset_stats()
-                row = run_client(client, server, path, expected, requests=requests, concurrency=concurrency,
-                                 pools=pools)
+                row = run_client(client, server, path, expected, requests=per_workload[workload],
+                                 concurrency=concurrency, pools=pools)
                 row.update(workload=workload, server_max_in_flight=server.stats()["max_in_flight"])
                 rows.append(row)
                 done += 1
@@ -158,8 +158,10 @@ def run(*, latency_s: float, requests: int, concurrency: int, sweep: Sequence[in
     _speedups(rows)
     _speedups(sweep_rows, baseline=next(r for r in rows if r["workload"] == "sleep" and r["client"] == "sequential"))
     return {"settings": {"latency_ms": 1000 * latency_s, "requests": requests, "concurrency": concurrency,
-                         "capacity": capacity, "fib_n": FIB_N, "burn_n": burn_n, "start_method": start_method},
-            "rows": rows, "sweep": sweep_rows, "finding": finding(rows, concurrency, latency_s, capacity)}
+                         "capacity": capacity, "fib_n": FIB_N, "burn_n": burn_n,
+                         "burn_ms": 1000 * burn.task_s if burn else None, "start_method": start_method},
+            "rows": rows, "sweep": sweep_rows,
+            "finding": finding(rows, concurrency, latency_s, burn.task_s if burn else None)}
 
 
 def _speedups(rows: list[dict[str, Any]], baseline: dict[str, Any] | None = None) -> None:
@@ -172,7 +174,7 @@ def _get(rows: list[dict[str, Any]], workload: str, client: str) -> dict[str, An
     return next((r for r in rows if r["workload"] == workload and r["client"] == client), None)
 
 
-def finding(rows: list[dict[str, Any]], concurrency: int, latency_s: float, capacity: int) -> str:
+def finding(rows: list[dict[str, Any]], concurrency: int, latency_s: float, burn_s: float | None = None) -> str:
     seq, thr = _get(rows, "sleep", "sequential"), _get(rows, "sleep", "threads")
     aio, proc = _get(rows, "sleep", "asyncio"), _get(rows, "sleep", "processes")
     assert seq and thr and aio and proc
@@ -180,8 +182,10 @@ def finding(rows: list[dict[str, Any]], concurrency: int, latency_s: float, capa
             f"threads serve {thr['requests_per_s']:.0f} req/s vs {seq['requests_per_s']:.1f} sequential "
             f"({thr['speedup']:.2f}×; asyncio {aio['speedup']:.2f}×, processes {proc['speedup']:.2f}×)")
     cpu_thr = _get(rows, "cpu", "threads")
-    if cpu_thr is not None:
-        text += f", but on CPU-bound pure-Python requests threads give {cpu_thr['speedup']:.2f}×"
+    if cpu_thr is not None and burn_s:
+        text += (f", but on CPU-bound pure-Python requests threads give {cpu_thr['speedup']:.2f}× and stay under "
+                 f"one GIL's ceiling of {1 / burn_s:.0f} req/s ({1000 * burn_s:.0f} ms of CPU each): "
+                 f"{cpu_thr['requests_per_s']:.1f} req/s")
     return text + "."
 
 
@@ -195,7 +199,8 @@ def format_text(result: dict[str, Any]) -> str:
             for r in result["rows"] + result["sweep"]]
     s = result["settings"]
     notes = (f"sleep = GET /fib/{s['fib_n']} after {s['latency_ms']:g} ms of blocking sleep; "
-             + (f"cpu = GET /burn/{s['burn_n']}?kernel=python (pure Python, no sleep); " if s["burn_n"] else "")
+             + (f"cpu = GET /burn/{s['burn_n']}?kernel=python ({s['burn_ms']:.0f} ms of pure Python, no sleep: "
+                f"one GIL serves at most {1000 / s['burn_ms']:.0f} req/s);\n" if s["burn_n"] else "")
              + f"server capacity {s['capacity']} requests at once; last rows: the threads client swept over "
                "concurrency (speedup vs the sequential sleep client).")
     return grid(header, body, left=2) + "\n\n" + notes

@@ -194,6 +194,7 @@ class FibServer(ThreadingHTTPServer):
     daemon_threads = False  # server_close() joins every connection's thread:
     block_on_close = True  # nothing is left running after close()
     allow_reuse_address = True
+    request_queue_size = 128  # the listen backlog: socketserver's 5 drops connections under a burst
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, latency_s: float = 0.05,
                  max_n: int = DEFAULT_MAX_N, timeout_s: float = 5.0, capacity: int | None = None,
