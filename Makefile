@@ -10,6 +10,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 BUILD_INPUTS := setup.py pyproject.toml csrc/fib.c csrc/fib.h csrc/build_info.h \
 	src/fastfib/_kernels.pyx src/fastfib/_cfib.pxd src/fastfib/_gmp.pyx src/fastfib/_cgmp.pxd
 BUILT := $(VENV)/.fastfib-built
+NUMBA := $(VENV)/.fastfib-numba
 
 .PHONY: all install run test bench readme clean gmp build-identifiers wheels
 
@@ -51,10 +52,36 @@ run: install
 	@mkdir -p results
 	$(BIN)/fastfib scale --json results/scale.json --plot results/scale.png
 
-# The suite, then every benchmark once with timing off, so CI runs them too.
-test: install build-identifiers
+# The suite, then every benchmark once with timing off, so CI runs them too;
+# then the subinterpreter tests under CPython 3.13 (test-313).
+test: install build-identifiers $(NUMBA)
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest benchmarks --benchmark-disable -q
+	@$(MAKE) --no-print-directory test-313
+
+# numba is an optional extra (fastfib[numba], ~65 MB of wheels), installed for
+# the tests so that every test runs on the numba kernels too (about 20 s more).
+# FASTFIB_NUMBA=0 leaves it out; its tests then skip. Keep the pin in step
+# with pyproject's `numba` extra.
+$(NUMBA): $(BIN)/python
+	@if [ "$${FASTFIB_NUMBA:-1}" = 0 ]; then echo "FASTFIB_NUMBA=0: the numba kernels' tests skip"; \
+	elif $(PIP) install --quiet "numba>=0.61"; then touch $@; \
+	else echo "note: numba could not be installed: the numba kernels' tests skip"; fi
+
+# Own-GIL subinterpreters need CPython 3.13+: a second venv on pyenv's 3.13.0
+# with the interpreters-pep-734 backport runs the tests that need them (and
+# `$(VENV313)/bin/fastfib scale -r sequential,threads,interpreters,processes`
+# works there). Skipped, with a message, where that interpreter is absent.
+PYTHON313 ?= $(HOME)/.pyenv/versions/3.13.0/bin/python
+VENV313 ?= .venv313
+TESTS_313 ?= tests/test_subinterpreters.py tests/test_freethreading.py tests/test_runners.py
+test-313:
+	@if [ ! -x "$(PYTHON313)" ]; then \
+	  echo "note: $(PYTHON313) not found: skipping the subinterpreter tests (set PYTHON313=...)"; \
+	else \
+	  $(MAKE) --no-print-directory install VENV=$(VENV313) PYTHON=$(PYTHON313) EXTRAS=test,interpreters && \
+	  $(VENV313)/bin/python -m pytest -q -p no:cacheprovider $(TESTS_313); \
+	fi
 
 # The benchmark suite as users run it (about 2 minutes on 2 cores);
 # BENCH_ARGS="--fastfib-long" for the long version.
@@ -88,4 +115,4 @@ wheels: $(WHEEL_TOOLS)
 	$(BIN)/python tools/build_wheels.py $(WHEELS_ARGS)
 
 clean:
-	rm -rf build dist wheelhouse src/*.egg-info src/fastfib/_kernels.c src/fastfib/*.so $(VENV)
+	rm -rf build dist wheelhouse src/*.egg-info src/fastfib/_kernels.c src/fastfib/*.so $(VENV) $(VENV313)

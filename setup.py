@@ -13,8 +13,10 @@ from setuptools.command.build_ext import build_ext
 EXTRA_COMPILE_ARGS = ["-O2"] if os.name != "nt" else ["/O2"]
 # Module state instead of C globals: Cython honours subinterpreters_compatible
 # (below) only with it, and a subinterpreter with its own GIL then gets its own
-# copy of every module-level object.
-MODULE_STATE = [("CYTHON_USE_MODULE_STATE", "1")]
+# copy of every module-level object. Type specs too: without them a cdef class
+# (CancelToken) is one static type shared by every interpreter, and loading the
+# module in a second one corrupts it (free(): invalid pointer on 3.13).
+MODULE_STATE = [("CYTHON_USE_MODULE_STATE", "1"), ("CYTHON_USE_TYPE_SPECS", "1")]
 
 
 def _c_string(text: str) -> str:

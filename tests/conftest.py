@@ -40,3 +40,18 @@ def no_unraisable(monkeypatch):
     monkeypatch.setattr(sys, "unraisablehook", seen.append)
     yield
     assert not seen, f"unraisable exceptions: {[(u.exc_type, u.exc_value) for u in seen]}"
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # The free-threading guard: on a free-threaded build (3.13t/3.14t) the run
+    # fails if the GIL is on at its end without PYTHON_GIL=1 / -X gil=1, i.e. if
+    # something imported during it re-enabled the GIL. On GIL builds: nothing.
+    if environment.gil_reenabled():
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(
+                "fastfib: the GIL became enabled during this run on a free-threaded build: a module "
+                "imported by the tests lacks the free-threading declaration (see the RuntimeWarning)",
+                red=True,
+            )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -15,7 +15,7 @@ from pathlib import Path
 from fastfib import registry
 from fastfib._version import __version__
 
-__all__ = ["collect", "cpu_model", "free_threaded_build", "gil_enabled", "usable_cores"]
+__all__ = ["collect", "cpu_model", "free_threaded_build", "gil_enabled", "gil_reenabled", "usable_cores"]
 
 
 def usable_cores() -> int:
@@ -36,6 +36,18 @@ def gil_enabled() -> bool:
     """Whether the GIL is enabled right now (always True before 3.13)."""
     probe = getattr(sys, "_is_gil_enabled", None)
     return True if probe is None else bool(probe())
+
+
+def gil_reenabled() -> bool:
+    """True on a free-threaded build whose GIL is on although nobody asked for it.
+
+    Nobody asked: neither ``PYTHON_GIL=1`` nor ``-X gil=1``. Then some imported
+    extension module lacks the free-threading declaration (``Py_mod_gil``) and
+    CPython re-enabled the GIL when it loaded, with a RuntimeWarning.
+    """
+    if not free_threaded_build() or not gil_enabled():
+        return False
+    return os.environ.get("PYTHON_GIL") != "1" and str(sys._xoptions.get("gil")) != "1"
 
 
 def cpu_model() -> str:

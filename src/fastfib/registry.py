@@ -6,6 +6,7 @@ kernel here by name and never imports a kernel module directly.
 
 from __future__ import annotations
 
+import sysconfig
 from dataclasses import dataclass
 from typing import Callable
 
@@ -116,6 +117,30 @@ else:
             None,
         )
     )
+
+# numba (optional: pip install 'fastfib[numba]'). Importing it costs ~0.6 s and
+# compiles the four functions (or loads them from numba's cache). numba declares
+# no free-threading support: on a free-threaded build it would re-enable the GIL.
+if sysconfig.get_config_var("Py_GIL_DISABLED"):
+    _numba_why = "numba would re-enable the GIL on this free-threaded build, so fastfib does not import it"
+else:
+    try:
+        from fastfib import numba_kernels
+    except ImportError as exc:
+        _numba_why = f"numba is not installed or cannot be imported ({exc}); pip install 'fastfib[numba]'"
+    except Exception as exc:  # noqa: BLE001 - a numba that fails to compile must not break fastfib
+        _numba_why = f"numba failed to compile the kernels ({type(exc).__name__}: {exc})"
+    else:
+        _numba_why = ""
+        for _name, _fib, _burn, _gil, _how in (
+            ("numba-gil", numba_kernels.fib_gil, numba_kernels.burn_gil, "held", "holding the GIL"),
+            ("numba-nogil", numba_kernels.fib_nogil, numba_kernels.burn_nogil, "released",
+             "@njit(nogil=True), GIL released"),
+        ):
+            _register(Kernel(_name, _gil, numba_kernels.MAX_N,
+                             f"numba JIT, {_how}: naive recursion; exact F(n) in uint64", _fib, _burn))
+if _numba_why:
+    UNAVAILABLE["numba-gil"] = UNAVAILABLE["numba-nogil"] = _numba_why
 
 
 def names() -> list[str]:

@@ -1,0 +1,80 @@
+"""Free-threaded readiness: importing fastfib must leave the GIL disabled on 3.13t / 3.14t.
+
+CPython re-enables the GIL, with a RuntimeWarning, when it loads an extension
+module that does not declare free-threading support; fastfib's Cython modules
+declare it (``freethreading_compatible=True`` in setup.py). The import test
+runs in a fresh interpreter with ``-W error::RuntimeWarning`` and PYTHON_GIL
+unset, so that warning is an error and nothing forces the GIL either way.
+
+No free-threaded interpreter can be installed on fastfib's development
+machines: there the import test is skipped, with the reason, and only the
+guard's logic is checked. tests/conftest.py's session guard fails the whole
+run if the GIL became enabled during it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from fastfib import environment
+
+FREE_THREADED = environment.free_threaded_build()
+
+# Everything `import fastfib` loads, plus the CLI and the measuring layers.
+IMPORTS = "import fastfib, fastfib.registry, fastfib.cli, fastfib.measure, fastfib.runners"
+
+
+@pytest.mark.skipif(not FREE_THREADED, reason=(
+    f"needs a free-threaded build (python3.13t / 3.14t); this is {sys.implementation.name} "
+    f"{sys.version.split()[0]} with the GIL, and none can be installed on this machine"))
+def test_importing_fastfib_leaves_the_gil_disabled():
+    env = {key: value for key, value in os.environ.items() if key != "PYTHON_GIL"}
+    code = (f"{IMPORTS}\n"
+            "import sys\n"
+            "from fastfib import registry\n"
+            "print(sys._is_gil_enabled(), sorted(registry.KERNELS))\n")
+    out = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", code],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr  # a RuntimeWarning ("enabling the GIL") is an error here
+    assert out.stdout.startswith("False "), f"the GIL is enabled after `{IMPORTS}`: {out.stdout}"
+    assert "cython-nogil" in out.stdout  # the extension itself was loaded, not skipped
+
+
+@pytest.mark.skipif(not FREE_THREADED, reason="needs a free-threaded build (python3.13t / 3.14t)")
+def test_the_gil_is_disabled_in_this_test_run():
+    if os.environ.get("PYTHON_GIL") == "1":
+        pytest.skip("PYTHON_GIL=1 asked for the GIL")
+    assert not environment.gil_enabled()
+
+
+@pytest.mark.parametrize("free_threaded, enabled, python_gil, expected", [
+    (False, True, None, False),  # a GIL build: the GIL is simply on
+    (True, False, None, False),  # free-threaded and disabled: as it should be
+    (True, True, None, True),  # free-threaded, enabled, nobody asked: something re-enabled it
+    (True, True, "0", True),
+    (True, True, "1", False),  # PYTHON_GIL=1 asked for it
+])
+def test_the_session_guard_flags_only_an_unasked_gil(monkeypatch, free_threaded, enabled, python_gil, expected):
+    monkeypatch.setattr(environment, "free_threaded_build", lambda: free_threaded)
+    monkeypatch.setattr(environment, "gil_enabled", lambda: enabled)
+    if python_gil is None:
+        monkeypatch.delenv("PYTHON_GIL", raising=False)
+    else:
+        monkeypatch.setenv("PYTHON_GIL", python_gil)
+    monkeypatch.setattr(sys, "_xoptions", {})
+    assert environment.gil_reenabled() is expected
+
+
+def test_the_extension_declares_free_threading_and_own_gil_support():
+    # setup.py is where the declarations live; a wheel has no setup.py to read.
+    setup = os.path.join(os.path.dirname(__file__), os.pardir, "setup.py")
+    if not os.path.exists(setup):
+        pytest.skip("needs the source checkout (setup.py)")
+    text = open(setup, encoding="utf-8").read()
+    assert '"freethreading_compatible": True' in text
+    assert '"subinterpreters_compatible": "own_gil"' in text
+    assert '("CYTHON_USE_MODULE_STATE", "1")' in text
