@@ -126,3 +126,12 @@ def test_builds_and_falls_back_without_gmp(tmp_path):
         capture_output=True, text=True, timeout=60,
     )
     assert "gmp: unavailable: fastfib was built without GMP" in listing.stdout
+
+
+@gmp_built
+def test_scale_measures_gmp_on_its_exact_big_n_workload():
+    from fastfib import measure
+
+    task = measure.calibrate("gmp", 0.002)
+    assert task.n >= 10_000 and task.task_s > 0
+    assert measure.burn_task("gmp", task.n) == measure.oracle(task.n)

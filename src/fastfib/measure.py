@@ -24,6 +24,7 @@ on every kernel, and :func:`run_suite` runs a whole plan, repeats interleaved.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import statistics
@@ -46,14 +47,18 @@ NOISY_SPREAD = 0.10  # a row whose (max - min) / median wall exceeds this is fla
 PRELOAD = ("fastfib.measure",)  # what every process worker imports before its first task
 
 
+@functools.lru_cache(maxsize=16)
 def oracle(n: int) -> int:
-    """F(n) by the pure-Python fast doubling: exact, and independent of every burn kernel."""
+    """F(n) by the pure-Python fast doubling: exact, and independent of every burn kernel.
+    (Cached: at the big n of a fib workload it costs up to a second.)"""
     return pure.fib(n)
 
 
 def burn_task(kernel: str, n: int) -> int:
-    """One task: F(n) by naive recursion on ``kernel``. Importable, so processes can run it."""
-    return registry.get(kernel).burn(n)
+    """One task of ``kernel``'s workload: F(n) by naive recursion -- or, for a kernel
+    with no burn (gmp), exact F(n) at big n. Importable, so processes can run it."""
+    chosen = registry.get(kernel)
+    return (chosen.burn or chosen.fib)(n)
 
 
 # --- task sizing ----------------------------------------------------------------------------
@@ -77,12 +82,24 @@ def _best_time(burn: Callable[[int], int], n: int, budget_s: float = 0.003) -> f
     return best
 
 
-def calibrate(kernel: str, target_s: float) -> Calibration:
-    """The n whose burn(n) on ``kernel`` takes closest to ``target_s`` here.
+def _calibrate_fib(kernel: str, target_s: float) -> Calibration:
+    """For a fib workload: cost grows a little faster than n, so double n, then interpolate."""
+    fib = registry.get(kernel).fib
+    n, took = 10_000, _best_time(fib, 10_000)
+    while took < target_s / 2:
+        n, took = 2 * n, _best_time(fib, 2 * n)
+    n = max(1, int(n * (target_s / took) ** (1 / 1.1)))
+    return Calibration(kernel, n, _best_time(fib, n))
 
-    Cost grows by about PHI per step of n, so the chosen task lands within
+
+def calibrate(kernel: str, target_s: float) -> Calibration:
+    """The n whose task (see burn_task) on ``kernel`` takes closest to ``target_s`` here.
+
+    Burn cost grows by about PHI per step of n, so the chosen task lands within
     about 25 % of the target; the row records the cost actually measured.
     """
+    if registry.get(kernel).burn is None:
+        return _calibrate_fib(kernel, target_s)
     burn = registry.get(kernel).burn
     max_n = registry.get(kernel).max_n or 200
     n, took = 8, _best_time(burn, 8)

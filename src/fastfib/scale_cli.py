@@ -22,7 +22,7 @@ from fastfib.lab import crossover
 
 __all__ = ["CompareCommand", "CrossoverCommand", "ScaleCommand"]
 
-DEFAULT_KERNELS = ("python", "numpy", "cython-gil", "cython-nogil")
+DEFAULT_KERNELS = ("python", "numpy", "cython-gil", "cython-nogil", "gmp")  # gmp: exact big-n fib, its workload
 DEFAULT_RUNNERS = ("sequential", "threads", "processes")
 DEFAULT_TASK_MS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
