@@ -116,6 +116,8 @@ class FibHandler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         status = HTTPStatus(code)
         self.server.count("errors")
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"  # unparsed or 0.9: still answer with a status line and headers
         if code in (HTTPStatus.BAD_REQUEST, HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE) and not getattr(
                 self, "command", ""):
             self.close_connection = True  # a request we could not even parse: do not trust the rest
@@ -143,7 +145,7 @@ class FibHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)
-        parts = url.path.strip("/").split("/")
+        parts = url.path.split("/")[1:]  # "/fib/10" -> ["fib", "10"]; "/fib/" -> ["fib", ""]
         try:
             with self.server.slot():
                 if len(parts) == 2 and parts[0] == "fib":
