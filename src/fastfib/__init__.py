@@ -53,11 +53,7 @@ def burn(n: object, *, kernel: str, timeout: float | None = None, cancel: Cancel
     the nogil one can actually be stopped early: while the GIL-holding burn
     runs, no thread can run to set the flag.
     """
-    chosen = _registry.get(kernel)
-    if chosen.burn is None:
-        raise ValueError(
-            f"kernel {kernel!r} has no burn workload; burn kernels: {', '.join(_registry.burn_names())}"
-        )
+    chosen = _registry.burner(kernel)
     if timeout is None and cancel is None:
         return chosen.burn(n)
     if not chosen.cancellable:

@@ -103,10 +103,7 @@ class BurnCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         try:  # every argument checked before any work
-            kernel = registry.get(args.kernel)
-            if kernel.burn is None:
-                raise ValueError(f"kernel {args.kernel!r} has no burn workload; burn kernels: "
-                                 f"{', '.join(registry.burn_names())}")
+            kernel = registry.burner(args.kernel)
             check_n(args.n, kernel.name, kernel.max_n)
         except (TypeError, ValueError, OverflowError) as exc:
             raise UsageError(str(exc)) from None
@@ -119,6 +116,9 @@ class BurnCommand(Command):
             with cancel.deadline(args.timeout, f"burn({args.n}) on {kernel.name}", token=token):
                 return kernel.burn(args.n, cancel=token)
 
+        stops = ("Ctrl-C cannot stop it before it ends: it holds the GIL" if kernel.gil == "held" and kernel.cancellable
+                 else "Ctrl-C stops it")
+        print(f"fastfib: burn({args.n}) on {kernel.name} started; {stops}", file=sys.stderr, flush=True)
         start = time.perf_counter()
         try:
             # Python and numpy kernels run bytecode, so Ctrl-C reaches them directly.

@@ -158,6 +158,14 @@ def cancellable_names() -> list[str]:
     return [name for name, kernel in KERNELS.items() if kernel.cancellable]
 
 
+def burner(name: object) -> Kernel:
+    """The kernel called ``name``, which must have a burn workload; ValueError otherwise."""
+    kernel = get(name)
+    if kernel.burn is None:
+        raise ValueError(f"kernel {name!r} has no burn workload; burn kernels: {', '.join(burn_names())}")
+    return kernel
+
+
 def get(name: object) -> Kernel:
     """The kernel called ``name``; ValueError listing the valid names otherwise."""
     try:
