@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -181,3 +182,21 @@ def test_fastfib_serve_refuses_a_port_in_use():
         done = subprocess.run([sys.executable, "-m", "fastfib", "serve", "--port", str(server.server_address[1])],
                               capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "cannot listen" in done.stderr
+
+
+def test_a_client_dripping_its_request_a_byte_at_a_time_is_cut_off(server):
+    """Each byte arrives well inside the per-read timeout, but the whole head must arrive within it."""
+    with socket.create_connection(server.server_address[:2], timeout=10) as client:
+        started = time.monotonic()
+        answer = b""
+        for byte in b"GET /fib/10 HTTP/1.1\r\nX-Slow: " + b"a" * 200:
+            try:
+                client.sendall(bytes([byte]))
+            except OSError:  # the server closed the connection
+                break
+            if select.select([client], [], [], 0.05)[0] or time.monotonic() - started > 3:
+                break  # the server answered (or we give up: the assertion below fails)
+        answer = client.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert time.monotonic() - started < 3
+    assert get(server, "/health")[0] == 200

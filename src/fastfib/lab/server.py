@@ -14,8 +14,8 @@ used by ``fastfib lab io`` and run alone by ``fastfib serve``. Routes::
 Every error is JSON, ``{"error": "...", "status": 400}``: a non-integer or
 negative n, or n above the cap → 400; an unknown path → 404; another method →
 405; a request line over 8 KiB → 414; headers over the cap → 431; a client
-that goes quiet mid-request for ``timeout_s`` → 408 and the connection is
-closed. None of them stops the server. ``capacity`` bounds how many requests
+whose request head has not arrived within ``timeout_s`` (silent, or dripping
+a byte at a time) → 408 and the connection is closed. None of them stops the server. ``capacity`` bounds how many requests
 are *handled* at once (the rest wait for a slot), as a fixed pool of workers
 would. ``close()`` stops accepting, waits for the connections in progress
 (each bounded by ``timeout_s``) and frees the port: no thread is left behind.
@@ -62,6 +62,24 @@ def _parse_n(text: str, cap: int) -> int:
     return n
 
 
+class _HeadDeadline:
+    """The handler's input stream, with one deadline for every line read through it."""
+
+    def __init__(self, stream: Any, connection: socket.socket, seconds: float) -> None:
+        self._stream, self._connection = stream, connection
+        self._deadline = time.monotonic() + seconds
+
+    def readline(self, limit: int = -1) -> bytes:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the request head took too long")
+        self._connection.settimeout(remaining)
+        return self._stream.readline(limit)
+
+    def __getattr__(self, name: str) -> Any:  # read, close, ...: the stream's own
+        return getattr(self._stream, name)
+
+
 class FibHandler(BaseHTTPRequestHandler):
     """One connection. Errors are JSON; logging is off unless the server asks for it."""
 
@@ -73,10 +91,17 @@ class FibHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.timeout_s  # every read from the client waits at most this long
         super().setup()
+        self._stream = self.rfile
+
+    def version_string(self) -> str:
+        return self.server_version
 
     # -- the request loop: BaseHTTPRequestHandler's, with 408 and 431 as JSON ---------------
 
     def handle_one_request(self) -> None:
+        # The whole request head must arrive within timeout_s: a client dripping a byte at a
+        # time would otherwise hold its thread for ever, each read well inside the timeout.
+        self.rfile = _HeadDeadline(self._stream, self.connection, self.server.timeout_s)
         try:
             line = self.rfile.readline(MAX_REQUEST_LINE + 1)
             if not line:  # the client closed the connection
@@ -107,7 +132,7 @@ class FibHandler(BaseHTTPRequestHandler):
             try:
                 self.request_version = getattr(self, "request_version", "HTTP/1.0") or "HTTP/1.0"
                 self.send_error(HTTPStatus.REQUEST_TIMEOUT,
-                                f"no data from the client for {self.server.timeout_s:g} s")
+                                f"the request did not arrive within {self.server.timeout_s:g} s")
             except OSError:
                 pass
         except (ConnectionError, BrokenPipeError):
