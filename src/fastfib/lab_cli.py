@@ -11,6 +11,7 @@ to stderr.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -18,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from fastfib import measure, registry, report, runners
+from fastfib import environment, measure, registry, report, runners
 from fastfib.command import Command, Parser, UsageError
 from fastfib.lab import amdahl, blocking_io, granularity, interleave, latency, queues, race, release
 from fastfib.lab.server import DEFAULT_MAX_N, FibServer
@@ -27,6 +28,14 @@ from fastfib.scale_cli import Progress, _check_outputs, _names, _numbers, _posit
 __all__ = ["LabCommand", "ServeCommand", "EXPERIMENTS"]
 
 LAB_SCHEMA_VERSION = 1  # {"schema": "fastfib.lab.<name>", "schema_version", "meta", "finding", ...the experiment's}
+
+
+def _load_average() -> float | None:
+    """The 1-minute load average (runnable processes), None where the OS has none."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def _pick(args: argparse.Namespace, name: str, default: Any, quick: Any) -> Any:
@@ -155,7 +164,7 @@ def _interleave_run(a: argparse.Namespace, progress: Progress) -> dict[str, Any]
 
 def _release_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target-ms", type=_positive(float, "--target-ms"), default=None,
-                   help="length of one call (default: 30; --quick: 15)")
+                   help="length of one call (default: 25; --quick: 15)")
     p.add_argument("--repeats", type=_positive(int, "--repeats"), default=None, help="repeats (default: 5; --quick: 3)")
     p.add_argument("--only", default=None, help="comma-separated operations: " + ", ".join(
         op.name for op in release.operations()))
@@ -163,7 +172,7 @@ def _release_args(p: argparse.ArgumentParser) -> None:
 
 def _release_run(a: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     only = _names(a.only, [op.name for op in release.operations()], "operation") if a.only else None
-    return release.run(target_ms=_pick(a, "target_ms", 30.0, 15.0), repeats=_pick(a, "repeats", 5, 3), only=only,
+    return release.run(target_ms=_pick(a, "target_ms", 25.0, 15.0), repeats=_pick(a, "repeats", 5, 3), only=only,
                        progress=progress)
 
 
@@ -185,7 +194,7 @@ def _granularity_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--work-us", default=None, help="work per call, µs (default: %s; --quick: %s)" % (
         ",".join(f"{v:g}" for v in granularity.DEFAULT_WORK_US), ",".join(f"{v:g}" for v in granularity.QUICK_WORK_US)))
     p.add_argument("--share-ms", type=_positive(float, "--share-ms"), default=None,
-                   help="work per thread per repeat (default: 50; --quick: 20)")
+                   help="work per thread per repeat (default: 40; --quick: 20)")
     p.add_argument("--repeats", type=_positive(int, "--repeats"), default=None, help="repeats (default: 5; --quick: 3)")
 
 
@@ -193,7 +202,7 @@ def _granularity_run(a: argparse.Namespace, progress: Progress) -> dict[str, Any
     sizes = a.work_us or ",".join(f"{v:g}" for v in (granularity.QUICK_WORK_US if a.quick else granularity.DEFAULT_WORK_US))
     return granularity.run(kernels=_kernels(a.kernels, "cython-nogil,cython-gil"),
                            work_us=sorted(set(_numbers(sizes, "--work-us", float))),
-                           share_s=_pick(a, "share_ms", 50.0, 20.0) / 1000, repeats=_pick(a, "repeats", 5, 3),
+                           share_s=_pick(a, "share_ms", 40.0, 20.0) / 1000, repeats=_pick(a, "repeats", 5, 3),
                            progress=progress)
 
 
@@ -252,6 +261,12 @@ class LabCommand(Command):
                              + " (see 'fastfib lab --help')")
         plot_path = getattr(args, "plot", None)
         _check_outputs(args.json, plot_path)
+        load = _load_average()
+        cores = environment.usable_cores()
+        if load is not None and load > 0.5 * cores:
+            print(f"fastfib: note: load average {load:.1f} on {cores} usable cores: other work shares this "
+                  "machine, so parallel figures will come out low; re-run on a quieter machine to trust them",
+                  file=sys.stderr)
         progress = Progress(enabled=not args.no_progress)
         started = time.monotonic()
         try:
@@ -264,7 +279,7 @@ class LabCommand(Command):
         print(f"(fastfib lab {experiment.name}{' --quick' if args.quick else ''}: {duration:.1f} s)")
         if args.json:
             meta = measure.metadata(command="fastfib " + " ".join(sys.argv[1:]), experiment=experiment.name,
-                                    quick=args.quick, duration_s=round(duration, 2))
+                                    quick=args.quick, duration_s=round(duration, 2), load_average_at_start=load)
             report.write_document(args.json, {"schema": f"fastfib.lab.{experiment.name}",
                                               "schema_version": LAB_SCHEMA_VERSION, "meta": meta, **result})
             print(f"wrote {args.json}")
