@@ -8,6 +8,7 @@ and that ``fastfib scale`` skips it rather than failing. No timing is asserted.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -111,3 +112,18 @@ def test_queue_gate_counts_arrivals_and_releases_them_all(clean):
         assert gate.n_waiting == 3 and not any(f.done() for f in held)
         assert gate.wait() == 3 and gate.n_waiting == 0
         assert [f.result(60) for f in held] == [os.getpid()] * 3  # same process, other interpreters
+
+
+@needs_pool
+def test_scale_puts_interpreters_in_the_same_table(capsys, tmp_path, clean):
+    out_json = tmp_path / "scale.json"
+    argv = ["scale", "-k", "python,cython-nogil", "-r", "sequential,threads,interpreters", "-w", "1,2",
+            "--target-ms", "1", "--repeats", "1", "--no-progress", "--json", str(out_json)]
+    assert main(argv) == 0
+    out, _ = capsys.readouterr()
+    assert "  interpreters: python " in out  # the closing answer has an interpreters line
+    assert "start-up per worker" in out and "interpreters " in out.split("start-up per worker")[1]
+    document = json.loads(out_json.read_text())
+    rows = [row for row in document["rows"] if row["runner"] == "interpreters"]
+    assert len(rows) == 4 and all(row["error"] is None and row["speedup"] > 0 for row in rows)
+    assert {"free_threaded_build", "gil_enabled", "gil_enabled_at_end"} <= set(document["meta"])  # the labels
