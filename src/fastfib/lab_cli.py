@@ -261,12 +261,7 @@ class LabCommand(Command):
                              + " (see 'fastfib lab --help')")
         plot_path = getattr(args, "plot", None)
         _check_outputs(args.json, plot_path)
-        load = _load_average()
-        cores = environment.usable_cores()
-        if load is not None and load > 0.5 * cores:
-            print(f"fastfib: note: load average {load:.1f} on {cores} usable cores: other work shares this "
-                  "machine, so parallel figures will come out low; re-run on a quieter machine to trust them",
-                  file=sys.stderr)
+        load = _load_average()  # before any work of ours adds to it
         progress = Progress(enabled=not args.no_progress)
         started = time.monotonic()
         try:
@@ -274,6 +269,11 @@ class LabCommand(Command):
         finally:
             progress.clear()
         duration = time.monotonic() - started
+        cores = environment.usable_cores()
+        if load is not None and load > 0.5 * cores:
+            print(f"fastfib: note: the load average was {load:.1f} on {cores} usable cores: other work shares "
+                  "this machine, so parallel figures come out low; re-run on a quieter one to trust them",
+                  file=sys.stderr)
         print(experiment.module.format_text(result))
         print(f"\nFinding: {result['finding']}")
         print(f"(fastfib lab {experiment.name}{' --quick' if args.quick else ''}: {duration:.1f} s)")
