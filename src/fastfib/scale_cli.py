@@ -260,7 +260,7 @@ class ScaleCommand(Command):
         print(report.format_headline(rows, plan["cores"]))
         startup = _startup_per_worker(rows)
         if startup:
-            print(f"\nstart-up per worker (pool start-up / workers, median): {startup}")
+            print(f"\nstart-up per worker (pool start-up / workers): {startup}")
         print(f"\n{plan['cores']} usable cores; {_gil_label(meta)}; processes start by "
               f"{plan['start_method']}; {plan['tasks']} tasks x {plan['repeats']} repeats; "
               f"took {meta['duration_s']:.1f} s")
@@ -287,12 +287,17 @@ def _gil_label(meta: dict[str, Any]) -> str:
 
 
 def _startup_per_worker(rows: Sequence[measure.Row]) -> str:
-    """Each parallel runner's pool start-up divided by its workers: 'threads 0.05 ms, ...'."""
-    per: dict[str, list[float]] = {}
+    """Each parallel runner's pool start-up divided by its workers, per pool size:
+    'threads 0.8 ms (x1) 0.31 ms (x2); interpreters ...' (workers start concurrently,
+    and a forkserver starts once for all pools, so the share per worker varies with W)."""
+    per: dict[str, dict[int, float]] = {}
     for row in rows:
         if row.runner != "sequential" and row.startup_s is not None and row.workers:
-            per.setdefault(row.runner, []).append(row.startup_s / row.workers)
-    return ", ".join(f"{name} {1000 * sorted(values)[len(values) // 2]:.3g} ms" for name, values in per.items())
+            per.setdefault(row.runner, {})[row.workers] = row.startup_s / row.workers
+    parts = []
+    for name, shares in per.items():
+        parts.append(name + " " + " ".join(f"{1000 * share:.3g} ms (x{w})" for w, share in sorted(shares.items())))
+    return "; ".join(parts)
 
 
 # --- fastfib compare ------------------------------------------------------------------------
