@@ -19,6 +19,7 @@ import argparse
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,9 +61,11 @@ SHOWS = {
 def measure(names: list[str]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     for name in names:
-        print(f"lab_readme: fastfib lab {name} --quick", file=sys.stderr, flush=True)
+        started = time.monotonic()
         subprocess.run([sys.executable, "-m", "fastfib", "lab", name, "--quick", "--no-progress",
                         "--json", str(RESULTS / f"{name}.json")], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        print(f"lab_readme: fastfib lab {name} --quick: {time.monotonic() - started:.1f} s (wall, with start-up)",
+              file=sys.stderr, flush=True)
 
 
 def block(names: list[str]) -> str:

@@ -270,7 +270,7 @@ class LabCommand(Command):
             progress.clear()
         duration = time.monotonic() - started
         cores = environment.usable_cores()
-        if load is not None and load > 0.5 * cores:
+        if load is not None and load > 0.75 * cores:  # a lab run of our own just before adds ~1
             print(f"fastfib: note: the load average was {load:.1f} on {cores} usable cores: other work shares "
                   "this machine, so parallel figures come out low; re-run on a quieter one to trust them",
                   file=sys.stderr)

@@ -112,11 +112,15 @@ def run(*, kernels: Sequence[str], work_us: Sequence[float], share_s: float, rep
                          "repeats": repeats}, "points": [p.to_dict() for p in points], "finding": finding(points)}
 
 
+def _us(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
+
+
 def finding(points: Sequence[Point]) -> str:
     nogil = [p for p in points if p.kernel == "cython-nogil"]
     held = [p for p in points if p.kernel != "cython-nogil"]
     text = "2-thread speedup of cython-nogil by work per call: " + ", ".join(
-        f"{p.measured_us:.2g} µs → {p.speedup:.2f}×" for p in nogil)
+        f"{_us(p.measured_us)} µs → {p.speedup:.2f}×" for p in nogil)
     if held:
         text += "; " + ", ".join(sorted({p.kernel for p in held})) + " stays at " + ", ".join(
             f"{p.speedup:.2f}×" for p in held)

@@ -142,9 +142,9 @@ def finding(rows: list[dict[str, Any]]) -> str:
     parts = []
     for row in rows:
         what = row["kernel"] + (f" at a {row['switch_interval_ms']:g} ms switch interval" if row["kernel"] == "python" else "")
-        parts.append(f"{what}: longest run {row['longest_run_ms']:.1f} ms, {row['switches_per_s']:,.0f} switches/s, "
-                     f"parallelism {row['parallelism']:.2f}")
-    return "Two threads taking turns — " + "; ".join(parts) + "."
+        parts.append(f"{what}: runs of {row['median_run_ms']:.2g} ms (median; longest {row['longest_run_ms']:.1f}), "
+                     f"{row['switches_per_s']:,.0f} switches/s, parallelism {row['parallelism']:.2f}")
+    return "Two threads, one thread's turn at a time — " + "; ".join(parts) + "."
 
 
 def format_text(result: dict[str, Any]) -> str:
