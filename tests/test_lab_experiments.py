@@ -165,3 +165,9 @@ def test_amdahl_fits_a_saved_scale_run(tmp_path):
     assert fits["python", "threads"]["serial_fraction"] == pytest.approx(1.0)
     amdahl.plot(result, str(tmp_path / "amdahl.png"))
     assert (tmp_path / "amdahl.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_busy_spans_merge_back_to_back_steps_per_thread():
+    steps = [("_", 0.0, 1e-3), ("*", 0.5e-3, 1.5e-3), ("_", 1.002e-3, 2e-3), ("_", 3e-3, 4e-3),
+             ("*", 1.5e-3, 9e-3)]  # the last one waited for the GIL: left out
+    assert interleave.busy_spans(steps) == [("_", 0.0, 2e-3), ("*", 0.5e-3, 1.5e-3), ("_", 3e-3, 4e-3)]

@@ -30,6 +30,9 @@ from fastfib import measure, registry
 __all__ = ["Step", "record", "run", "statistics_of"]
 
 Step = tuple[str, float, float]  # (mark, start, end), perf_counter seconds
+TIMELINE_S = 0.03  # the timeline's window: the first 30 ms of each run
+TIMELINE_SPANS = 2000  # at most this many busy spans kept per timeline (the JSON stays small)
+JOIN_GAP_S = 10e-6  # a thread's steps closer than this merge into one busy span
 
 
 def record(kernel: str, n: int, seconds: float,
@@ -69,6 +72,29 @@ def record(kernel: str, n: int, seconds: float,
     finally:
         sys.setswitchinterval(old)
     return steps, cpu
+
+
+def busy_spans(steps: Sequence[Step]) -> list[Step]:
+    """When each thread was running: (mark, start, end) spans by start.
+
+    A step that took far longer than the usual step (over 3 x the median) was
+    preempted and spent most of its time waiting for the GIL: it is left out.
+    The rest, back to back in one thread, merge into spans.
+    """
+    if not steps:
+        return []
+    durations = sorted(end - start for _, start, end in steps)
+    longest = 3 * durations[len(durations) // 2]
+    spans: dict[str, list[list[Any]]] = {}
+    for mark, start, end in sorted(steps, key=lambda step: step[1]):
+        if end - start > longest:
+            continue
+        own = spans.setdefault(mark, [])
+        if own and start - own[-1][2] < JOIN_GAP_S:
+            own[-1][2] = max(own[-1][2], end)
+        else:
+            own.append([mark, start, end])
+    return sorted((tuple(span) for group in spans.values() for span in group), key=lambda span: span[1])  # type: ignore[misc]
 
 
 def both_running(steps: Sequence[Step]) -> list[Step]:
@@ -129,9 +155,10 @@ def run(*, kernels: Sequence[str], switch_intervals_ms: Sequence[float], seconds
         rows.append({"kernel": kernel, "switch_interval_ms": 1000 * (interval or sys.getswitchinterval()),
                      "n": n, "seconds": seconds, **stats})
         origin = min(step[1] for step in steps)
-        window = [(mark, start - origin, end - origin) for mark, start, end in steps if start - origin < 0.06]
+        window = busy_spans([(mark, start - origin, end - origin) for mark, start, end in steps
+                             if start - origin < TIMELINE_S])[:TIMELINE_SPANS]
         timelines.append({"kernel": kernel, "switch_interval_ms": rows[-1]["switch_interval_ms"],
-                          "steps": [[mark, round(start, 7), round(end, 7)] for mark, start, end in window]})
+                          "steps": [[mark, round(start, 6), round(end, 6)] for mark, start, end in window]})
     progress("done", len(plan), len(plan))
     return {"settings": {"kernels": list(kernels), "switch_intervals_ms": list(switch_intervals_ms),
                          "seconds": seconds, "step_us": step_us},
@@ -163,7 +190,7 @@ def format_text(result: dict[str, Any]) -> str:
 
 
 def plot(result: dict[str, Any], path: str) -> None:
-    """The first 60 ms of each configuration: when each thread was inside a step."""
+    """The first 30 ms of each configuration: when each thread was busy (back-to-back steps merged)."""
     from fastfib.lab import plotting
 
     timelines = result["timelines"]
@@ -177,7 +204,8 @@ def plot(result: dict[str, Any], path: str) -> None:
             labels.append((y, f"{line['kernel']} {line['switch_interval_ms']:g} ms  thread {mark}"))
     ax.set_yticks([y for y, _ in labels], [text for _, text in labels], fontsize=7)
     ax.set_xlabel("ms since start")
-    ax.set_xlim(0, 60)
+    ax.set_xlim(0, 1000 * TIMELINE_S)
     ax.invert_yaxis()
-    ax.set_title("fastfib lab interleave: who runs when (bars: inside a step)", fontsize=9)
+    ax.set_title("fastfib lab interleave: who runs when (bars: running; a step that waited for the GIL left out)",
+                 fontsize=9)
     plotting.save(figure, path)
