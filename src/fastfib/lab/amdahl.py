@@ -73,11 +73,11 @@ def finding(fits: Sequence[dict[str, Any]], cores: int) -> str:
     parts = [f"{f['kernel']} on {f['runner']} {f['serial_fraction']:.2f}" for f in fits]
     best = min(fits, key=lambda f: f["serial_fraction"])
     worst = max(fits, key=lambda f: f["serial_fraction"])
-    ceiling = "no limit" if best["ceiling"] is None else f"{best['ceiling']:.1f}×"
+    lowest = f"the lowest ({best['kernel']} on {best['runner']})"
+    lowest += " sets no limit" if best["ceiling"] is None else f" caps the speedup at {best['ceiling']:.1f}×"
     return (f"Fitted serial fractions on {cores} cores: " + ", ".join(parts)
-            + f"; by Amdahl's law, on any number of cores the lowest ({best['kernel']} on {best['runner']}) caps "
-              f"the speedup at {ceiling}, the highest ({worst['kernel']} on {worst['runner']}) at "
-              f"{1 / max(worst['serial_fraction'], 1e-9):.2f}×.")
+            + f"; by Amdahl's law, on any number of cores {lowest}, the highest ({worst['kernel']} on "
+              f"{worst['runner']}) at {1 / max(worst['serial_fraction'], 1e-9):.2f}×.")
 
 
 def format_text(result: dict[str, Any]) -> str:

@@ -223,6 +223,7 @@ def plot(result: dict[str, Any], path: str) -> None:
             ax.scatter([row["concurrency"]], [row["requests_per_s"]], marker="x" if row["workload"] == "cpu" else "s",
                        label=f"{row['client']} ({row['workload']})", zorder=3)
     ax.set_xscale("log", base=2)
+    ax.set_xticks(counts, [str(count) for count in counts])
     ax.set_xlabel("requests in flight")
     ax.set_ylabel("requests / s")
     ax.set_title("fastfib lab io: threads help while waiting, not while computing", fontsize=9)
