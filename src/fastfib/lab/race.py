@@ -151,6 +151,12 @@ def find_python39() -> str | None:
     return next((path for path in candidates if path and os.access(path, os.X_OK)), None)
 
 
+WHY = ("On CPython 3.10+ with the GIL, the interpreter offers the GIL to another thread only at a call or a backward "
+       "jump, never between the load and the store of `x += 1` on an int; 3.9 could switch in between. An "
+       "implementation detail, not a promise: a free-threaded build, or a Python-level __iadd__, loses updates "
+       "again. Use a Lock.")
+
+
 def run(*, threads: int, increments: int, pause_s: float, loop_threads: int, loop_increments: int,
         interpreters: Sequence[str] | None = None,
         progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> dict[str, Any]:
@@ -171,7 +177,7 @@ def run(*, threads: int, increments: int, pause_s: float, loop_threads: int, loo
     progress("done", total, total)
     settings = {"threads": threads, "increments": increments, "pause_ms": 1000 * pause_s,
                 "loop_threads": loop_threads, "loop_increments": loop_increments}
-    return {"settings": settings, "rows": rows, "plain_loop": loops, "skipped": skipped,
+    return {"settings": settings, "rows": rows, "plain_loop": loops, "skipped": skipped, "why": WHY,
             "finding": finding(rows, loops, threads, increments)}
 
 
@@ -199,7 +205,5 @@ def format_text(result: dict[str, Any]) -> str:
     lines.append(grid(["python", "GIL", "expected", "counted", "lost updates"], body, left=1))
     if result["skipped"]:
         lines.append(result["skipped"])
-    lines.append("\nWhy 3.10+ loses none: the interpreter only offers the GIL to another thread at a call or a "
-                 "backward jump, never between the load and the store of `x += 1`.\nAn implementation detail: "
-                 "a free-threaded build or a Python-level __iadd__ loses updates again. Use a Lock.")
+    lines.append("\nWhy: " + result["why"])
     return "\n".join(lines)
