@@ -196,6 +196,7 @@ class InfoCommand(Command):
             lines.append(("extension", f"not built: {ext['error']}"))
         lines.append(("kernels", ", ".join(info["kernels"])))
         lines += [(name, f"unavailable: {why}") for name, why in info["unavailable_kernels"].items()]
+        lines += [(f"runner {name}", f"unavailable: {why}") for name, why in info["unavailable_runners"].items()]
         width = max(len(key) for key, _ in lines)
         for key, value in lines:
             print(f"{key.ljust(width)}  {value}")

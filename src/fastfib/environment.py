@@ -12,7 +12,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from fastfib import registry
+from fastfib import registry, runners
 from fastfib._version import __version__
 
 __all__ = ["collect", "cpu_model", "free_threaded_build", "gil_enabled", "gil_reenabled", "usable_cores"]
@@ -110,4 +110,5 @@ def collect() -> dict[str, object]:
         "extension": _extension_info(),
         "kernels": registry.names(),
         "unavailable_kernels": dict(registry.UNAVAILABLE),
+        "unavailable_runners": runners.unavailable_runners(),
     }
