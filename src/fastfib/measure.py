@@ -268,8 +268,9 @@ class Measurement:
         self.expected = oracle(n)
         self.args = [(kernel, n)] * tasks
         why = pool.state.get("unavailable_kernels", {}).get(kernel)  # e.g. numpy in a subinterpreter
-        if why:
+        if why:  # reported in its row, and not counted as a failure of the run
             self.result.error = f"{kernel} cannot load on {runner_name}: {why}"
+            self.result.extra["unavailable"] = True
         self.walls: list[float] = []
         self.cpus: list[float] = []
         self.stalls: list[float] = []

@@ -26,6 +26,9 @@ SCHEMA = "fastfib.scale"
 # Schema history (bump SCHEMA_VERSION on any change a reader would notice):
 #   1 -- {"schema", "schema_version", "meta": {...}, "rows": [Row.to_dict(), ...]}; wall_s is
 #        {"median", "min", "max"} in seconds; a row with "error" has null figures.
+#      (additive, still 1: meta gained gil_enabled_at_end, skipped_runners and unavailable_runners;
+#      a row's extra may hold "backend" (interpreters) and "unavailable": true, an error row for a
+#      kernel that cannot load on that runner, shown as n/a and not counted as a failed run)
 SCHEMA_VERSION = 1
 
 
@@ -151,7 +154,8 @@ def format_table(rows: Sequence[Row]) -> str:
     for row in rows:
         lead = [row.kernel, row.runner, str(row.workers), str(row.n), _num(row.task_ms, 2)]
         if row.error:
-            body.append(lead + ["-"] * 7 + [f"ERROR: {row.error}"])
+            label = "n/a" if row.extra.get("unavailable") else "ERROR"  # n/a: the kernel cannot load there
+            body.append(lead + ["-"] * 7 + [f"{label}: {row.error}"])
             continue
         wall = row.wall_s or {}
         body.append(lead + [
@@ -182,7 +186,7 @@ def format_headline(rows: Sequence[Row], cores: int) -> str:
     at = min(counts, key=lambda count: (abs(count - cores), count))
     lines = [f"At {at} worker(s) on {cores} usable core(s), speedup over sequential:"]
     for runner in dict.fromkeys(row.runner for row in rows if row.runner != "sequential"):
-        found = [f"{row.kernel} {times(row.speedup) if row.speedup is not None else 'ERROR'}"
+        found = [f"{row.kernel} {times(row.speedup) if row.speedup is not None else ('n/a' if row.extra.get('unavailable') else 'ERROR')}"
                  for row in rows if row.runner == runner and row.workers == at]
         lines.append(f"  {runner + ':':<11} " + ", ".join(found))
     return "\n".join(lines)
