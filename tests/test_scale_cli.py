@@ -134,7 +134,9 @@ def _processes_marked(mark: str) -> list[str]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the child's processes through /proc")
-def test_ctrl_c_exits_130_keeps_rows_and_leaves_no_process(tmp_path):
+@pytest.mark.parametrize(("signum", "status", "said"), [(signal.SIGINT, 130, "fastfib: interrupted"),
+                                                       (signal.SIGTERM, 143, "fastfib: terminated")])
+def test_sigint_and_sigterm_exit_130_143_keep_rows_and_leave_no_process(tmp_path, signum, status, said):
     mark = f"FASTFIB_TEST_{uuid.uuid4().hex}"
     path = tmp_path / "partial.json"
     env = dict(os.environ, FASTFIB_TEST_MARK=mark)  # inherited by every descendant
@@ -151,14 +153,14 @@ def test_ctrl_c_exits_130_keeps_rows_and_leaves_no_process(tmp_path):
         else:
             pytest.fail("fastfib scale ended before its processes started")
         time.sleep(0.3)
-        child.send_signal(signal.SIGINT)
+        child.send_signal(signum)
         rest = child.stderr.read()
-        assert child.wait(30) == 130, rest
+        assert child.wait(30) == status, rest
     finally:
         if child.poll() is None:
             child.kill()
             child.wait()
-    assert "fastfib: interrupted" in rest
+    assert said in rest
     deadline = time.monotonic() + 10
     while _processes_marked(mark) and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -9,7 +9,9 @@ status 2; Ctrl-C ends in exit status 130.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from typing import Sequence
 
@@ -17,7 +19,8 @@ import fastfib
 from fastfib import cancel, environment, registry
 from fastfib._args import check_n
 from fastfib.command import (
-    EXIT_INTERRUPTED, EXIT_USAGE, Command, UsageError, Parser, add_json_flag, print_json,
+    EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, Command, Parser, Terminated, UsageError, add_json_flag,
+    print_json, raise_terminated,
 )
 from fastfib.lab_cli import LabCommand, ServeCommand
 from fastfib.scale_cli import CompareCommand, CrossoverCommand, ScaleCommand
@@ -232,6 +235,17 @@ def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentPar
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # SIGTERM takes Ctrl-C's path (see command.Terminated); only the main thread may set handlers.
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, raise_terminated) if in_main_thread else None
+    try:
+        return _run(argv)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -242,11 +256,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"fastfib: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Terminated:
+        print("fastfib: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("fastfib: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. `fastfib fib 10000 | head -c 10`
         sys.stderr.close()
         return 0
-
-

@@ -13,10 +13,21 @@ import argparse
 import json
 import sys
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "Command", "Parser", "UsageError", "add_json_flag", "print_json"]
+__all__ = ["EXIT_INTERRUPTED", "EXIT_TERMINATED", "EXIT_USAGE", "Terminated", "raise_terminated", "Command", "Parser", "UsageError", "add_json_flag", "print_json"]
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered as a KeyboardInterrupt so that every command's Ctrl-C
+    clean-up (worker processes terminated, partial JSON kept) runs for it too."""
+
+
+def raise_terminated(signum: int, frame: object) -> None:
+    """A SIGTERM handler: see Terminated."""
+    raise Terminated()
 
 
 class UsageError(Exception):
