@@ -149,7 +149,8 @@ def test_capacity_bounds_requests_in_flight():
     assert stats["served"] == 6 and stats["max_in_flight"] == 2
 
 
-def test_fastfib_serve_answers_errors_and_stops_cleanly(tmp_path):
+@pytest.mark.parametrize(("signum", "exit_status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_fastfib_serve_answers_errors_and_stops_cleanly(tmp_path, signum, exit_status):
     process = subprocess.Popen(
         [sys.executable, "-m", "fastfib", "serve", "--port", "0", "--latency-ms", "0", "--quiet",
          "--duration", "50"],
@@ -166,13 +167,13 @@ def test_fastfib_serve_answers_errors_and_stops_cleanly(tmp_path):
             response = connection.getresponse()
             assert response.status == status and json.loads(response.read())
             connection.close()
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         out, err = process.communicate(timeout=20)
     finally:
         if process.poll() is None:
             process.kill()
             process.communicate()
-    assert process.returncode == 0, err
+    assert process.returncode == exit_status, err
     assert "stopped after 1 answer(s), 4 error(s)" in out
     assert port_is_free("127.0.0.1", port)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from fastfib import environment, measure, registry, report, runners
-from fastfib.command import Command, Parser, UsageError
+from fastfib.command import EXIT_INTERRUPTED, EXIT_TERMINATED, Command, Parser, UsageError
 from fastfib.lab import amdahl, blocking_io, granularity, interleave, latency, queues, race, release
 from fastfib.lab.server import DEFAULT_MAX_N, FibServer
 from fastfib.scale_cli import Progress, _check_outputs, _names, _numbers, _positive
@@ -327,16 +327,23 @@ class ServeCommand(Command):
         except OSError as exc:
             raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
         stop = threading.Event()
-        previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        status = 0  # 0 after --duration; 130 / 143 when Ctrl-C / SIGTERM stopped it, as for every command
+
+        def terminated(*_: object) -> None:
+            nonlocal status
+            status = EXIT_TERMINATED
+            stop.set()
+
+        previous = signal.signal(signal.SIGTERM, terminated)
         with server:
             print(f"fastfib serve: listening on {server.url} (GET /fib/<n>, /burn/<n>, /health, /stats); "
                   f"latency {args.latency_ms:g} ms; Ctrl-C stops", flush=True)
             try:
                 stop.wait(args.duration)
             except KeyboardInterrupt:
-                pass
+                status = EXIT_INTERRUPTED
             print("fastfib serve: stopping (waiting for the connections in progress)", file=sys.stderr, flush=True)
         signal.signal(signal.SIGTERM, previous)
         stats = server.stats()
         print(f"fastfib serve: stopped after {stats['served']} answer(s), {stats['errors']} error(s)", flush=True)
-        return 0
+        return status
