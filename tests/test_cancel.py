@@ -113,7 +113,7 @@ def test_ctrl_c_stops_the_burn_command_on_the_nogil_kernel():
     out, err = child.communicate(timeout=60)
     took_ms = 1000 * (time.perf_counter() - sent)
     print(f"\nexit {child.returncode} {took_ms:.0f} ms after SIGINT (process exit included)")
-    assert child.returncode == 130 and out == "" and "interrupted" in err
+    assert child.returncode == 130 and out == "" and "interrupted" in err, err
 
 
 @pytest.mark.timeout(120)

@@ -6,6 +6,8 @@ kernel here by name and never imports a kernel module directly.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import sysconfig
 from dataclasses import dataclass
 from typing import Callable
@@ -119,26 +121,52 @@ else:
     )
 
 # numba (optional: pip install 'fastfib[numba]'). Importing it costs ~0.6 s and
-# compiles the four functions (or loads them from numba's cache). numba declares
-# no free-threading support: on a free-threaded build it would re-enable the GIL.
+# compiles the four functions (or loads them from numba's cache), so its kernels
+# are registered when numba is installed but imported on their first call:
+# `import fastfib` and every command stay fast. numba declares no free-threading
+# support: on a free-threaded build it would re-enable the GIL.
+LAZY: dict[str, str] = {}  # kernel name -> module imported on its first call
+
+
+def _lazy(module: str, attribute: str) -> Callable[..., int]:
+    def call(*args: object, **kwargs: object) -> int:
+        return getattr(importlib.import_module(module), attribute)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = attribute
+    call.__doc__ = f"{module}.{attribute}, imported on first call"
+    return call
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a blocked or broken entry in sys.modules
+        return False
+
+
+def probe(name: str) -> str | None:
+    """Load a lazily imported kernel's code now: why it cannot load here, or None."""
+    if name not in LAZY:
+        return UNAVAILABLE.get(name)
+    try:
+        importlib.import_module(LAZY[name])
+    except Exception as exc:  # noqa: BLE001 - ImportError, or numba failing to compile
+        return f"{LAZY[name]} cannot be loaded ({type(exc).__name__}: {exc})"
+    return None
+
+
 if sysconfig.get_config_var("Py_GIL_DISABLED"):
     _numba_why = "numba would re-enable the GIL on this free-threaded build, so fastfib does not import it"
+elif not _installed("numba"):
+    _numba_why = "numba is not installed or cannot be imported; pip install 'fastfib[numba]'"
 else:
-    try:
-        from fastfib import numba_kernels
-    except ImportError as exc:
-        _numba_why = f"numba is not installed or cannot be imported ({exc}); pip install 'fastfib[numba]'"
-    except Exception as exc:  # noqa: BLE001 - a numba that fails to compile must not break fastfib
-        _numba_why = f"numba failed to compile the kernels ({type(exc).__name__}: {exc})"
-    else:
-        _numba_why = ""
-        for _name, _fib, _burn, _gil, _how in (
-            ("numba-gil", numba_kernels.fib_gil, numba_kernels.burn_gil, "held", "holding the GIL"),
-            ("numba-nogil", numba_kernels.fib_nogil, numba_kernels.burn_nogil, "released",
-             "@njit(nogil=True), GIL released"),
-        ):
-            _register(Kernel(_name, _gil, numba_kernels.MAX_N,
-                             f"numba JIT, {_how}: naive recursion; exact F(n) in uint64", _fib, _burn))
+    _numba_why = ""
+    for _name, _suffix, _gil, _how in (("numba-gil", "gil", "held", "holding the GIL"),
+                                       ("numba-nogil", "nogil", "released", "@njit(nogil=True), GIL released")):
+        LAZY[_name] = "fastfib.numba_kernels"
+        _register(Kernel(_name, _gil, 93,  # uint64's range, as numba_kernels.MAX_N
+                         f"numba JIT, {_how}: naive recursion; exact F(n) in uint64",
+                         _lazy(LAZY[_name], f"fib_{_suffix}"), _lazy(LAZY[_name], f"burn_{_suffix}")))
 if _numba_why:
     UNAVAILABLE["numba-gil"] = UNAVAILABLE["numba-nogil"] = _numba_why
 

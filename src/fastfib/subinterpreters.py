@@ -148,10 +148,16 @@ class QueueGate:
 # --- which kernels a worker interpreter can load ---------------------------------------------
 
 def _unavailable_kernels() -> dict[str, str]:
-    """Run inside a worker interpreter: the kernels the registry could not load there."""
+    """Run inside a worker interpreter: the kernels the registry could not load there
+    (lazily imported ones, such as numba's, are loaded now to find out)."""
     from fastfib import registry
 
-    return dict(registry.UNAVAILABLE)
+    missing = dict(registry.UNAVAILABLE)
+    for name in registry.LAZY:
+        why = registry.probe(name)
+        if why:
+            missing[name] = why
+    return missing
 
 
 def _short(why: str) -> str:
