@@ -90,9 +90,10 @@ bench: install
 	$(BIN)/python -m pytest --benchmark-only --benchmark-json=results/bench.json \
 	  --fastfib-plot=results/bench.png $(BENCH_ARGS)
 
-# Rewrite the README's measured blocks (scale, crossover, benchmarks) from
-# runs on this machine: several minutes; best on a quiet machine.
+# Rewrite the README's measured blocks (scale, crossover, interpreters on 3.13,
+# benchmarks) from runs on this machine: several minutes; best on a quiet machine.
 readme: install
+	@$(MAKE) --no-print-directory test-313
 	$(BIN)/python tools/update_readme.py
 
 # README's block of the lab's experiments, rewritten from fresh `fastfib lab <name> --quick
