@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Callable
 
 import fastfib
 
@@ -44,3 +45,24 @@ class Heartbeat:
 
     def ticks_between(self, start: float, end: float) -> int:
         return sum(start < t < end for t in self.ticks)
+
+
+def run_together(count: int, work: Callable[[int, list[str]], None]) -> list[str]:
+    """Run ``work(index, failures)`` on ``count`` threads released together behind a
+    barrier; return the failures they reported (an exception counts as one)."""
+    barrier = threading.Barrier(count)
+    failures: list[str] = []
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            work(index, failures)
+        except BaseException as exc:  # noqa: BLE001 - reported, not lost in a thread
+            failures.append(f"thread {index}: {exc!r}")
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures

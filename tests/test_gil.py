@@ -9,7 +9,6 @@ but not the verdict.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
@@ -17,7 +16,7 @@ import pytest
 import fastfib
 from fastfib import environment
 
-from helpers import BURN_KERNEL_NAMES, KERNEL_NAMES, Heartbeat, oracle
+from helpers import BURN_KERNEL_NAMES, KERNEL_NAMES, Heartbeat, oracle, run_together
 
 F = oracle(200)
 
@@ -62,16 +61,11 @@ def test_nogil_call_lets_other_python_threads_run():
 @pytest.mark.timeout(120)
 @pytest.mark.usefixtures("no_unraisable")
 def test_sixteen_threads_get_exact_results_and_exact_errors():
-    threads_count = 16
-    barrier = threading.Barrier(threads_count)
-    failures: list[str] = []
-
-    def work(index: int) -> None:
-        barrier.wait()
+    def work(index: int, failures: list[str]) -> None:
         for _ in range(10):
-            check_every_kernel(index)
+            check_every_kernel(index, failures)
 
-    def check_every_kernel(index: int) -> None:
+    def check_every_kernel(index: int, failures: list[str]) -> None:
         for name in KERNEL_NAMES:
             top = 93 if name != "numpy" else 60  # numpy's object path is slower
             for n in range(index % 3, top + 1, 3):
@@ -89,15 +83,4 @@ def test_sixteen_threads_get_exact_results_and_exact_errors():
                 else:
                     failures.append(f"{name}: fib({bad!r}) did not raise")
 
-    def guarded(index: int) -> None:
-        try:
-            work(index)
-        except BaseException as exc:  # noqa: BLE001
-            failures.append(f"thread {index}: {exc!r}")
-
-    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(threads_count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
+    assert run_together(16, work) == []

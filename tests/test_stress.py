@@ -6,7 +6,6 @@ swallowed as "unraisable" -- errors are raised concurrently on every kernel.
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
@@ -14,7 +13,7 @@ import pytest
 import fastfib
 from fastfib import registry
 
-from helpers import oracle
+from helpers import oracle, run_together
 
 THREADS = 32
 CALLS = 10_000  # per thread and kernel
@@ -53,22 +52,7 @@ def _hammer(kernel: registry.Kernel, index: int, failures: list[str]) -> None:
 @pytest.mark.parametrize("name", registry.names())
 def test_thirty_two_threads_on_one_kernel(name):
     kernel = registry.get(name)
-    barrier = threading.Barrier(THREADS)
-    failures: list[str] = []
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait()
-            _hammer(kernel, index, failures)
-        except BaseException as exc:  # noqa: BLE001
-            failures.append(f"thread {index}: {exc!r}")
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == []
+    assert run_together(THREADS, lambda index, failures: _hammer(kernel, index, failures)) == []
 
 
 @pytest.mark.timeout(600)
@@ -76,31 +60,20 @@ def test_thirty_two_threads_on_one_kernel(name):
 def test_burns_on_every_kernel_at_once_with_cancellation():
     """Threads burn on every kernel together while others cancel nogil burns."""
     names = registry.burn_names()
-    barrier = threading.Barrier(len(names) * 4 + 2)
-    failures: list[str] = []
+    burners = [(name, i) for name in names for i in range(4)]
 
-    def burner(name: str, index: int) -> None:
-        barrier.wait()
-        for n in range(10 + index, 20 + index):
-            if (got := fastfib.burn(n, kernel=name)) != F[n]:
-                failures.append(f"{name}: burn({n}) = {got}")
+    def work(index: int, failures: list[str]) -> None:
+        if index < len(burners):
+            name, offset = burners[index]
+            for n in range(10 + offset, 20 + offset):
+                if (got := fastfib.burn(n, kernel=name)) != F[n]:
+                    failures.append(f"{name}: burn({n}) = {got}")
+        elif "cython-nogil" in names:  # the last two threads: cancelled burns
+            for _ in range(20):
+                try:
+                    fastfib.burn(70, kernel="cython-nogil", timeout=0.01)
+                except TimeoutError:
+                    continue
+                failures.append(f"canceller {index}: burn(70) returned")
 
-    def cancelled(index: int) -> None:
-        barrier.wait()
-        for _ in range(20):
-            try:
-                fastfib.burn(70, kernel="cython-nogil", timeout=0.01)
-            except TimeoutError:
-                continue
-            failures.append(f"canceller {index}: burn(70) returned")
-
-    workers = [threading.Thread(target=burner, args=(name, i)) for name in names for i in range(4)]
-    if "cython-nogil" in names:
-        workers += [threading.Thread(target=cancelled, args=(i,)) for i in range(2)]
-    else:
-        workers += [threading.Thread(target=barrier.wait) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert failures == []
+    assert run_together(len(burners) + 2, work) == []
