@@ -17,15 +17,13 @@ R times on a warm :class:`~fastfib.runners.Pool` and records:
 
 Every task's result is checked against an independent oracle (the pure-Python
 fast doubling): a wrong result makes the row an error, never a figure.
-:func:`calibrate` picks n per kernel so one task costs about ``--target-ms``
-on every kernel, and :func:`run_suite` runs a whole plan, repeats interleaved.
+What one task is, its oracle and its sizing (:func:`calibrate`) live in
+:mod:`fastfib.tasks`; :func:`run_suite` runs a whole plan, repeats interleaved.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import math
 import os
 import statistics
 import sys
@@ -35,84 +33,16 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Sequence
 
-from fastfib import environment, pure, registry, runners
+from fastfib import environment, runners
+from fastfib.tasks import Calibration, burn_task, calibrate, oracle  # re-exported: the measuring API
 
 __all__ = [
     "NOISY_SPREAD", "Calibration", "Heartbeat", "Row", "amdahl_fit", "amdahl_speedup", "burn_task",
     "calibrate", "cpu_seconds", "karp_flatt", "Measurement", "measure_row", "metadata", "oracle", "plan_steps", "run_suite",
 ]
 
-PHI = (1 + 5 ** 0.5) / 2  # burn(n) costs about PHI ** n calls
 NOISY_SPREAD = 0.10  # a row whose (max - min) / median wall exceeds this is flagged noisy
-PRELOAD = ("fastfib.measure",)  # what every process worker imports before its first task
-
-
-@functools.lru_cache(maxsize=16)
-def oracle(n: int) -> int:
-    """F(n) by the pure-Python fast doubling: exact, and independent of every burn kernel.
-    (Cached: at the big n of a fib workload it costs up to a second.)"""
-    return pure.fib(n)
-
-
-def burn_task(kernel: str, n: int) -> int:
-    """One task of ``kernel``'s workload: F(n) by naive recursion -- or, for a kernel
-    with no burn (gmp), exact F(n) at big n. Importable, so processes can run it."""
-    chosen = registry.get(kernel)
-    return (chosen.burn or chosen.fib)(n)
-
-
-# --- task sizing ----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Calibration:
-    kernel: str
-    n: int  # burn(n) is one task
-    task_s: float  # its measured cost here, in seconds (best of a few)
-
-
-def _best_time(burn: Callable[[int], int], n: int, budget_s: float = 0.003) -> float:
-    """The best of a few timings of burn(n): enough repeats to fill ``budget_s``, 3 to 200."""
-    best = math.inf
-    spent, count = 0.0, 0
-    while count < 3 or (spent < budget_s and count < 200):
-        start = time.perf_counter()
-        burn(n)
-        took = time.perf_counter() - start
-        best, spent, count = min(best, took), spent + took, count + 1
-    return best
-
-
-def _calibrate_fib(kernel: str, target_s: float) -> Calibration:
-    """For a fib workload: cost grows a little faster than n, so double n, then interpolate."""
-    fib = registry.get(kernel).fib
-    n, took = 10_000, _best_time(fib, 10_000)
-    while took < target_s / 2:
-        n, took = 2 * n, _best_time(fib, 2 * n)
-    n = max(1, int(n * (target_s / took) ** (1 / 1.1)))
-    return Calibration(kernel, n, _best_time(fib, n))
-
-
-def calibrate(kernel: str, target_s: float) -> Calibration:
-    """The n whose task (see burn_task) on ``kernel`` takes closest to ``target_s`` here.
-
-    Burn cost grows by about PHI per step of n, so the chosen task lands within
-    about 25 % of the target; the row records the cost actually measured.
-    """
-    if registry.get(kernel).burn is None:
-        return _calibrate_fib(kernel, target_s)
-    burn = registry.get(kernel).burn
-    max_n = registry.get(kernel).max_n or 200
-    n, took = 8, _best_time(burn, 8)
-    while took < target_s and n < max_n:
-        # Jump most of the way in one step (small n are dominated by call overhead).
-        step = max(1, int(0.8 * math.log(target_s / took, PHI)))
-        n = min(n + step, max_n)
-        took = _best_time(burn, n)
-    if n > 1:
-        below = _best_time(burn, n - 1)
-        if abs(math.log(below / target_s)) < abs(math.log(took / target_s)):
-            n, took = n - 1, below
-    return Calibration(kernel, n, took)
+PRELOAD = ("fastfib.measure",)  # what every process worker imports before its first task (tasks too)
 
 
 # --- the instruments ------------------------------------------------------------------------
