@@ -9,6 +9,7 @@ but not the verdict.
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -84,3 +85,11 @@ def test_sixteen_threads_get_exact_results_and_exact_errors():
                     failures.append(f"{name}: fib({bad!r}) did not raise")
 
     assert run_together(16, work) == []
+
+
+def test_inside_with_nogil_no_thread_state_is_attached():
+    from fastfib import _kernels
+
+    # No other thread may run here: before 3.12 the probe reads a process-wide value.
+    assert threading.active_count() == 1
+    assert _kernels._thread_state_attached() == (True, False)

@@ -34,3 +34,6 @@ def burn_gil(n: SupportsIndex, cancel: CancelToken | None = None) -> int:
 
 def burn_nogil(n: SupportsIndex, cancel: CancelToken | None = None) -> int:
     """F(n) by naive recursion in C, with the GIL released: threads scale."""
+
+def _thread_state_attached() -> tuple[bool, bool]:
+    """(outside, inside) a `with nogil:` block: is a thread state attached? For the tests."""

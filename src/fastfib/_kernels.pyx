@@ -124,3 +124,28 @@ BUILD_INFO = {
     "cython_version": FASTFIB_CYTHON_VERSION.decode(),
     "cflags": FASTFIB_CFLAGS.decode(),
 }
+
+
+# --- For the tests: proof that `with nogil:` detaches this thread ----------------
+# A thread holds the GIL exactly while its thread state is attached, so reading
+# the current thread state (without the check that would abort on NULL) inside
+# the block shows the release directly. Before 3.12 the "current" state is
+# process-wide, so the answer is only certain while no other thread runs.
+cdef extern from *:
+    """
+    #if PY_VERSION_HEX >= 0x030D0000
+    #define fastfib_current_thread_state() ((void *)PyThreadState_GetUnchecked())
+    #else
+    #define fastfib_current_thread_state() ((void *)_PyThreadState_UncheckedGet())
+    #endif
+    """
+    void *fastfib_current_thread_state() nogil
+
+
+def _thread_state_attached():
+    """(outside, inside) a `with nogil:` block: is a thread state attached?"""
+    cdef bint outside = fastfib_current_thread_state() != NULL
+    cdef bint inside
+    with nogil:
+        inside = fastfib_current_thread_state() != NULL
+    return outside, inside
