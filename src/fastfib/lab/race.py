@@ -34,22 +34,14 @@ import threading
 import time
 from typing import Any, Callable, Sequence
 
+from fastfib.lab.timing import start_together
+
 __all__ = ["PLAIN_LOOP_SNIPPET", "find_python39", "locked", "owner_thread", "plain_loop", "run", "unsafe"]
 
 
 class Counter:
     def __init__(self) -> None:
         self.value = 0
-
-
-def _start_together(workers: Sequence[threading.Thread], barrier: threading.Barrier) -> float:
-    for worker in workers:
-        worker.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    return time.perf_counter() - started
 
 
 def unsafe(threads: int, increments: int, pause_s: float) -> dict[str, Any]:
@@ -63,7 +55,7 @@ def unsafe(threads: int, increments: int, pause_s: float) -> dict[str, Any]:
             time.sleep(pause_s)  # the forced switch: another thread runs and reads the same value
             counter.value = seen + 1
 
-    wall = _start_together([threading.Thread(target=work) for _ in range(threads)], barrier)
+    wall = start_together([threading.Thread(target=work) for _ in range(threads)], barrier)
     return _outcome("no lock", counter.value, threads * increments, wall)
 
 
@@ -79,7 +71,7 @@ def locked(threads: int, increments: int, pause_s: float) -> dict[str, Any]:
                 time.sleep(pause_s)
                 counter.value = seen + 1
 
-    wall = _start_together([threading.Thread(target=work) for _ in range(threads)], barrier)
+    wall = start_together([threading.Thread(target=work) for _ in range(threads)], barrier)
     return _outcome("threading.Lock", counter.value, threads * increments, wall)
 
 
@@ -101,7 +93,7 @@ def owner_thread(threads: int, increments: int, pause_s: float) -> dict[str, Any
 
     manager = threading.Thread(target=owner, name="counter-owner")
     manager.start()
-    wall = _start_together([threading.Thread(target=work) for _ in range(threads)], barrier)
+    wall = start_together([threading.Thread(target=work) for _ in range(threads)], barrier)
     started = time.perf_counter()
     inbox.put(None)  # the sentinel: every increment is queued ahead of it
     manager.join()

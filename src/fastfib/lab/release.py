@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 from fastfib import measure, registry
+from fastfib.lab.timing import start_together
 
 SHORT_INTERVAL_S = 0.0005
 
@@ -237,14 +238,7 @@ def measure_operation(call: Callable[[], Any], repeats: int) -> dict[str, float]
             barrier.wait()
             call()
 
-        workers = [threading.Thread(target=worker) for _ in range(2)]
-        for thread in workers:
-            thread.start()
-        barrier.wait()
-        start = time.perf_counter()
-        for thread in workers:
-            thread.join()
-        parallel.append(time.perf_counter() - start)
+        parallel.append(start_together([threading.Thread(target=worker) for _ in range(2)], barrier))
     call_ms = 1000 * statistics.median(calls)
     return {"call_ms": call_ms, "stall_ms": statistics.median(stalls), "least_stall_ms": min(stalls),
             "held_share": min(long_stalls),  # least stall / call, switch interval far past the call
