@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Callable
 
 import fastfib
 
 KERNEL_NAMES = [k.name for k in fastfib.kernels()]
 BURN_KERNEL_NAMES = [k.name for k in fastfib.kernels() if k.burn is not None]
+
+
+def rss_bytes(pid: int | str = "self") -> int:
+    """Resident memory of a process (default: this one), from Linux's /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
 
 
 def oracle(count: int) -> list[int]:

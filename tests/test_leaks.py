@@ -15,6 +15,8 @@ import pytest
 from fastfib import registry
 from fastfib.cancel import CancelToken
 
+from helpers import rss_bytes
+
 
 class Small(enum.IntEnum):
     N = 40
@@ -22,13 +24,6 @@ class Small(enum.IntEnum):
 
 class MyInt(int):
     pass
-
-
-def _rss_bytes() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
 
 
 def _calls(kernel: registry.Kernel) -> int:
@@ -64,10 +59,10 @@ def test_a_million_calls_leave_rss_and_refcounts_unchanged(name):
     _exercise(kernel, 2000, args)  # warm every path and cache first
     gc.collect()
     refs = [sys.getrefcount(a) for a in args]
-    rss = _rss_bytes()
+    rss = rss_bytes()
     _exercise(kernel, rounds, args)
     gc.collect()
-    grown = _rss_bytes() - rss
+    grown = rss_bytes() - rss
     assert [sys.getrefcount(a) for a in args] == refs
     print(f"\n{name}: {rounds * len(args)} calls, RSS {grown / 1024:+.0f} KiB")
     assert grown < 1 << 20, f"RSS grew {grown / 1024:.0f} KiB over {rounds * len(args)} calls"
@@ -94,11 +89,11 @@ def test_burns_with_cancel_tokens_leave_rss_and_refcounts_unchanged(name):
     exercise(1000)
     gc.collect()
     refs = [sys.getrefcount(x) for x in (token, stopped, n, bad, stopped.reason)]
-    rss = _rss_bytes()
+    rss = rss_bytes()
     exercise(300_000)
     gc.collect()
     assert [sys.getrefcount(x) for x in (token, stopped, n, bad, stopped.reason)] == refs
-    assert _rss_bytes() - rss < 1 << 20
+    assert rss_bytes() - rss < 1 << 20
 
 
 @pytest.mark.timeout(600)

@@ -17,16 +17,11 @@ import pytest
 import fastfib
 from fastfib.lab.server import port_is_free
 
+from helpers import rss_bytes
+
 pytestmark = [pytest.mark.timeout(180),
               pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the server's RSS from /proc")]
 CLIENT = Path(__file__).with_name("abuse_client.py")
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError("no VmRSS")
 
 
 def get(port: int, path: str) -> tuple[int, dict]:
