@@ -56,7 +56,7 @@ run: install
 # then the subinterpreter tests under CPython 3.13 (test-313).
 test: install build-identifiers $(NUMBA)
 	$(BIN)/python -m pytest
-	$(BIN)/python -m pytest benchmarks --benchmark-disable -q
+	$(BIN)/python -m pytest src/fastfib/benchmarks --benchmark-disable -q
 	@$(MAKE) --no-print-directory test-313
 
 # numba is an optional extra (fastfib[numba], ~65 MB of wheels), installed for
@@ -83,12 +83,12 @@ test-313:
 	  $(VENV313)/bin/python -m pytest -q -p no:cacheprovider $(TESTS_313); \
 	fi
 
-# The benchmark suite as users run it (about 2 minutes on 2 cores);
+# The benchmark suite as users run it (about 2-3 minutes on 2 cores), as a wheel
+# user would (`fastfib bench` = pytest --pyargs fastfib.benchmarks --benchmark-only);
 # BENCH_ARGS="--fastfib-long" for the long version.
 bench: install
 	mkdir -p results
-	$(BIN)/python -m pytest --benchmark-only --benchmark-json=results/bench.json \
-	  --fastfib-plot=results/bench.png $(BENCH_ARGS)
+	$(BIN)/fastfib bench --benchmark-json=results/bench.json --fastfib-plot=results/bench.png $(BENCH_ARGS)
 
 # Rewrite the README's measured blocks (scale, crossover, interpreters on 3.13,
 # benchmarks) from runs on this machine: several minutes; best on a quiet machine.

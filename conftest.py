@@ -1,17 +1,18 @@
 """Repository-root pytest configuration: when the benchmark suite is collected.
 
-``testpaths`` lists both tests/ and benchmarks/, so ``pytest --benchmark-only``
-from the root runs the benchmarks. A plain ``pytest`` stays quick: it leaves
-benchmarks/ out unless benchmarks are asked for (``--benchmark-only``,
-``--benchmark-enable``, ``--benchmark-disable``); naming paths on the command
-line (``pytest benchmarks``) collects exactly those.
+``testpaths`` lists both tests/ and the benchmark suite (src/fastfib/benchmarks,
+shipped in the package), so ``pytest --benchmark-only`` from the root runs the
+benchmarks. A plain ``pytest`` stays quick: it leaves the suite out unless
+benchmarks are asked for (``--benchmark-only``, ``--benchmark-enable``,
+``--benchmark-disable``); naming paths on the command line (``pytest
+src/fastfib/benchmarks``) collects exactly those.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-BENCHMARKS = Path(__file__).resolve().parent / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parent / "src" / "fastfib" / "benchmarks"
 ASKING_FOR_BENCHMARKS = ("benchmark_only", "benchmark_enable", "benchmark_disable")
 
 

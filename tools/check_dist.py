@@ -33,6 +33,10 @@ WHEEL_REQUIRED = (
     "fastfib/csrc/fib.c",
     "fastfib/csrc/fib.h",
     "fastfib/csrc/build_info.h",
+    "fastfib/benchmarks/__init__.py",  # the benchmark suite and its pytest plugin ship too
+    "fastfib/benchmarks/conftest.py",
+    "fastfib/benchmarks/plugin.py",
+    "fastfib/benchmarks/test_scaling.py",
 )
 SDIST_REQUIRED = (
     "pyproject.toml",

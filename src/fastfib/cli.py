@@ -22,6 +22,7 @@ from fastfib.command import (
     EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, Command, Parser, Terminated, UsageError, add_json_flag,
     print_json, raise_terminated,
 )
+from fastfib.bench_cli import BenchCommand
 from fastfib.lab_cli import LabCommand, ServeCommand
 from fastfib.scale_cli import CompareCommand, CrossoverCommand, ScaleCommand
 from fastfib.source_cli import SourceCommand
@@ -208,7 +209,7 @@ class InfoCommand(Command):
 
 COMMANDS: list[Command] = [
     FibCommand(), BurnCommand(), KernelsCommand(), InfoCommand(), SourceCommand(),
-    ScaleCommand(), CompareCommand(), CrossoverCommand(), LabCommand(), ServeCommand(),
+    ScaleCommand(), CompareCommand(), CrossoverCommand(), LabCommand(), ServeCommand(), BenchCommand(),
 ]
 
 
@@ -248,11 +249,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-        if getattr(args, "command_object", None) is None:
+        args, passed = parser.parse_known_args(argv)
+        command = getattr(args, "command_object", None)
+        if command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
-        return args.command_object.run(args)
+        if passed and not command.passes_through:
+            parser.error(f"unrecognized arguments: {' '.join(passed)}")
+        args.passed = passed
+        return command.run(args)
     except UsageError as exc:
         print(f"fastfib: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -48,6 +48,9 @@ class Command:
     help = ""  # one line, shown in ``fastfib --help``
     description = ""  # shown in ``fastfib NAME --help``; defaults to help
     epilog = ""  # examples, shown after the options
+    # True: arguments this command does not know are handed on (as ``args.passed``) to the
+    # program it runs -- ``fastfib bench`` to pytest -- instead of being a usage error.
+    passes_through = False
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
         """Add this command's arguments to ``parser``."""

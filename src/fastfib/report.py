@@ -205,19 +205,26 @@ def _series(rows: Sequence[Row]) -> dict[tuple[str, str], list[tuple[int, float]
 
 def write_plot(path: str | os.PathLike[str], rows: Sequence[Row], cores: int, title: str = "") -> None:
     """PNG: speedup vs workers, one panel per kernel, one line per runner, with the
-    ideal min(workers, cores) and each line's fitted Amdahl curve (dashed)."""
+    ideal min(workers, cores), each line's fitted Amdahl curve (dashed) and, for rows
+    whose ``extra`` carries ``speedup_low``/``speedup_high``, that interval as error bars."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)  # files only: never needs a display
     from matplotlib import pyplot as plt
 
     series = _series(rows)
+    intervals: dict[tuple[str, str], list[tuple[int, float, float]]] = {}
+    for row in rows:
+        if row.speedup is not None and "speedup_low" in row.extra:
+            intervals.setdefault((row.kernel, row.runner), []).append(
+                (row.workers, row.extra["speedup_low"], row.extra["speedup_high"]))
     kernels = list(dict.fromkeys(row.kernel for row in rows))
     columns = min(2, max(1, len(kernels)))
     lines = max(1, math.ceil(len(kernels) / columns))
     figure, axes = plt.subplots(lines, columns, figsize=(5.2 * columns, 3.8 * lines),
                                 squeeze=False, sharey=True)
-    top = max([cores] + [s for points in series.values() for _, s in points]) * 1.15
+    top = max([cores] + [s for points in series.values() for _, s in points]
+              + [hi for bars in intervals.values() for _, _, hi in bars]) * 1.15
     for index, kernel in enumerate(kernels):
         ax = axes[index // columns][index % columns]
         most = max([w for (k, _), pts in series.items() if k == kernel for w, _ in pts] or [cores])
@@ -227,6 +234,11 @@ def write_plot(path: str | os.PathLike[str], rows: Sequence[Row], cores: int, ti
             if name != kernel:
                 continue
             drawn = ax.plot([w for w, _ in points], [s for _, s in points], marker="o", label=runner)
+            bars = intervals.get((name, runner))
+            if bars:  # paired speedups carry their 95 % interval
+                ax.errorbar([w for w, _, _ in bars], [(lo + hi) / 2 for _, lo, hi in bars],
+                            yerr=[(hi - lo) / 2 for _, lo, hi in bars], fmt="none", capsize=3,
+                            color=drawn[0].get_color(), lw=1)
             serial = measure.amdahl_fit([(min(w, cores), s) for w, s in points])
             if serial is not None:
                 ax.plot(grid, [measure.amdahl_speedup(serial, min(w, cores)) for w in grid], ls="--",

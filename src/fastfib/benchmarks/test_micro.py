@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from fastfib import measure, pure, registry
+from fastfib import pure, registry, tasks
 from fastfib.lab import granularity
 
-import _tasks
+from . import _tasks
 
 C_KERNELS = [name for name in ("cython-gil", "cython-nogil") if name in registry.KERNELS]
 
@@ -18,7 +18,7 @@ C_KERNELS = [name for name in ("cython-gil", "cython-nogil") if name in registry
 def test_price_of_releasing_the_gil(benchmark, record, kernel, n):
     """burn(n) per call, holding vs releasing the GIL: the difference is the release's cost."""
     benchmark.group = f"price of releasing the GIL: burn({n}) per call"
-    assert benchmark(registry.get(kernel).burn, n) == measure.oracle(n)
+    assert benchmark(registry.get(kernel).burn, n) == tasks.oracle(n)
     record(question="price", case=f"burn({n})", kernel=kernel, n=n)
 
 
@@ -58,17 +58,18 @@ def granularity_tasks():
 @pytest.mark.skipif("cython-nogil" not in registry.KERNELS, reason="extension not built")
 @pytest.mark.parametrize("runner,workers", [("sequential", 1), ("threads", 2)])
 @pytest.mark.parametrize("work_us", GRANULARITY_US)
-def test_granularity(benchmark, record, pool, granularity_tasks, work_us, runner, workers):
-    """Two threads, each calling the nogil kernel in a loop: where does releasing the GIL pay?"""
+def test_granularity(benchmark, record, pool, paired, granularity_tasks, work_us, runner, workers):
+    """Two threads, each calling the nogil kernel in a loop: where does releasing the GIL pay?
+    The 2-thread benchmark times the sequential run in alternation with itself."""
     task = granularity_tasks[work_us]
     args = [task.args] * 2  # the same two shares, run one after the other or together
     warm = pool(runner, workers)
     case = f"{work_us:g} us/call"
     benchmark.group = f"granularity: 2 x {task.calls} calls of burn({task.n}) ~{case}"
-    batch = benchmark.pedantic(warm.run, args=(granularity.repeat_burn, args), rounds=7, iterations=1,
-                               warmup_rounds=1)
-    exact = batch.results == [task.expected()] * 2
-    record(question="granularity", case=case, kernel="cython-nogil", runner=runner, workers=workers,
-           tasks=2, n=task.n, calls_per_task=task.calls, measured_us_per_call=round(task.measured_us, 3),
-           oracle_ok=exact)
-    assert exact
+
+    def exact(results):
+        return results == [task.expected()] * 2
+
+    facts = dict(question="granularity", case=case, kernel="cython-nogil", runner=runner, workers=workers,
+                 tasks=2, n=task.n, calls_per_task=task.calls, measured_us_per_call=round(task.measured_us, 3))
+    record(paired(warm, granularity.repeat_burn, args, exact), **facts)

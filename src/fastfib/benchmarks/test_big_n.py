@@ -10,7 +10,7 @@ import pytest
 
 from fastfib import pure, registry
 
-import _tasks
+from . import _tasks
 
 pytestmark = pytest.mark.skipif("gmp" not in registry.KERNELS, reason=registry.UNAVAILABLE.get("gmp", ""))
 
@@ -40,17 +40,20 @@ def batch_expected():
 
 @pytest.mark.parametrize("runner,workers", [("sequential", 1), ("threads", 2)])
 @pytest.mark.parametrize("kernel", ["gmp", "gmpy2"])
-def test_big_fib_threads(benchmark, record, pool, batch_expected, kernel, runner, workers):
+def test_big_fib_threads(benchmark, record, pool, paired, batch_expected, kernel, runner, workers):
+    """A batch of big F(n) on 2 threads, its sequential run timed in alternation with it."""
     if kernel == "gmpy2":
         pytest.importorskip("gmpy2")
     warm = pool(runner, workers)
     benchmark.group = f"big-n batch on threads: {BATCH_TASKS} x F({BATCH_N})"
     args = [(kernel, BATCH_N)] * BATCH_TASKS
-    batch = benchmark.pedantic(warm.run, args=(_tasks.big_fib, args), rounds=5, iterations=1, warmup_rounds=1)
-    exact = all(result == batch_expected for result in batch.results)
-    record(question="big-n threads", case=f"{BATCH_TASKS} x F({BATCH_N})", kernel=kernel, runner=runner,
-           workers=workers, tasks=BATCH_TASKS, n=BATCH_N, oracle_ok=exact)
-    assert exact
+
+    def exact(results):
+        return results == [batch_expected] * BATCH_TASKS
+
+    facts = dict(question="big-n threads", case=f"{BATCH_TASKS} x F({BATCH_N})", kernel=kernel, runner=runner,
+                 workers=workers, tasks=BATCH_TASKS, n=BATCH_N)
+    record(paired(warm, _tasks.big_fib, args, exact), **facts)
 
 
 def _fib_mod_2_64(n: int) -> int:

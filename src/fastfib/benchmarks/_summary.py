@@ -1,0 +1,192 @@
+"""The benchmark suite's summary: paired speedups with their intervals, and time ratios.
+
+Each benchmark names in ``extra_info`` its ``question`` (which table it
+belongs to), its ``case`` (what stays fixed within a comparison) and its
+``kernel``. Two kinds of figure come out:
+
+* speedup, for parallel benchmarks: each carries ``paired``, the speedup the
+  ``paired`` fixture measured against the sequential baseline timed in
+  alternation with it (:class:`fastfib.paired.PairedRatio`: median of the
+  per-pair ratios, its 95 % interval, the ratios' interquartile range);
+* time ratio, for questions listed in ``REFERENCE``: its median divided by the
+  median of the reference kernel's benchmark in the same case (e.g. gmp's time
+  over gmpy2's), with the range its and the reference's interquartile ranges
+  allow. These are single-thread timings of separate benchmarks, not pairs:
+  the summary says so.
+
+The summary (``"fastfib"`` in ``--benchmark-json``) is versioned: schema
+``fastfib.bench-summary``; version 2 (paired speedups with intervals) replaced
+version 1, whose speedups divided the medians of separate benchmarks.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from fastfib import environment, measure, report
+from fastfib.paired import TOO_WIDE, PairedRatio
+
+SCHEMA = "fastfib.bench-summary"
+SCHEMA_VERSION = 2
+REFERENCE = {"price": "cython-gil", "exact": "python", "big-n": "gmpy2"}  # question -> reference kernel
+SCALES_AT = 0.6  # "scales": the interval's low end reaches 60 % of the way from 1x to the ideal
+FLAT_BELOW = 1.15  # "flat": the interval's high end stays under this
+
+Stats = dict[str, float]  # pytest-benchmark's "median", "q1", "q3" of one benchmark
+
+
+def _stats_of(fixture: Any) -> Stats | None:
+    stats = getattr(fixture, "stats", None)  # None when timing is disabled
+    if stats is None:
+        return None
+    return {"median": stats.stats.median, "q1": stats.stats.q1, "q3": stats.stats.q3}
+
+
+def from_recorded(recorded: Iterable[tuple[Any, dict[str, Any]]]) -> dict[str, Any]:
+    return summarise((info, _stats_of(fixture)) for fixture, info in recorded)
+
+
+def from_json(benchmarks: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    return summarise((b.get("extra_info") or {}, b.get("stats")) for b in benchmarks)
+
+
+def summarise(entries: Iterable[tuple[dict[str, Any], Stats | None]]) -> dict[str, Any]:
+    """The summary document: ``rows`` (paired speedups), ``ratios`` (time ratios), ``story``."""
+    cores = environment.usable_cores()
+    measured = [(info, stats) for info, stats in entries if "question" in info and stats and stats.get("median")]
+    rows = _speedups(measured, cores)
+    return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "usable_cores": cores, "rows": rows,
+            "ratios": _ratios(measured), "story": story(rows, cores)}
+
+
+def _speedups(measured: list[tuple[dict[str, Any], Stats]], cores: int) -> list[dict[str, Any]]:
+    rows = []
+    for info, stats in measured:
+        if "paired" not in info:
+            continue
+        paired = PairedRatio.from_dict(info["paired"])
+        ideal = min(info["workers"], cores)
+        rows.append({
+            "question": info["question"], "case": info.get("case", ""), "kernel": info["kernel"],
+            "runner": info["runner"], "workers": info["workers"], "tasks": info.get("tasks"),
+            "n": info.get("n"), "median_s": stats["median"], "pool_startup_s": info.get("pool_startup_s"),
+            **paired.to_dict(), "ideal": ideal, "efficiency": paired.speedup / ideal,
+            "serial_fraction": measure.karp_flatt(paired.speedup, ideal),
+        })
+    return rows
+
+
+def _ratios(measured: list[tuple[dict[str, Any], Stats]]) -> list[dict[str, Any]]:
+    by_case = {(info["question"], info.get("case", ""), info["kernel"]): stats for info, stats in measured}
+    found = []
+    for (question, case, kernel), stats in by_case.items():
+        reference = REFERENCE.get(question)
+        base = by_case.get((question, case, reference)) if reference else None
+        if base and kernel != reference:
+            found.append({
+                "question": question, "case": case, "kernel": kernel, "reference": reference,
+                "median_s": stats["median"], "time_ratio": stats["median"] / base["median"],
+                "low": stats["q1"] / base["q3"], "high": stats["q3"] / base["q1"], "paired": False,
+            })
+    return found
+
+
+def verdict(row: dict[str, Any]) -> str:
+    """What a paired speedup says: "scales", "flat", "partly", "too noisy to tell" or "" (1 worker)."""
+    if row["too_noisy"]:
+        return "too noisy to tell"
+    ideal = row["ideal"]
+    if ideal < 2:
+        return ""
+    if row["low"] >= 1 + SCALES_AT * (ideal - 1):
+        return "scales"
+    if row["high"] <= FLAT_BELOW:
+        return "flat"
+    return "partly"
+
+
+def story(rows: list[dict[str, Any]], cores: int) -> list[str]:
+    """The scaling question answered in a sentence per kernel and runner, at the worker
+    count nearest the cores; each figure with its interval."""
+    scaling = [row for row in rows if row["question"] == "scaling"]
+    counts = sorted({row["workers"] for row in scaling})
+    if not counts:
+        return []
+    at = min(counts, key=lambda count: (abs(count - cores), count))
+    lines = []
+    for row in scaling:
+        if row["workers"] != at:
+            continue
+        said = "" if row["too_noisy"] else verdict(row)  # describe() already says "too noisy to tell"
+        lines.append(f"{row['kernel']} on {at} {row['runner']}: {PairedRatio.from_dict(row).describe()}"
+                     + (f" - {said}" if said else ""))
+    startups = [row["pool_startup_s"] for row in scaling if row["runner"] == "processes" and row["workers"] == at
+                and row.get("pool_startup_s")]
+    if startups:
+        lines.append(f"processes pay start-up ({1000 * max(startups):.0f} ms for a pool of {at}, outside these "
+                     f"figures) and hand-over per task (see processes x1)")
+    return lines
+
+
+def _key(info: dict[str, Any]) -> tuple:
+    return (info.get("question"), info.get("case", ""), info.get("kernel"), info.get("runner"), info.get("workers"))
+
+
+def annotate(benchmarks: list[dict[str, Any]], summary: dict[str, Any]) -> None:
+    """Copy each benchmark's speedup, interval and efficiency into its own extra_info (JSON output)."""
+    by_key = {_key(row): row for row in summary["rows"]}
+    for bench in benchmarks:
+        info = bench.get("extra_info") or {}
+        row = by_key.get(_key(info))
+        if row is not None:
+            info.update(speedup=row["speedup"], speedup_low=row["low"], speedup_high=row["high"],
+                        efficiency=row["efficiency"], too_noisy=row["too_noisy"])
+
+
+def _interval(low: float, high: float) -> str:
+    return f"{low:.2f}-{high:.2f}×"
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """One table of paired speedups, the story in a few lines, then the time ratios."""
+    header = ["question", "case", "kernel", "runner", "workers", "median ms", "speedup", "95% CI", "IQR",
+              "pairs", "ideal", "efficiency", "verdict"]
+    body = [
+        [row["question"], row["case"], row["kernel"], row["runner"], str(row["workers"]),
+         f"{1000 * row['median_s']:.2f}", "-" if row["too_noisy"] else report.times(row["speedup"]),
+         _interval(row["low"], row["high"]), _interval(row["q1"], row["q3"]), str(row["pairs"]),
+         report.times(row["ideal"]), "-" if row["too_noisy"] else f"{row['efficiency']:.2f}", verdict(row)]
+        for row in summary["rows"]
+    ]
+    parts = []
+    if body:
+        parts += [report.grid(header, body, left=4),
+                  "speedup = median over pairs of sequential / parallel wall, the two timed in alternation in one "
+                  "benchmark (A B A B ... A;",
+                  "  each parallel run against the mean of the sequential runs on either side); 95% CI = "
+                  "distribution-free interval of that median;",
+                  "  IQR = middle half of the pairs; pairs are added until the CI is within 10% of the median or "
+                  "the budget is spent;",
+                  f"  too noisy = CI still wider than {TOO_WIDE:.0%} of the median (no figure given); "
+                  f"ideal = min(workers, {summary['usable_cores']} usable cores)", ""]
+    if summary.get("story"):
+        parts += ["In short:", *(f"  {line}" for line in summary["story"]), ""]
+    ratios = [[r["question"], r["case"], r["kernel"], r["reference"], f"{1000 * r['median_s']:.4g}",
+               f"{r['time_ratio']:.2f}", f"{r['low']:.2f}-{r['high']:.2f}"] for r in summary["ratios"]]
+    if ratios:
+        parts += [report.grid(["question", "case", "kernel", "vs", "median ms", "time ratio", "IQR range"],
+                              ratios, left=4),
+                  "time ratio = median / the reference kernel's median in the same case (< 1: faster); "
+                  "single-thread timings of separate benchmarks, not paired:",
+                  "  IQR range = from this one's lower quartile over the reference's upper, to the reverse"]
+    return "\n".join(parts).rstrip() if parts else "no benchmarks were timed"
+
+
+def rows(summary: dict[str, Any]) -> list[measure.Row]:
+    """The "scaling" question as fastfib.measure rows, for fastfib.report.write_plot (with intervals)."""
+    return [
+        measure.Row(row["kernel"], row["runner"], row["workers"], row["tasks"] or 0, row["n"] or 0, 0.0,
+                    wall_s={"median": row["median_s"]}, speedup=row["speedup"], efficiency=row["efficiency"],
+                    noisy=row["too_noisy"], extra={"speedup_low": row["low"], "speedup_high": row["high"]})
+        for row in summary["rows"] if row["question"] == "scaling"
+    ]
