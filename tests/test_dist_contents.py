@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import json
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import zipfile
 from pathlib import Path
@@ -73,6 +75,45 @@ def test_wheel_ships_the_sources_a_reader_studies_and_no_generated_c(dists):
     assert any(name.startswith("fastfib/_kernels.") and name.endswith((".so", ".pyd")) for name in names)
     assert not [name for name in names if name.endswith((".o", ".obj"))]
     assert [name for name in names if name.endswith(".c")] == ["fastfib/csrc/fib.c"]
+
+
+def test_the_wheel_registers_the_benchmark_plugin_with_pytest(dists):
+    with zipfile.ZipFile(dists["wheel"]) as archive:
+        (name,) = [n for n in archive.namelist() if n.endswith(".dist-info/entry_points.txt")]
+        entry_points = archive.read(name).decode()
+    assert "[pytest11]\nfastfib = fastfib.benchmarks.plugin" in entry_points
+
+
+def test_the_wheel_alone_runs_its_benchmark_suite(dists, tmp_path):
+    """As a wheel user would: no checkout, no compiler, from an unrelated folder."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+                    str(dists["wheel"])], check=True, timeout=300)
+    # Its dependencies (numpy, pytest, pytest-benchmark, ...) from this environment, by a .pth
+    # line; fastfib only from the wheel: this environment's editable install is itself a .pth
+    # file in that folder, which a .pth line does not run.
+    (site,) = (venv / "lib").glob("python*/site-packages")
+    (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+
+    def run(*argv: str) -> subprocess.CompletedProcess:
+        done = subprocess.run([str(a) for a in argv], cwd=work, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+        return done
+
+    found = run(python, "-c", "import fastfib.benchmarks.plugin as p; print(p.__file__)").stdout
+    assert Path(found.strip()).resolve().is_relative_to(site.resolve()), found  # the wheel's, not the checkout's
+    run(venv / "bin" / "fastfib", "bench", "--benchmark-disable", "-q", "-p", "no:cacheprovider")
+    run(python, "-m", "pytest", "--pyargs", "fastfib.benchmarks", "--benchmark-only", "-q", "-p",
+        "no:cacheprovider", "-k", "scaling and cython-nogil-threads-2", "--fastfib-pair-budget=0",
+        "--benchmark-json=bench.json")
+    data = json.loads((work / "bench.json").read_text())
+    assert len(data["benchmarks"]) == 1
+    (row,) = data["fastfib"]["rows"]
+    assert row["low"] <= row["speedup"] <= row["high"]
 
 
 def test_sdist_follows_the_content_rules(dists):
