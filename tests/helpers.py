@@ -55,6 +55,11 @@ class Heartbeat:
     def ticks_between(self, start: float, end: float) -> int:
         return sum(start < t < end for t in self.ticks)
 
+    def longest_gap(self, start: float, end: float) -> float:
+        """The longest stretch of [start, end] with no tick in it, in seconds."""
+        points = [start, *(t for t in self.ticks if start < t < end), end]
+        return max(b - a for a, b in zip(points, points[1:]))
+
 
 def run_together(count: int, work: Callable[[int, list[str]], None]) -> list[str]:
     """Run ``work(index, failures)`` on ``count`` threads released together behind a
