@@ -26,14 +26,18 @@ from __future__ import annotations
 
 import math
 import statistics
+import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-__all__ = ["CONFIDENCE", "PRECISE_WIDTH", "TOO_WIDE", "Alternation", "PairedRatio", "median_interval"]
+__all__ = ["CONFIDENCE", "MAX_PAIRS", "MIN_PAIRS", "PRECISE_WIDTH", "TOO_WIDE", "Alternation", "PairedRatio",
+           "extend", "measure", "median_interval"]
 
 CONFIDENCE = 0.95
 PRECISE_WIDTH = 0.10  # stop taking pairs once the interval's width is within 10 % of the median
 TOO_WIDE = 0.20  # wider than 20 % of the median when the budget is spent: too noisy to tell
+MIN_PAIRS = 10  # before the first look at the interval: fewer cannot give a 95 % interval narrower than the range
+MAX_PAIRS = 80
 
 
 def _binomial_cdf(k: int, n: int) -> float:
@@ -132,3 +136,30 @@ class Alternation:
         low, high, coverage = median_interval(ratios)
         q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else ratios * 3
         return PairedRatio(statistics.median(ratios), low, high, coverage, q1, q3, len(ratios), ratios)
+
+
+Timed = Callable[[], float]  # runs A or B once and returns its wall time in seconds
+
+
+def extend(alternation: Alternation, run_a: Timed, run_b: Timed, *, budget_s: float,
+           max_pairs: int = MAX_PAIRS) -> PairedRatio:
+    """Add B A pairs to ``alternation`` (which ends with an A) until its interval is within
+    ``PRECISE_WIDTH`` of the median, ``max_pairs`` or ``budget_s`` seconds from now."""
+    deadline = time.perf_counter() + budget_s
+    paired = alternation.ratio()
+    while not paired.precise and paired.pairs < max_pairs and time.perf_counter() < deadline:
+        alternation.add_b(run_b())
+        alternation.add_a(run_a())
+        paired = alternation.ratio()
+    return paired
+
+
+def measure(run_a: Timed, run_b: Timed, *, budget_s: float, min_pairs: int = MIN_PAIRS,
+            max_pairs: int = MAX_PAIRS) -> PairedRatio:
+    """A B A B ... A: ``min_pairs`` pairs, then more as :func:`extend` decides."""
+    alternation = Alternation()
+    alternation.add_a(run_a())
+    for _ in range(min_pairs):
+        alternation.add_b(run_b())
+        alternation.add_a(run_a())
+    return extend(alternation, run_a, run_b, budget_s=budget_s, max_pairs=max_pairs)

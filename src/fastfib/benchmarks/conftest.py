@@ -12,13 +12,13 @@ alternation (A B A B ... A) inside one benchmark, so both see the same machine
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable, Sequence
 
 import pytest
 
 import fastfib
 from fastfib import environment, registry, runners, tasks
+from fastfib import paired as pairing
 from fastfib.paired import Alternation, PairedRatio
 
 from . import plugin
@@ -26,8 +26,6 @@ from . import plugin
 SCALING_KERNELS = ["python", "numpy", "cython-gil", "cython-nogil"]
 PARALLEL_RUNNERS = ["threads", "processes"]
 PRELOAD = ("fastfib.tasks", "fastfib.benchmarks._tasks")  # what every process worker imports first
-MIN_PAIRS = 10  # before the first look at the interval: fewer cannot give a 95 % interval narrower than the range
-MAX_PAIRS = 80
 SEQUENTIAL_ROUNDS = 7  # the sequential benchmarks only fill pytest-benchmark's table
 
 
@@ -123,9 +121,10 @@ class Paired:
     round the baseline (A) runs on a one-worker sequential pool, untimed by
     pytest-benchmark but timed here, and one more A closes the last round.
     Both are timed by the runner's own clock (workers released to the last
-    result), as ``fastfib scale`` does. After the first ``MIN_PAIRS`` rounds,
+    result), as ``fastfib scale`` does. After the first ``paired.MIN_PAIRS`` rounds,
     more pairs are taken until the median's 95 % interval is within 10 % of it,
-    ``MAX_PAIRS`` or the budget. Every result of every run is checked.
+    ``paired.MAX_PAIRS`` or the budget (:func:`fastfib.paired.extend`). Every result of every
+    run is checked.
     """
 
     def __init__(self, benchmark: Any, baseline: runners.Pool, budget_s: float) -> None:
@@ -137,12 +136,13 @@ class Paired:
                  expect: Callable[[list[Any]], bool]) -> PairedRatio | None:
         """Benchmark ``task`` over ``args`` on ``on``; None when timing is disabled."""
 
-        def run(pool: runners.Pool, keep: Callable[[float], None] | None) -> None:
+        def run(pool: runners.Pool, keep: Callable[[float], None] | None = None) -> float:
             batch = pool.run(task, list(args))
             if not expect(batch.results):
                 raise AssertionError(f"wrong result on {pool.workers} worker(s): {batch.results!r}")
             if keep is not None:
                 keep(batch.wall_s)
+            return batch.wall_s
 
         if self.benchmark.disabled:  # --benchmark-disable: one untimed run, results still checked
             self.benchmark.pedantic(run, args=(on, None))
@@ -150,19 +150,17 @@ class Paired:
         if on is self.baseline:  # the sequential configuration itself: pytest-benchmark's table only
             self.benchmark.pedantic(run, args=(on, None), rounds=SEQUENTIAL_ROUNDS, iterations=1, warmup_rounds=1)
             return None
-        run(self.baseline, None)  # warm both, untimed
-        run(on, None)
-        started = time.perf_counter()
+        run(self.baseline)  # warm both, untimed
+        run(on)
         alternation = Alternation()
-        self.benchmark.pedantic(run, args=(on, alternation.add_b), rounds=MIN_PAIRS, iterations=1,
-                                setup=lambda: run(self.baseline, alternation.add_a))
-        run(self.baseline, alternation.add_a)
-        paired = alternation.ratio()
-        while not paired.precise and paired.pairs < MAX_PAIRS and time.perf_counter() - started < self.budget_s:
-            run(on, alternation.add_b)
+
+        def baseline_first() -> None:  # pytest-benchmark's setup: must return None
             run(self.baseline, alternation.add_a)
-            paired = alternation.ratio()
-        return paired
+
+        self.benchmark.pedantic(run, args=(on, alternation.add_b), rounds=pairing.MIN_PAIRS, iterations=1,
+                                setup=baseline_first)
+        run(self.baseline, alternation.add_a)
+        return pairing.extend(alternation, lambda: run(self.baseline), lambda: run(on), budget_s=self.budget_s)
 
 
 @pytest.fixture
