@@ -64,3 +64,25 @@ int fib_exact_u64(unsigned int n, uint64_t *out)
     *out = (n & 1u) ? a * a + b * b : a * (2 * b - a);
     return FIB_OK;
 }
+
+int fib_burn_many(const unsigned int *ns, size_t count, uint64_t *out)
+{
+    size_t i;
+    int status;
+
+    for (i = 0; i < count; i++)
+        if ((status = fib_burn(ns[i], &out[i], NULL)) != FIB_OK)
+            return status;
+    return FIB_OK;
+}
+
+int fib_exact_many(const unsigned int *ns, size_t count, uint64_t *out)
+{
+    size_t i;
+    int status;
+
+    for (i = 0; i < count; i++)
+        if ((status = fib_exact_u64(ns[i], &out[i])) != FIB_OK)
+            return status;
+    return FIB_OK;
+}

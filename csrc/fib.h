@@ -8,6 +8,7 @@
 #ifndef FASTFIB_FIB_H
 #define FASTFIB_FIB_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Status codes returned by every kernel. */
@@ -36,5 +37,12 @@ int fib_burn(unsigned int n, uint64_t *out, const fib_cancel *cancel);
 
 /* F(n) exactly by fast doubling: O(log n) multiplications. */
 int fib_exact_u64(unsigned int n, uint64_t *out);
+
+/* Batches: fib_burn (no cancel) or fib_exact_u64 of ns[0 .. count-1] into
+ * out[0 .. count-1], in one call, so a caller releases the GIL once for the
+ * whole batch instead of once per item. Stops at the first failure and
+ * returns its status (out[] then holds only the items before it). */
+int fib_burn_many(const unsigned int *ns, size_t count, uint64_t *out);
+int fib_exact_many(const unsigned int *ns, size_t count, uint64_t *out);
 
 #endif /* FASTFIB_FIB_H */

@@ -10,13 +10,19 @@ Python, numpy, and C called holding the GIL or inside ``with nogil:``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
 from fastfib import registry as _registry
 from fastfib._args import check_n as _check_n
 from fastfib._version import __version__
 from fastfib.cancel import CancelToken, deadline
 from fastfib.registry import Kernel
 
-__all__ = ["CancelToken", "Kernel", "__version__", "burn", "deadline", "fib", "kernels"]
+if TYPE_CHECKING:
+    from fastfib.probing import ProbeResult
+
+__all__ = ["CancelToken", "Kernel", "__version__", "burn", "burn_many", "deadline", "fib", "fib_many", "kernels",
+           "probe"]
 
 # auto takes the first of these whose range covers n: C in uint64 up to 93,
 # then GMP, then Python's own integers (always there, unbounded).
@@ -68,3 +74,39 @@ def burn(n: object, *, kernel: str, timeout: float | None = None, cancel: Cancel
     _check_n(n, kernel, chosen.max_n)  # bad n: the usual error, not a timeout
     with deadline(timeout, f"burn({n}) on {kernel}") as token:
         return chosen.burn(n, cancel=token)
+
+
+def burn_many(ns: Iterable[object], *, kernel: str) -> list[int]:
+    """[burn(n, kernel=kernel) for n in ns], in one call where the kernel has a batch
+    (cython-gil, cython-nogil: one C call, the nogil one releasing the GIL once for
+    the whole batch); elsewhere a loop of single calls. Every n is checked first.
+
+    >>> burn_many([10, 20], kernel="cython-nogil")
+    [55, 6765]
+    """
+    chosen = _registry.burner(kernel)
+    if chosen.burn_many is not None:
+        return chosen.burn_many(ns)
+    items = list(ns)
+    for n in items:
+        _check_n(n, kernel, chosen.max_n)
+    return [chosen.burn(n) for n in items]  # type: ignore[misc]  # burner() made sure it has one
+
+
+def fib_many(ns: Iterable[object], *, kernel: str = "python") -> list[int]:
+    """[fib(n, kernel=kernel) for n in ns], in one C call where the kernel has a batch."""
+    chosen = _registry.get(kernel)
+    if chosen.fib_many is not None:
+        return chosen.fib_many(ns)
+    items = list(ns)
+    for n in items:
+        _check_n(n, kernel, chosen.max_n)
+    return [chosen.fib(n) for n in items]
+
+
+def probe(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> "ProbeResult":
+    """Does ``fn(*args)`` release the GIL, and does that pay? See :func:`fastfib.probing.probe`
+    (imported on first use: ``import fastfib`` stays light)."""
+    from fastfib.probing import probe as run_probe
+
+    return run_probe(fn, *args, **kwargs)

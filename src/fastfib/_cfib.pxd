@@ -21,3 +21,7 @@ cdef extern from "fib.h" nogil:
     int fib_burn(unsigned int n, uint64_t *out, const fib_cancel *cancel)
     int fib_exact_u64(unsigned int n, uint64_t *out)  # fast doubling, O(log n)
 
+    # batches: the same for ns[0..count-1] into out[0..count-1], in one call
+    int fib_burn_many(const unsigned int *ns, size_t count, uint64_t *out)
+    int fib_exact_many(const unsigned int *ns, size_t count, uint64_t *out)
+

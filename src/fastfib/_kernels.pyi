@@ -5,7 +5,7 @@
 # __index__; never bool) and raises TypeError for a non-integer, ValueError
 # for n < 0 and OverflowError for n > MAX_N, before any C code runs.
 
-from typing import Final, SupportsIndex
+from typing import Final, Iterable, SupportsIndex
 
 MAX_N: Final[int]
 """93: the largest n whose F(n) fits in a uint64 (F(93) = 12200160415121876738)."""
@@ -34,6 +34,18 @@ def burn_gil(n: SupportsIndex, cancel: CancelToken | None = None) -> int:
 
 def burn_nogil(n: SupportsIndex, cancel: CancelToken | None = None) -> int:
     """F(n) by naive recursion in C, with the GIL released: threads scale."""
+
+def burn_many_gil(ns: Iterable[SupportsIndex]) -> list[int]:
+    """[burn(n) for n in ns] in one C call, holding the GIL throughout."""
+
+def burn_many_nogil(ns: Iterable[SupportsIndex]) -> list[int]:
+    """[burn(n) for n in ns] in one C call, the GIL released once for the whole batch."""
+
+def fib_many_gil(ns: Iterable[SupportsIndex]) -> list[int]:
+    """[fib(n) for n in ns] in one C call, holding the GIL throughout."""
+
+def fib_many_nogil(ns: Iterable[SupportsIndex]) -> list[int]:
+    """[fib(n) for n in ns] in one C call, the GIL released once for the whole batch."""
 
 def _thread_state_attached() -> tuple[bool, bool]:
     """(outside, inside) a `with nogil:` block: is a thread state attached? For the tests."""

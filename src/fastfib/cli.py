@@ -24,6 +24,7 @@ from fastfib.command import (
 )
 from fastfib.bench_cli import BenchCommand
 from fastfib.lab_cli import LabCommand, ServeCommand
+from fastfib.probe_cli import ProbeCommand
 from fastfib.scale_cli import CompareCommand, CrossoverCommand, ScaleCommand
 from fastfib.source_cli import SourceCommand
 
@@ -210,6 +211,7 @@ class InfoCommand(Command):
 COMMANDS: list[Command] = [
     FibCommand(), BurnCommand(), KernelsCommand(), InfoCommand(), SourceCommand(),
     ScaleCommand(), CompareCommand(), CrossoverCommand(), LabCommand(), ServeCommand(), BenchCommand(),
+    ProbeCommand(),
 ]
 
 

@@ -1,5 +1,6 @@
 """What every ``fastfib`` subcommand is made of: the Command base class, the
-one-line UsageError, and the small output helpers they share.
+one-line UsageError, and the small helpers they share: progress on stderr,
+argument checks that fail in one line, output paths checked before any work.
 
 A Command names itself, adds its arguments in ``prepare_parser`` and does its
 work in ``run``, returning the exit status. ``fastfib.cli`` collects the
@@ -12,8 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from typing import Any, Callable, Sequence, TextIO
 
-__all__ = ["EXIT_INTERRUPTED", "EXIT_TERMINATED", "EXIT_USAGE", "Terminated", "raise_terminated", "Command", "Parser", "UsageError", "add_json_flag", "print_json"]
+__all__ = [
+    "EXIT_INTERRUPTED", "EXIT_TERMINATED", "EXIT_USAGE", "Command", "Parser", "Progress", "Terminated", "UsageError",
+    "add_json_flag", "add_start_method", "check_outputs", "names", "numbers", "positive", "print_json",
+    "raise_terminated", "split",
+]
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
@@ -67,3 +74,96 @@ def print_json(data: object) -> None:
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+class Progress:
+    """Progress on stderr: a redrawn bar on a terminal, one line per step otherwise."""
+
+    def __init__(self, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
+        self.stream = stream
+        self.enabled = enabled
+        self.tty = enabled and stream.isatty()
+        self.started = time.monotonic()
+        self._drawn = False
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        elapsed = time.monotonic() - self.started
+        if self.tty:
+            width = 24
+            filled = int(width * done / max(total, 1))
+            line = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {elapsed:5.1f}s  {what}"
+            self.stream.write("\r\x1b[K" + line[:118])
+            self._drawn = True
+        else:
+            self.stream.write(f"fastfib: [{done}/{total}] {elapsed:5.1f}s {what}\n")
+        self.stream.flush()
+
+    def clear(self) -> None:
+        if self._drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self._drawn = False
+
+
+def split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def names(text: str, valid: Sequence[str], what: str) -> list[str]:
+    chosen = split(text)
+    if not chosen:
+        raise UsageError(f"--{what}s needs at least one name; valid {what}s: {', '.join(valid)}")
+    for name in chosen:
+        if name not in valid:
+            raise UsageError(f"unknown {what} {name!r}; valid {what}s: {', '.join(valid)}")
+    return list(dict.fromkeys(chosen))
+
+
+def numbers(text: str, what: str, convert: Callable[[str], Any]) -> list[Any]:
+    values = []
+    for part in split(text) or [""]:
+        try:
+            value = convert(part)
+        except ValueError:
+            raise UsageError(f"{what} must be a comma-separated list of numbers, not {text!r}") from None
+        if not value > 0:
+            raise UsageError(f"{what} must all be > 0, got {part}")
+        values.append(value)
+    return values
+
+
+def positive(convert: Callable[[str], Any], what: str) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a number, not {text!r}") from None
+        if not value > 0 or value != value or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"{what} must be > 0, got {text}")
+        return value
+
+    return parse
+
+
+def check_outputs(*paths: str | None) -> None:
+    """A UsageError, before any work starts, for an output path that cannot be written."""
+    from fastfib import report
+
+    for path in paths:
+        if path:
+            try:
+                report.check_writable(path)
+            except report.ReportError as exc:
+                raise UsageError(str(exc)) from None
+
+
+def add_start_method(parser: argparse.ArgumentParser) -> None:
+    from fastfib.runners import START_METHODS
+
+    parser.add_argument(
+        "--start-method", choices=START_METHODS, default="forkserver",
+        help="how worker processes start (default: forkserver, named explicitly because the "
+             "interpreter's default changed in 3.14); fork is fastest, spawn slowest",
+    )

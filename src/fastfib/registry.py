@@ -28,6 +28,9 @@ class Kernel:
     fib: Callable[[object], int] = pure.fib  # exact F(n)
     burn: Callable[..., int] | None = pure.burn  # F(n) by naive recursion; None: no burn
     cancellable: bool = False  # burn takes cancel=CancelToken, polled by its C loop
+    # One call for a whole batch of n (one GIL release for all of them); None: a loop of single calls.
+    burn_many: Callable[[object], list[int]] | None = None
+    fib_many: Callable[[object], list[int]] | None = None
 
     @property
     def releases_gil(self) -> bool:
@@ -87,6 +90,8 @@ else:
             _kernels.fib_gil,
             _kernels.burn_gil,
             cancellable=True,
+            burn_many=_kernels.burn_many_gil,
+            fib_many=_kernels.fib_many_gil,
         )
     )
     _register(
@@ -98,6 +103,8 @@ else:
             _kernels.fib_nogil,
             _kernels.burn_nogil,
             cancellable=True,
+            burn_many=_kernels.burn_many_nogil,
+            fib_many=_kernels.fib_many_nogil,
         )
     )
 

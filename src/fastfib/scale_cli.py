@@ -14,10 +14,12 @@ import json
 import os
 import sys
 import time
-from typing import Any, Callable, Sequence, TextIO
+from typing import Any, Sequence
 
 from fastfib import environment, measure, registry, report, runners
-from fastfib.command import Command, UsageError
+from fastfib.command import (
+    Command, Progress, UsageError, add_start_method, check_outputs, names, numbers, positive, split,
+)
 from fastfib.lab import crossover
 
 __all__ = ["CompareCommand", "CrossoverCommand", "ScaleCommand"]
@@ -36,94 +38,9 @@ def default_workers(cores: int) -> list[int]:
     return counts
 
 
-class Progress:
-    """Progress on stderr: a redrawn bar on a terminal, one line per step otherwise."""
-
-    def __init__(self, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
-        self.stream = stream
-        self.enabled = enabled
-        self.tty = enabled and stream.isatty()
-        self.started = time.monotonic()
-        self._drawn = False
-
-    def __call__(self, what: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        elapsed = time.monotonic() - self.started
-        if self.tty:
-            width = 24
-            filled = int(width * done / max(total, 1))
-            line = f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {elapsed:5.1f}s  {what}"
-            self.stream.write("\r\x1b[K" + line[:118])
-            self._drawn = True
-        else:
-            self.stream.write(f"fastfib: [{done}/{total}] {elapsed:5.1f}s {what}\n")
-        self.stream.flush()
-
-    def clear(self) -> None:
-        if self._drawn:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self._drawn = False
-
-
-# --- argument parsing -----------------------------------------------------------------------
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _names(text: str, valid: Sequence[str], what: str) -> list[str]:
-    chosen = _split(text)
-    if not chosen:
-        raise UsageError(f"--{what}s needs at least one name; valid {what}s: {', '.join(valid)}")
-    for name in chosen:
-        if name not in valid:
-            raise UsageError(f"unknown {what} {name!r}; valid {what}s: {', '.join(valid)}")
-    return list(dict.fromkeys(chosen))
-
-
-def _numbers(text: str, what: str, convert: Callable[[str], Any]) -> list[Any]:
-    values = []
-    for part in _split(text) or [""]:
-        try:
-            value = convert(part)
-        except ValueError:
-            raise UsageError(f"{what} must be a comma-separated list of numbers, not {text!r}") from None
-        if not value > 0:
-            raise UsageError(f"{what} must all be > 0, got {part}")
-        values.append(value)
-    return values
-
-
-def _positive(convert: Callable[[str], Any], what: str) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{what} must be a number, not {text!r}") from None
-        if not value > 0 or value != value or value == float("inf"):
-            raise argparse.ArgumentTypeError(f"{what} must be > 0, got {text}")
-        return value
-
-    return parse
-
-
-def _check_outputs(*paths: str | None) -> None:
-    for path in paths:
-        if path:
-            try:
-                report.check_writable(path)
-            except report.ReportError as exc:
-                raise UsageError(str(exc)) from None
-
-
-def _add_start_method(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--start-method", choices=runners.START_METHODS, default="forkserver",
-        help="how worker processes start (default: forkserver, named explicitly because the "
-             "interpreter's default changed in 3.14); fork is fastest, spawn slowest",
-    )
+# The shared toolbox (fastfib.command), under the names this module has always used.
+_split, _names, _numbers, _positive, _check_outputs, _add_start_method = (
+    split, names, numbers, positive, check_outputs, add_start_method)
 
 
 # --- fastfib scale --------------------------------------------------------------------------

@@ -8,6 +8,11 @@ speedup stays near 1; with calls of ~10 µs and more the C work dominates and
 the speedup approaches the number of cores. ``cython-gil`` runs beside it as
 the control: it never overlaps, at any size.
 
+The fix for tiny calls is batching: ``burn_many`` computes a whole list of n
+in one C call, releasing the GIL once for all of them. :func:`batching` puts
+per-item calls and batches of ``BATCH`` items side by side at ~1 µs of work
+per item, each speedup paired with its sequential run (:mod:`fastfib.paired`).
+
 This module is the one implementation of the sweep: ``fastfib lab
 granularity`` and the benchmark suite (``benchmarks/test_micro.py``) both use
 :func:`task_for` and :func:`repeat_burn`.
@@ -19,9 +24,12 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
-from fastfib import measure, registry, runners
+from fastfib import measure, paired, registry, runners
 
-__all__ = ["DEFAULT_WORK_US", "Task", "repeat_burn", "run", "sweep", "task_for"]
+__all__ = ["BATCH", "DEFAULT_WORK_US", "Task", "batching", "repeat_burn", "repeat_burn_many", "run", "sweep",
+           "task_for"]
+
+BATCH = 1000  # items per burn_many call in the batching comparison
 
 DEFAULT_WORK_US = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 QUICK_WORK_US = (1.0, 10.0, 100.0, 1000.0)
@@ -60,6 +68,42 @@ def repeat_burn(kernel: str, n: int, calls: int) -> int:
     for _ in range(calls):
         total += burn(n)
     return total
+
+
+def repeat_burn_many(kernel: str, n: int, batches: int, batch: int) -> int:
+    """``batches`` calls of burn_many([n] * batch): one thread's share, in batches."""
+    burn_many = registry.get(kernel).burn_many
+    items = [n] * batch
+    total = 0
+    for _ in range(batches):
+        total += sum(burn_many(items))  # type: ignore[misc]  # only kernels with a batch get here
+    return total
+
+
+def batching(kernel: str = "cython-nogil", work_us: float = 1.0, batch: int = BATCH, *, share_s: float = 0.02,
+             budget_s: float = 1.0) -> dict[str, Any]:
+    """2-thread speedup of per-item calls against batches of ``batch`` items, at ``work_us``
+    per item: the same items either way, each speedup paired with its sequential run."""
+    task = task_for(kernel, work_us, share_s)
+    batches = max(1, task.calls // batch)
+    items = batches * batch
+    expected = [items * measure.oracle(task.n)] * 2
+    cases = {"per_item": (repeat_burn, [(kernel, task.n, items)] * 2),
+             "batched": (repeat_burn_many, [(kernel, task.n, batches, batch)] * 2)}
+    found: dict[str, Any] = {"kernel": kernel, "work_us": work_us, "measured_us": task.measured_us, "n": task.n,
+                             "batch": batch, "items_per_thread": items}
+    with runners.make_runner("sequential").open(1) as alone, runners.make_runner("threads").open(2) as pair:
+        for name, (fn, args) in cases.items():
+
+            def timed(pool: runners.Pool, fn: Callable[..., int] = fn, args: list = args) -> float:
+                batch_run = pool.run(fn, args)
+                if batch_run.results != expected:
+                    raise RuntimeError(f"wrong result from {kernel} {name} burn({task.n})")
+                return batch_run.wall_s
+
+            timed(pair)  # warm
+            found[name] = paired.measure(lambda: timed(alone), lambda: timed(pair), budget_s=budget_s).to_dict()
+    return found
 
 
 @dataclass
@@ -108,15 +152,20 @@ def run(*, kernels: Sequence[str], work_us: Sequence[float], share_s: float, rep
         progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> dict[str, Any]:
     """The sweep; a JSON-ready dict with a one-sentence ``finding``."""
     points = sweep(kernels, work_us, share_s=share_s, repeats=repeats, progress=progress)
+    batched = None
+    if "cython-nogil" in kernels and registry.get("cython-nogil").burn_many is not None:
+        progress("batching: per-item calls vs batches", len(points), len(points))
+        batched = batching(share_s=share_s, budget_s=50 * share_s)
     return {"settings": {"kernels": list(kernels), "work_us": list(work_us), "share_ms": 1000 * share_s,
-                         "repeats": repeats}, "points": [p.to_dict() for p in points], "finding": finding(points)}
+                         "repeats": repeats}, "points": [p.to_dict() for p in points], "batching": batched,
+            "finding": finding(points, batched)}
 
 
 def _us(value: float) -> str:
     return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
 
 
-def finding(points: Sequence[Point]) -> str:
+def finding(points: Sequence[Point], batched: dict[str, Any] | None = None) -> str:
     nogil = [p for p in points if p.kernel == "cython-nogil"]
     held = [p for p in points if p.kernel != "cython-nogil"]
     text = "2-thread speedup of cython-nogil by work per call: " + ", ".join(
@@ -124,6 +173,10 @@ def finding(points: Sequence[Point]) -> str:
     if held:
         text += "; " + ", ".join(sorted({p.kernel for p in held})) + " stays at " + ", ".join(
             f"{p.speedup:.2f}×" for p in held)
+    if batched:
+        each = {name: paired.PairedRatio.from_dict(batched[name]).describe() for name in ("batched", "per_item")}
+        text += (f"; at {_us(batched['measured_us'])} µs per item, batches of {batched['batch']:,} items per call "
+                 f"give {each['batched']} where per-item calls give {each['per_item']}")
     return text + "."
 
 
@@ -134,8 +187,17 @@ def format_text(result: dict[str, Any]) -> str:
               "speedup"]
     body = [[p["kernel"], f"{p['work_us']:g}", str(p["n"]), f"{p['measured_us']:.3g}", f"{p['calls']:,}",
              f"{p['sequential_ms']:.1f}", f"{p['threads_ms']:.1f}", f"{p['speedup']:.2f}×"] for p in result["points"]]
-    return (grid(header, body, left=1) + f"\n\nEach of 2 threads makes ~{result['settings']['share_ms']:g} ms of "
+    text = (grid(header, body, left=1) + f"\n\nEach of 2 threads makes ~{result['settings']['share_ms']:g} ms of "
             "calls; speedup = both shares one after the other / both at once (median of the repeats).")
+    batched = result.get("batching")
+    if batched:
+        rows = [[name.replace("_", "-"), f"{batched['measured_us']:.3g}", "1" if name == "per_item" else
+                 f"{batched['batch']:,}", paired.PairedRatio.from_dict(batched[name]).describe()]
+                for name in ("per_item", "batched")]
+        text += ("\n\n" + grid(["calls", "µs per item", "items per call", "2-thread speedup (paired)"], rows, left=1)
+                 + f"\nThe same {batched['items_per_thread']:,} items per thread, per-item burn() calls vs "
+                 "burn_many() batches: one GIL release per batch.")
+    return text
 
 
 def plot(result: dict[str, Any], path: str) -> None:

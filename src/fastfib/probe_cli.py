@@ -1,0 +1,147 @@
+"""``fastfib probe``: the lab pointed at your own code, in the style of ``python -m timeit``.
+
+Exit status: 0 measured; 1 the probed code failed (it raised -- its traceback
+is shown -- or did not return within ``--timeout``); 2 a usage error (a bad
+option, SETUP or STMT that does not compile); 130 / 143 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from fastfib.command import (
+    Command, Progress, UsageError, add_start_method, check_outputs, names, numbers, positive, print_json,
+)
+
+__all__ = ["ProbeCommand", "format_result"]
+
+PROBE_RUNNERS = ("threads", "processes", "interpreters")
+SCHEMA = "fastfib.probe"
+SCHEMA_VERSION = 1
+
+
+def format_result(result: Any) -> str:
+    """The verdict, the cost per call, the scaling table and the advice, as text."""
+    from fastfib.report import grid
+
+    lines = [
+        f"probe: {result.label}",
+        f"verdict: {result.verdict}" + ("" if result.verdict == "no GIL" else
+                                         f" (another Python thread ran during {result.released_fraction:.0%} of the "
+                                         f"calls' time; its longest stall {result.longest_stall_ms:.1f} ms)"),
+        f"cost per call: {_time(result.per_call_s)} (quartiles {_time(result.per_call_q1_s)} - "
+        f"{_time(result.per_call_q3_s)}; batches of {result.calls_per_batch} calls)",
+        "",
+    ]
+    body = []
+    for point in result.points:
+        if point.error:
+            body.append([point.runner, str(point.workers), "-", "-", "-", "-", "-", point.error])
+            continue
+        figure = point.speedup
+        body.append([
+            point.runner, str(point.workers), "-" if figure.too_noisy else f"{figure.speedup:.2f}×",
+            f"{figure.low:.2f}-{figure.high:.2f}×", str(figure.pairs),
+            "-" if figure.too_noisy else f"{figure.speedup / point.workers:.2f}",
+            f"{1000 * point.startup_s:.1f} / {1000 * point.handover_s:.2f}",
+            "too noisy to tell" if figure.too_noisy else "",
+        ])
+    if body:
+        lines += [grid(["runner", "workers", "speedup", "95% CI", "pairs", "efficiency", "start-up / hand-over ms",
+                        "note"], body, left=2),
+                  f"speedup = sequential / parallel wall for 2 tasks per worker of {result.task_calls} calls each, "
+                  "the two timed in alternation (median of the pairs);",
+                  "start-up = starting and warming the pool; hand-over = one empty task per worker; neither is in "
+                  "the speedup.", ""]
+    lines.append(f"advice: {result.advice}")
+    return "\n".join(lines)
+
+
+def _time(seconds: float) -> str:
+    us = 1e6 * seconds
+    return f"{us:.3g} µs" if us < 1000 else f"{us / 1000:.3g} ms"
+
+
+class ProbeCommand(Command):
+    name = "probe"
+    help = "does this call release the GIL, and does it pay? (your own code, timeit-style)"
+    description = (
+        "Probe a statement of your own, as `python -m timeit` would time it: SETUP runs once per worker\n"
+        "(each thread, process or interpreter gets its own data), STMT is the call. Reports, on this\n"
+        "interpreter: the verdict (released / held / partly released / no GIL), decided by a heartbeat\n"
+        "thread that can only run while the call has released the GIL (the switch interval is raised far\n"
+        "past the call); the cost per call; the speedup on W workers of each runner against the same\n"
+        "tasks run sequentially, the two timed in alternation, with a 95% interval; and advice.\n\n"
+        "Exit status: 0 measured; 1 the probed code raised (its traceback is shown) or did not return\n"
+        "within --timeout; 2 a usage error; 130 interrupted."
+    )
+    epilog = (
+        "examples:\n"
+        "  fastfib probe -s 'import hashlib; data = bytes(8_000_000)' 'hashlib.sha256(data)'\n"
+        "  fastfib probe -s 'import zlib, os; data = os.urandom(1 << 22)' 'zlib.compress(data)'\n"
+        "  fastfib probe 'sum(range(100_000))'                     # held: use processes\n"
+        "  fastfib probe -s 'import fastfib' 'fastfib.burn(20, kernel=\"cython-nogil\")'\n"
+        "  fastfib probe -s 'import numpy as np; a = np.ones(10**6)' 'a + a' --runners threads --quick\n"
+        "  fastfib probe 'import time; time.sleep(0.001)' --workers 1,2,4 --json probe.json --plot probe.png\n"
+        "From Python: fastfib.probe(fn, *args); in a test suite: fastfib.testing.assert_releases_gil(fn, *args)."
+    )
+
+    def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("stmt", metavar="STMT", help="the statement measured (Python source)")
+        parser.add_argument("-s", "--setup", action="append", default=[], metavar="SETUP",
+                            help="run once per worker before STMT (repeatable, like timeit's -s)")
+        parser.add_argument("--workers", default=None, help="worker counts (default: 1,2; at most 2 x cores)")
+        parser.add_argument("--runners", default="threads,processes",
+                            help=f"comma-separated, of: {', '.join(PROBE_RUNNERS)} (default: %(default)s)")
+        parser.add_argument("--quick", action="store_true", help="fewer, shorter measurements (about 5-10 s)")
+        parser.add_argument("--timeout", type=positive(float, "--timeout"), default=10.0,
+                            help="seconds the first call may take before the probe gives up (default: %(default)s)")
+        parser.add_argument("--json", metavar="PATH", help="write the result as JSON (atomically)")
+        parser.add_argument("--plot", metavar="PATH", help="write a PNG of speedup vs workers, with intervals")
+        parser.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+        add_start_method(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from fastfib import environment, measure, probing, report
+
+        chosen = names(args.runners, PROBE_RUNNERS, "runner")
+        workers = sorted(set(numbers(args.workers or "1,2", "--workers", int)))
+        check_outputs(args.json, args.plot)
+        try:
+            probing.compile_source(args.setup, args.stmt)
+        except SyntaxError as exc:
+            raise UsageError(f"SETUP or STMT does not compile: {exc.msg} ({exc.filename}, line {exc.lineno})") from None
+        progress = Progress(enabled=not args.no_progress)
+        spec = probing.Spec(setup=tuple(args.setup), stmt=args.stmt)
+        try:
+            result = probing.probe_spec(spec, workers=workers, runner_names=chosen, quick=args.quick,
+                                      timeout_s=args.timeout, start_method=args.start_method,
+                                      progress=lambda what: progress(what, 0, 1))
+        except probing.ProbeError as exc:
+            progress.clear()
+            if exc.details:
+                sys.stderr.write(exc.details)
+            print(f"fastfib: error: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            progress.clear()
+        result.meta.update(measure.metadata(), stmt=args.stmt, setup=args.setup)
+        print(format_result(result))
+        if args.json:
+            report.write_document(args.json, {"schema": SCHEMA, "schema_version": SCHEMA_VERSION,
+                                              "meta": result.meta, "result": result.to_json()})
+        if args.plot:
+            report.write_plot(args.plot, plot_rows(result), environment.usable_cores(), title=f"probe: {result.label}")
+        return 0
+
+
+def plot_rows(result: Any) -> list[Any]:
+    """The scaling points as measure.Row, for report.write_plot (one panel: the probed call)."""
+    from fastfib.measure import Row
+
+    return [Row(result.label, point.runner, point.workers, 2 * point.workers, 0, 0.0,
+                speedup=point.speedup.speedup, noisy=point.speedup.too_noisy,
+                extra={"speedup_low": point.speedup.low, "speedup_high": point.speedup.high})
+            for point in result.points if point.speedup is not None]

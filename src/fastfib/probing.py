@@ -1,0 +1,484 @@
+"""``fastfib.probe()`` and ``fastfib probe``: does *this* call release the GIL, and does releasing it pay?
+
+What the lab measures for its own kernels, pointed at any call -- a function
+with its arguments, or ``timeit``-style source (a SETUP run once per worker, a
+STMT measured). Three figures, then advice:
+
+* the **verdict**, from what the GIL makes certain. A heartbeat thread ticks
+  every half millisecond while batches of calls run, with the switch interval
+  raised far past a batch: then the interpreter never takes the GIL away, and
+  the heartbeat can run only while the call itself has released it. No tick
+  inside a call: ``held``; ticks throughout: ``released``; in between: ``partly
+  released`` (the share of the call's time in which the heartbeat ran is the
+  *released fraction*). On a free-threaded build with the GIL off: ``no GIL``.
+* the **cost per call**: batches sized to ~``target`` each, median and
+  quartiles of the per-call time;
+* the **scaling curve**: tasks of ~``target`` of calls each, on W threads,
+  processes or interpreters against the same tasks run sequentially, the two
+  timed in alternation (:mod:`fastfib.paired`); pool start-up and the
+  hand-over of an empty task are measured apart.
+
+:class:`GilWatch` is the verdict's instrument; :mod:`fastfib.testing` builds
+``assert_releases_gil`` / ``assert_holds_gil`` on it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import pickle
+import statistics
+import sys
+import textwrap
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+from fastfib import environment, paired, runners
+
+__all__ = ["GilWatch", "ProbeError", "ProbeResult", "Spec", "advice", "probe", "probe_spec", "run_spec"]
+
+TICK_S = 0.0005  # the heartbeat's sleep between ticks
+SILENCE_S = 0.002  # a gap between ticks longer than this: the heartbeat could not run
+RELEASED_AT = 0.8  # released fraction from which a call counts as releasing the GIL
+
+
+class ProbeError(Exception):
+    """The probed code failed (it raised, or did not return in time): exit status 1."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details  # the probed code's traceback, when it raised
+
+
+# --- what is probed, in a form every runner can take ---------------------------------------
+
+@dataclass(frozen=True)
+class Spec:
+    """The call: ``fn(*args, **kwargs)``, or ``stmt`` after ``setup`` (source, timeit-style).
+    Picklable whenever ``fn`` and its arguments are, so process workers can run it."""
+
+    fn: Callable[..., Any] | None = None
+    args: tuple[Any, ...] = ()
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    setup: tuple[str, ...] = ()
+    stmt: str = ""
+
+    def label(self) -> str:
+        if self.fn is None:
+            return self.stmt if len(self.stmt) <= 60 else self.stmt[:57] + "..."
+        return f"{getattr(self.fn, '__qualname__', repr(self.fn))}(...)"
+
+
+_LOOP = "def __fastfib_loop(__fastfib_number):\n    for __fastfib_i in range(__fastfib_number):\n{body}\n"
+_local = threading.local()  # per worker thread (and per process, per interpreter): its own SETUP namespace
+
+
+def compile_source(setup: Sequence[str], stmt: str) -> None:
+    """SyntaxError for source that cannot compile (a usage error, before anything runs)."""
+    for text in setup:
+        compile(text, "<setup>", "exec")
+    compile(_LOOP.format(body=textwrap.indent(stmt, " " * 8)), "<stmt>", "exec")
+
+
+def _loop_of(spec: Spec) -> Callable[[int], None]:
+    """``loop(number)`` making ``number`` calls: ``fn`` bound, or ``stmt`` compiled into a
+    function over this worker's own SETUP namespace (SETUP runs on a worker's first call)."""
+    if spec.fn is not None:
+        fn, args, kwargs = spec.fn, spec.args, dict(spec.kwargs)
+
+        def loop(number: int) -> None:
+            for _ in range(number):
+                fn(*args, **kwargs)
+
+        return loop
+    loops = getattr(_local, "loops", None)
+    if loops is None:
+        loops = _local.loops = {}
+    key = (spec.setup, spec.stmt)
+    if key not in loops:
+        namespace: dict[str, Any] = {"__name__": "__fastfib_probe__"}
+        for text in spec.setup:
+            exec(compile(text, "<setup>", "exec"), namespace)  # noqa: S102 - the user's own code, by design
+        exec(compile(_LOOP.format(body=textwrap.indent(spec.stmt, " " * 8)), "<stmt>", "exec"), namespace)
+        loops[key] = namespace["__fastfib_loop"]
+    return loops[key]
+
+
+def run_spec(spec: Spec, number: int) -> int:
+    """A task for any pool: ``number`` calls of ``spec``; returns ``number`` (the check)."""
+    _loop_of(spec)(number)
+    return number
+
+
+def _empty_task() -> int:
+    return 0
+
+
+# --- the verdict's instrument --------------------------------------------------------------
+
+class GilWatch:
+    """A heartbeat thread and a switch interval far past any call: ticks inside a call
+    prove the call released the GIL, since nothing else could have handed it over.
+
+    How much of the call released it is read against *control* windows: the same
+    heartbeat beside a call known to release the GIL for its whole length (the
+    nogil kernel when the extension is built, else a sleep), taken in alternation
+    with the calls, so a busy machine slows the heartbeat in both alike.
+
+    >>> with GilWatch() as watch:
+    ...     with watch.call():
+    ...         time.sleep(0.01)
+    >>> watch.ticks_inside() > 0
+    True
+    """
+
+    def __init__(self, switch_interval_s: float = 10.0) -> None:
+        self.switch_interval_s = switch_interval_s
+        self.ticks: list[float] = []
+        self.windows: list[tuple[float, float]] = []
+        self.controls: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="fastfib-gil-watch", daemon=True)
+        self._old_interval = sys.getswitchinterval()
+
+    def _beat(self) -> None:
+        ticks, stop, sleep, clock = self.ticks, self._stop, time.sleep, time.perf_counter
+        while not stop.is_set():
+            ticks.append(clock())  # only with the GIL held: a tick inside a call is a release
+            sleep(TICK_S)
+
+    def __enter__(self) -> "GilWatch":
+        self._thread.start()
+        while len(self.ticks) < 3:  # running, and waiting for the GIL from now on
+            time.sleep(TICK_S)
+        sys.setswitchinterval(self.switch_interval_s)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        sys.setswitchinterval(self._old_interval)
+        self._stop.set()
+        self._thread.join()
+
+    @contextlib.contextmanager
+    def _timed(self, into: list[tuple[float, float]]) -> Iterator[None]:
+        time.sleep(2 * TICK_S)  # let the heartbeat tick, then wait for the GIL again
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            into.append((start, time.perf_counter()))
+
+    def call(self) -> contextlib.AbstractContextManager[None]:
+        """Time one call (or batch) inside the watch: these windows are what the verdict reads."""
+        return self._timed(self.windows)
+
+    def control(self, seconds: float) -> None:
+        """A window of ``seconds`` beside a call that releases the GIL throughout."""
+        with self._timed(self.controls):
+            _released_for(seconds)
+
+    @staticmethod
+    def _count(windows: list[tuple[float, float]], ticks: list[float]) -> int:
+        return sum(start < t < end for start, end in windows for t in ticks)
+
+    def ticks_inside(self) -> int:
+        return self._count(self.windows, self.ticks[:])
+
+    def called_s(self) -> float:
+        return sum(end - start for start, end in self.windows)
+
+    def released_fraction(self) -> float:
+        """Heartbeat ticks per second during the calls over those during the controls
+        (0 .. 1); without controls, the share of the calls' time in which it ran."""
+        ticks = self.ticks[:]
+        control_s = sum(end - start for start, end in self.controls)
+        called = self.called_s()
+        if called <= 0:
+            return 0.0
+        if control_s > 0 and self._count(self.controls, ticks):
+            rate = self._count(self.windows, ticks) / called
+            return min(1.0, rate / (self._count(self.controls, ticks) / control_s))
+        silent = 0.0
+        for start, end in self.windows:
+            points = [start, *(t for t in ticks if start < t < end), end]
+            silent += sum(b - a for a, b in zip(points, points[1:]) if b - a > SILENCE_S)
+        return max(0.0, 1 - silent / called)
+
+    def longest_stall_ms(self) -> float:
+        ticks, longest = self.ticks[:], 0.0
+        for start, end in self.windows:
+            points = [start, *(t for t in ticks if start < t < end), end]
+            longest = max(longest, *(b - a for a, b in zip(points, points[1:])))
+        return 1000 * longest
+
+
+def _released_for(seconds: float) -> None:
+    """Keep a core busy with the GIL released for ``seconds`` (the nogil kernel's burn in
+    short calls), or sleep that long where the extension is not built."""
+    from fastfib import registry
+
+    kernel = registry.KERNELS.get("cython-nogil")
+    if kernel is None or kernel.burn is None:
+        time.sleep(seconds)
+        return
+    burn, end = kernel.burn, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        burn(22)  # ~0.1 ms with the GIL released; the loop around it is a few microseconds
+
+
+# --- the result ----------------------------------------------------------------------------
+
+@dataclass
+class ScalePoint:
+    runner: str
+    workers: int
+    speedup: paired.PairedRatio | None = None
+    startup_s: float | None = None  # starting and warming the pool, outside the figures
+    handover_s: float | None = None  # one empty task per worker, gate to last result
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        found = asdict(self)
+        found["speedup"] = None if self.speedup is None else self.speedup.to_dict()
+        return found
+
+
+@dataclass
+class ProbeResult:
+    """What :func:`probe` found; ``to_json()`` for CI."""
+
+    label: str
+    verdict: str  # "released", "held", "partly released" or "no GIL"
+    released_fraction: float
+    longest_stall_ms: float
+    per_call_s: float  # median
+    per_call_q1_s: float
+    per_call_q3_s: float
+    calls_per_batch: int
+    task_calls: int
+    points: list[ScalePoint] = field(default_factory=list)
+    advice: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def speedup(self) -> dict[str, dict[int, float | None]]:
+        """{runner: {workers: median paired speedup, or None (error, or too noisy to tell)}}."""
+        found: dict[str, dict[int, float | None]] = {}
+        for point in self.points:
+            ok = point.speedup is not None and not point.speedup.too_noisy
+            found.setdefault(point.runner, {})[point.workers] = point.speedup.speedup if ok else None
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["points"] = [point.to_dict() for point in self.points]
+        return data
+
+
+# --- measuring -----------------------------------------------------------------------------
+
+Progress = Callable[[str], None]
+
+
+def _trial(spec: Spec, timeout_s: float) -> float:
+    """One call, on a thread of its own, so that a call that never returns is noticed."""
+    outcome: dict[str, Any] = {}
+
+    def attempt() -> None:
+        try:
+            loop = _loop_of(spec)  # SETUP, then one call
+            start = time.perf_counter()
+            loop(1)
+            outcome["took"] = time.perf_counter() - start
+        except BaseException as exc:  # noqa: BLE001 - reported to the caller with its traceback
+            outcome["error"] = exc
+            outcome["traceback"] = traceback.format_exc()
+
+    worker = threading.Thread(target=attempt, name="fastfib-probe-trial", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise ProbeError(f"the call did not return within {timeout_s:g} s (--timeout)")
+    if "error" in outcome:
+        exc = outcome["error"]
+        raise ProbeError(f"the probed code raised {type(exc).__name__}: {exc}", outcome["traceback"])
+    return outcome["took"]
+
+
+def _number_for(one_call_s: float, loop: Callable[[int], None], target_s: float) -> int:
+    """Calls per batch so that a batch takes about ``target_s`` (at least one call)."""
+    number = max(1, int(target_s / max(one_call_s, 1e-9)))
+    for _ in range(3):  # the first call may have been cold: correct from a real batch
+        start = time.perf_counter()
+        loop(number)
+        took = time.perf_counter() - start
+        if took <= 0 or 0.5 < took / target_s < 2:
+            break
+        number = max(1, int(number * target_s / took))
+    return number
+
+
+def _verdict(loop: Callable[[int], None], number: int, min_s: float) -> tuple[str, float, float]:
+    """(verdict, released fraction, longest stall ms) from batches under a GilWatch."""
+    if not environment.gil_enabled():
+        return "no GIL", 1.0, 0.0
+    with GilWatch() as watch:
+        while watch.called_s() < min_s or len(watch.windows) < 3:
+            with watch.call():
+                loop(number)
+            start, end = watch.windows[-1]
+            watch.control(end - start)  # in alternation: the same machine for both
+    fraction = watch.released_fraction()
+    if watch.ticks_inside() == 0:
+        verdict = "held"
+    elif fraction >= RELEASED_AT:
+        verdict = "released"
+    else:
+        verdict = "partly released"
+    return verdict, fraction, watch.longest_stall_ms()
+
+
+def _scale_point(runner_name: str, workers: int, spec: Spec, task_calls: int, *, start_method: str,
+                 budget_s: float, baseline: runners.Pool) -> ScalePoint:
+    point = ScalePoint(runner_name, workers)
+    if runner_name in ("processes", "interpreters"):
+        try:
+            pickle.dumps(spec)
+        except Exception as exc:  # noqa: BLE001 - any pickling failure is this row's answer
+            point.error = (f"cannot be sent to {runner_name}: {type(exc).__name__}: {exc} (define the function "
+                           "in an importable module, or use -s SETUP / STMT source)")
+            return point
+    try:
+        runner = runners.make_runner(runner_name, start_method=start_method, preload=("fastfib.probing",))
+    except runners.RunnerUnavailable as exc:
+        point.error = str(exc)
+        return point
+    tasks = [(spec, task_calls)] * (2 * workers)
+    expected = [task_calls] * len(tasks)
+
+    def timed(pool: runners.Pool) -> float:
+        batch = pool.run(run_spec, tasks)
+        if batch.results != expected:
+            raise ProbeError(f"{runner_name}: a task returned {batch.results!r}")
+        return batch.wall_s
+
+    try:
+        with runner.open(workers) as pool:
+            point.startup_s = pool.startup_s
+            pool.run(run_spec, [(spec, 1)] * workers)  # SETUP on every worker, untimed
+            point.handover_s = statistics.median(pool.run(_empty_task, [()] * workers).wall_s for _ in range(5))
+            point.speedup = paired.measure(lambda: timed(baseline), lambda: timed(pool), budget_s=budget_s)
+    except ProbeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - e.g. numpy refusing a subinterpreter: this row says why
+        point.error = f"{type(exc).__name__}: {exc}".strip()
+    return point
+
+
+def probe_spec(spec: Spec, *, workers: Sequence[int] = (1, 2), runner_names: Sequence[str] = ("threads", "processes"),
+               quick: bool = False, timeout_s: float = 10.0, start_method: str = "forkserver",
+               progress: Progress = lambda what: None) -> ProbeResult:
+    """Probe ``spec`` on the running interpreter (see the module notes)."""
+    target_s = 0.01 if quick else 0.02
+    progress("one call (a trial)")
+    one_call_s = _trial(spec, timeout_s)
+    loop = _loop_of(spec)
+    number = _number_for(one_call_s, loop, target_s)
+    progress(f"cost per call ({number} calls per batch)")
+    per_call = []
+    for _ in range(5 if quick else 9):
+        start = time.perf_counter()
+        loop(number)
+        per_call.append((time.perf_counter() - start) / number)
+    q1, median, q3 = statistics.quantiles(per_call, n=4, method="inclusive")
+    progress("verdict (a heartbeat thread beside the call)")
+    verdict, fraction, stall_ms = _verdict(loop, number, 0.05 if quick else 0.1)
+    result = ProbeResult(spec.label(), verdict, fraction, stall_ms, median, q1, q3, number, number,
+                         meta={"workers": list(workers), "runners": list(runner_names), "quick": quick,
+                               "start_method": start_method})
+    # Processes first: forking before this process starts pool threads is the safe order.
+    order = sorted(runner_names, key=lambda name: name != "processes")
+    with runners.make_runner("sequential").open(1) as baseline:
+        for name in order:
+            for count in workers:
+                progress(f"{name} x{count}")
+                result.points.append(_scale_point(name, count, spec, number, start_method=start_method,
+                                                  budget_s=1.0 if quick else 3.0, baseline=baseline))
+    result.points.sort(key=lambda p: (list(runner_names).index(p.runner), p.workers))
+    result.advice = advice(result, environment.usable_cores())
+    return result
+
+
+def probe(fn: Callable[..., Any], *args: Any, workers: Sequence[int] = (1, 2),
+          runners: Sequence[str] = ("threads", "processes"), quick: bool = False, timeout: float = 10.0,
+          start_method: str = "forkserver", **kwargs: Any) -> ProbeResult:
+    """Does ``fn(*args, **kwargs)`` release the GIL, and does that pay on threads, processes
+    or interpreters? ``fn`` (and its arguments) must be picklable for the process and
+    interpreter runners; where it is not, that runner's row says so and the others run.
+
+    >>> import time
+    >>> fastfib.probe(time.sleep, 0.002, runners=["threads"], quick=True).verdict  # doctest: +SKIP
+    'released'
+    """
+    spec = Spec(fn=fn, args=tuple(args), kwargs=tuple(sorted(kwargs.items())))
+    return probe_spec(spec, workers=workers, runner_names=runners, quick=quick, timeout_s=timeout,
+                      start_method=start_method)
+
+
+# --- advice --------------------------------------------------------------------------------
+
+def _us(seconds: float) -> str:
+    us = 1e6 * seconds
+    return f"{us:.2g} µs" if us < 10 else f"{us:.0f} µs" if us < 1000 else f"{us / 1000:.3g} ms"
+
+
+def _best(result: ProbeResult, runner: str) -> ScalePoint | None:
+    """The point of ``runner`` at the most workers that gave a figure."""
+    points = [p for p in result.points if p.runner == runner and p.speedup is not None and p.workers > 1]
+    return max(points, key=lambda p: p.workers) if points else None
+
+
+def _said(point: ScalePoint | None, runner: str) -> str:
+    """ "1.85x on 2 threads", or why there is no figure."""
+    if point is None or point.speedup is None:
+        return f"no figure on {runner}"
+    at = f"on {point.workers} {runner}"
+    if point.speedup.too_noisy:
+        return f"a figure too noisy to tell ({point.speedup.low:.2f}-{point.speedup.high:.2f}x {at})"
+    return f"{point.speedup.speedup:.2f}x {at}"
+
+
+def advice(result: ProbeResult, cores: int) -> str:
+    """One or two plain sentences from the figures and this machine."""
+    threads, processes = _best(result, "threads"), _best(result, "processes")
+    on_threads, on_processes = _said(threads, "threads"), _said(processes, "processes")
+    scaled = threads is not None and threads.speedup is not None and not threads.speedup.too_noisy \
+        and threads.speedup.low >= 1 + 0.6 * (min(threads.workers, cores) - 1)
+    cost = _us(result.per_call_s)
+    if cores < 2:
+        return f"Only {cores} usable core here: no runner can run two calls at once; measure on a bigger machine."
+    if result.verdict == "no GIL":
+        return f"There is no GIL on this interpreter (free-threaded build): threads give {on_threads} here."
+    if result.verdict == "held":
+        return (f"Holds the GIL for {cost} per call: threads serialise it ({on_threads}) and delay every other "
+                f"thread by that much — use processes ({on_processes} here) or release the GIL around the C work.")
+    if threads is not None and threads.speedup is not None and threads.speedup.too_noisy:
+        return (f"Releases the GIL ({result.released_fraction:.0%} of each {cost} call), but this machine was too "
+                f"noisy to tell whether threads pay ({on_threads}): run it again on a quieter one.")
+    if scaled:
+        return (f"Releases the GIL ({result.released_fraction:.0%} of each call), and it pays: threads give "
+                f"{on_threads} here, with no start-up or pickling to pay.")
+    if result.verdict == "partly released":
+        ceiling = 1 / max(1e-9, 1 - result.released_fraction)
+        return (f"Releases the GIL for only about {result.released_fraction:.0%} of each {cost} call: threads give "
+                f"{on_threads} (Amdahl's ceiling on any number of threads: {ceiling:.2g}x); release it around more "
+                f"of the work, or use processes ({on_processes} here).")
+    if result.per_call_s < 100e-6:
+        batch = math.ceil(100e-6 / max(result.per_call_s, 1e-9))
+        return (f"Releases the GIL, but at {cost} per call the hand-over of the GIL costs more than the call: "
+                f"threads give {on_threads}; batch ≥ {batch} items per call (≥ 100 µs of work per release) to pay.")
+    return (f"Releases the GIL for {cost} per call, yet threads give {on_threads}: something else serialises the "
+            f"calls (a lock, memory bandwidth, or a busy machine); compare processes ({on_processes} here).")
