@@ -5,7 +5,6 @@ Small plans only (1 ms tasks, one repeat): these check behaviour, never speed.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import signal
@@ -18,6 +17,8 @@ import pytest
 
 from fastfib import report
 from fastfib.cli import main
+
+from helpers import processes_marked
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -121,18 +122,6 @@ def test_crossover_reports_where_the_curves_meet(tmp_path, capsys):
     assert data["schema"] == "fastfib.crossover" and len(data["points"]) == 2
 
 
-def _processes_marked(mark: str) -> list[str]:
-    found = []
-    for environ in glob.glob("/proc/[0-9]*/environ"):
-        try:
-            with open(environ, "rb") as handle:
-                if mark.encode() in handle.read():
-                    found.append(environ.split("/")[2])
-        except OSError:
-            pass
-    return found
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the child's processes through /proc")
 @pytest.mark.parametrize(("signum", "status", "said"), [(signal.SIGINT, 130, "fastfib: interrupted"),
                                                        (signal.SIGTERM, 143, "fastfib: terminated")])
@@ -162,9 +151,9 @@ def test_sigint_and_sigterm_exit_130_143_keep_rows_and_leave_no_process(tmp_path
             child.wait()
     assert said in rest
     deadline = time.monotonic() + 10
-    while _processes_marked(mark) and time.monotonic() < deadline:
+    while processes_marked(mark) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _processes_marked(mark) == [], "processes outlived fastfib scale"
+    assert processes_marked(mark) == [], "processes outlived fastfib scale"
     meta, rows = report.load(path)
     assert meta["interrupted"] is True and meta["complete"] is False
     assert [(r.kernel, r.runner, r.workers) for r in rows] == [

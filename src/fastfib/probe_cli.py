@@ -118,7 +118,7 @@ class ProbeCommand(Command):
         try:
             result = probing.probe_spec(spec, workers=workers, runner_names=chosen, quick=args.quick,
                                       timeout_s=args.timeout, start_method=args.start_method,
-                                      progress=lambda what: progress(what, 0, 1))
+                                      progress=progress)
         except probing.ProbeError as exc:
             progress.clear()
             if exc.details:

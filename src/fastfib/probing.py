@@ -280,7 +280,7 @@ class ProbeResult:
 
 # --- measuring -----------------------------------------------------------------------------
 
-Progress = Callable[[str], None]
+Progress = Callable[[str, int, int], None]  # (what is starting, steps done, steps in all), as measure's
 
 
 def _trial(spec: Spec, timeout_s: float) -> float:
@@ -380,21 +380,22 @@ def _scale_point(runner_name: str, workers: int, spec: Spec, task_calls: int, *,
 
 def probe_spec(spec: Spec, *, workers: Sequence[int] = (1, 2), runner_names: Sequence[str] = ("threads", "processes"),
                quick: bool = False, timeout_s: float = 10.0, start_method: str = "forkserver",
-               progress: Progress = lambda what: None) -> ProbeResult:
+               progress: Progress = lambda what, done, total: None) -> ProbeResult:
     """Probe ``spec`` on the running interpreter (see the module notes)."""
     target_s = 0.01 if quick else 0.02
-    progress("one call (a trial)")
+    total = 3 + len(runner_names) * len(workers)
+    progress("one call (a trial)", 0, total)
     one_call_s = _trial(spec, timeout_s)
     loop = _loop_of(spec)
     number = _number_for(one_call_s, loop, target_s)
-    progress(f"cost per call ({number} calls per batch)")
+    progress(f"cost per call ({number} calls per batch)", 1, total)
     per_call = []
     for _ in range(5 if quick else 9):
         start = time.perf_counter()
         loop(number)
         per_call.append((time.perf_counter() - start) / number)
     q1, median, q3 = statistics.quantiles(per_call, n=4, method="inclusive")
-    progress("verdict (a heartbeat thread beside the call)")
+    progress("verdict (a heartbeat thread beside the call)", 2, total)
     verdict, fraction, stall_ms = _verdict(loop, number, 0.05 if quick else 0.1)
     result = ProbeResult(spec.label(), verdict, fraction, stall_ms, median, q1, q3, number, number,
                          meta={"workers": list(workers), "runners": list(runner_names), "quick": quick,
@@ -404,11 +405,12 @@ def probe_spec(spec: Spec, *, workers: Sequence[int] = (1, 2), runner_names: Seq
     with runners.make_runner("sequential").open(1) as baseline:
         for name in order:
             for count in workers:
-                progress(f"{name} x{count}")
+                progress(f"{name} x{count}", 3 + len(result.points), total)
                 result.points.append(_scale_point(name, count, spec, number, start_method=start_method,
                                                   budget_s=1.0 if quick else 3.0, baseline=baseline))
     result.points.sort(key=lambda p: (list(runner_names).index(p.runner), p.workers))
     result.advice = advice(result, environment.usable_cores())
+    progress("done", total, total)
     return result
 
 
@@ -451,20 +453,30 @@ def _said(point: ScalePoint | None, runner: str) -> str:
     return f"{point.speedup.speedup:.2f}x {at}"
 
 
+def _scaled(point: ScalePoint | None, cores: int) -> bool:
+    """Whether a point's whole interval reaches 60 % of the way from 1x to its ideal."""
+    if point is None or point.speedup is None or point.speedup.too_noisy:
+        return False
+    return point.speedup.low >= 1 + 0.6 * (min(point.workers, cores) - 1)
+
+
 def advice(result: ProbeResult, cores: int) -> str:
     """One or two plain sentences from the figures and this machine."""
     threads, processes = _best(result, "threads"), _best(result, "processes")
     on_threads, on_processes = _said(threads, "threads"), _said(processes, "processes")
-    scaled = threads is not None and threads.speedup is not None and not threads.speedup.too_noisy \
-        and threads.speedup.low >= 1 + 0.6 * (min(threads.workers, cores) - 1)
+    scaled = _scaled(threads, cores)
     cost = _us(result.per_call_s)
     if cores < 2:
         return f"Only {cores} usable core here: no runner can run two calls at once; measure on a bigger machine."
     if result.verdict == "no GIL":
         return f"There is no GIL on this interpreter (free-threaded build): threads give {on_threads} here."
     if result.verdict == "held":
+        instead = (f"use processes ({on_processes} here) or release the GIL around the C work"
+                   if _scaled(processes, cores) else
+                   f"release the GIL around the C work, or use processes with more work per task (they gave "
+                   f"{on_processes} here)")
         return (f"Holds the GIL for {cost} per call: threads serialise it ({on_threads}) and delay every other "
-                f"thread by that much — use processes ({on_processes} here) or release the GIL around the C work.")
+                f"thread by that much — {instead}.")
     if threads is not None and threads.speedup is not None and threads.speedup.too_noisy:
         return (f"Releases the GIL ({result.released_fraction:.0%} of each {cost} call), but this machine was too "
                 f"noisy to tell whether threads pay ({on_threads}): run it again on a quieter one.")
