@@ -15,7 +15,7 @@ import pytest
 
 from fastfib import registry
 from fastfib.cli import main
-from report_pages import DATA, SAMPLES, UNPLOTTED, Page, as_free_threaded, sample, variant
+from report_pages import DATA, SAMPLES, UNPLOTTED, Page, sample, variant
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -27,14 +27,21 @@ def _report(capsys, paths, out: Path) -> Page:
     return Page(out.read_text(encoding="utf-8"))
 
 
+def _section(page_path: Path, name: str) -> Page:
+    """The run section made from the document called ``name``."""
+    text = page_path.read_text(encoding="utf-8")
+    (found,) = [chunk for chunk in text.split("<section ")[1:] if f'data-file="{name}"' in chunk.split(">", 1)[0]]
+    return Page("<section " + found)
+
+
 @pytest.mark.parametrize("path", SAMPLES, ids=[p.stem for p in SAMPLES])
-def test_each_kind_of_document_becomes_one_section(capsys, tmp_path, path):
-    page = _report(capsys, [path], tmp_path / "r.html")
+def test_each_kind_of_document_becomes_one_section(report_of_samples, path):
+    _, page_path = report_of_samples
+    section = _section(page_path, path.name)
     data = sample(path.name)
-    assert page.count("section", "run") == 1 and page.count("section", "overlay") == 0
-    assert page.count("table", "main", within="run") == 1
-    assert page.count("svg", "plot") == (0 if path.name in UNPLOTTED else 1)
-    text = page.text
+    assert section.count("table", "main") == 1
+    assert section.count("svg", "plot") == (0 if path.name in UNPLOTTED else 1)
+    text = section.text
     finding = data.get("finding") or data.get("summary")
     if finding:  # lab and crossover; scale and bench: the headline
         assert finding in text
@@ -44,9 +51,18 @@ def test_each_kind_of_document_becomes_one_section(capsys, tmp_path, path):
     assert python in text and "usable cores" in text and "command" in text
 
 
-def test_the_page_needs_nothing_from_outside_and_its_ids_are_unique(capsys, tmp_path):
-    out = tmp_path / "all.html"
-    page = _report(capsys, SAMPLES, out)
+def test_the_page_has_a_section_per_run_and_an_overlay_per_kind_run_twice(report_of_samples):
+    inputs, page_path = report_of_samples
+    page = Page(page_path.read_text(encoding="utf-8"))
+    assert page.count("section", "run") == len(inputs)
+    assert page.count("table", "main") == len(inputs)
+    assert page.count("svg", "plot", within="run") == len([p for p in inputs if p.name not in UNPLOTTED])
+    assert page.count("section", "overlay") == 1  # the two scale runs
+
+
+def test_the_page_needs_nothing_from_outside_and_its_ids_are_unique(report_of_samples):
+    _, out = report_of_samples
+    page = Page(out.read_text(encoding="utf-8"))
     tags = {tag for tag, _ in page.elements}
     assert not tags & {"script", "link", "img", "iframe", "object", "embed"}
     for _, attrs in page.elements:
@@ -58,16 +74,17 @@ def test_the_page_needs_nothing_from_outside_and_its_ids_are_unique(capsys, tmp_
     assert out.stat().st_size < 2_000_000
 
 
-def test_runs_of_one_kind_are_overlaid_with_their_differences(capsys, tmp_path):
-    free = variant(tmp_path, "scale.json", as_free_threaded, "py313t.json")
-    page = _report(capsys, [DATA / "scale.json", free], tmp_path / "r.html")
-    assert page.count("section", "overlay") == 1
-    assert page.count("svg", "plot", within="overlay") == 1
-    assert page.count("table", "overlay-table") == 1
-    text = page.text
-    assert "Python: A 3.11.7, B 3.13.5" in text
-    assert "free-threaded build: A no, B yes" in text
-    assert re.search(r"python on threads x2: 0\.\d\d× in A, 2\.05× in B \(B scales better", text), text
+def test_runs_of_one_kind_are_overlaid_with_their_differences(report_of_samples):
+    inputs, page_path = report_of_samples
+    text = page_path.read_text(encoding="utf-8")
+    (chunk,) = [c for c in text.split("<section ")[1:] if c.startswith('class="overlay"')]
+    overlay = Page("<section " + chunk)
+    assert overlay.count("svg", "plot") == 1 and overlay.count("table", "overlay-table") == 1
+    said = overlay.text
+    # Runs are lettered in the inputs' order: the samples, then the variant (the last).
+    a, b = (chr(ord("A") + i) for i in ([p.name for p in inputs].index("scale.json"), len(inputs) - 1))
+    assert f"Python: {a} 3.11.7, {b} 3.13.5" in said and f"free-threaded build: {a} no, {b} yes" in said
+    assert re.search(rf"python on threads x2: 0\.\d\d× in {a}, 2\.05× in {b} \({b} scales better", said), said
 
 
 def test_lab_runs_of_one_kind_are_put_side_by_side(capsys, tmp_path):
