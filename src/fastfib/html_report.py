@@ -23,9 +23,9 @@ from typing import Any, Sequence
 
 import fastfib
 from fastfib import html_plots, measure, report
-from fastfib.report_documents import Run, Table, TableRow, load_run, where
+from fastfib.report_documents import Run, Table, TableRow, load_run
 
-__all__ = ["Overlay", "build", "render", "write"]
+__all__ = ["Overlay", "Page", "build", "render", "where", "write"]
 
 # Where two runs may differ, in the order a reader asks: (label, meta key).
 DIFFERENCES = (("Python", "python_version"), ("implementation", "python_implementation"),
@@ -188,6 +188,43 @@ def _crossover_overlay(group: list[tuple[str, Run]], labels: list[str], differen
     runs = [(label, run.points or []) for label, run in group]
     return Overlay("crossover", f"fastfib crossover: runs {', '.join(labels)} overlaid", labels,
                    Table(header, body), differences, draw=lambda target: html_plots.crossover_plot(target, runs))
+
+
+# --- where it ran ---------------------------------------------------------------------------
+
+def where(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, value) lines: interpreter, build, GIL, cores, CPU, fastfib, ... (those known)."""
+    def known(value: Any) -> bool:
+        return value not in (None, "", {})
+
+    lines = []
+    python = " ".join(str(meta[k]) for k in ("python_implementation", "python_version") if known(meta.get(k)))
+    if python:
+        lines.append(("interpreter", python + (f" ({meta['python_executable']})" if known(meta.get("python_executable")) else "")))
+    if "free_threaded_build" in meta:
+        lines.append(("build", "free-threaded" if meta["free_threaded_build"] else "with the GIL"))
+    if meta.get("gil_enabled") is not None:
+        gil = "enabled" if meta["gil_enabled"] else "disabled"
+        end = meta.get("gil_enabled_at_end")
+        lines.append(("GIL at runtime", gil + ("" if end is None or end == meta["gil_enabled"]
+                                              else f" (then {'enabled' if end else 'disabled'} during the run)")))
+    if known(meta.get("usable_cores")):
+        of = f" (of {meta['cpu_count']})" if known(meta.get("cpu_count")) else ""
+        lines.append(("usable cores", f"{meta['usable_cores']}{of}"))
+    for label, key in (("CPU", "cpu_model"), ("platform", "platform")):
+        if known(meta.get(key)):
+            lines.append((label, str(meta[key])))
+    if known(meta.get("fastfib_version")):
+        commit = f" (commit {meta['git_commit']})" if known(meta.get("git_commit")) else ""
+        lines.append(("fastfib", f"{meta['fastfib_version']}{commit}"))
+    for label, key in (("Cython", "cython_version"), ("CFLAGS", "cflags"), ("numpy", "numpy_version"),
+                       ("processes start by", "start_method"), ("when", "timestamp")):
+        if known(meta.get(key)):
+            lines.append((label, str(meta[key])))
+    if known(meta.get("duration_s")):
+        lines.append(("took", f"{meta['duration_s']:.1f} s" if isinstance(meta["duration_s"], (int, float))
+                      else str(meta["duration_s"])))
+    return lines
 
 
 # --- the page -------------------------------------------------------------------------------

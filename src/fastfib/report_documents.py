@@ -29,7 +29,7 @@ from fastfib import measure, report
 from fastfib.lab import crossover
 from fastfib.report import ReportError
 
-__all__ = ["Run", "Table", "TableRow", "load_run", "where"]
+__all__ = ["Run", "Table", "TableRow", "cell", "load_run", "records_table"]
 
 LAB_PREFIX = "fastfib.lab."
 # The list of dicts that is each lab experiment's main table (the first found), and its others.
@@ -364,40 +364,3 @@ def _row_notes(table: Table) -> list[str]:
         notes.append(f"{table.count('noisy')} noisy row(s): their repeats spread widely; re-run on a quieter "
                      "machine before trusting them")
     return notes
-
-
-# --- where it ran ---------------------------------------------------------------------------
-
-def where(meta: dict[str, Any]) -> list[tuple[str, str]]:
-    """(label, value) lines: interpreter, build, GIL, cores, CPU, fastfib, ... (those known)."""
-    def known(value: Any) -> bool:
-        return value not in (None, "", {})
-
-    lines = []
-    python = " ".join(str(meta[k]) for k in ("python_implementation", "python_version") if known(meta.get(k)))
-    if python:
-        lines.append(("interpreter", python + (f" ({meta['python_executable']})" if known(meta.get("python_executable")) else "")))
-    if "free_threaded_build" in meta:
-        lines.append(("build", "free-threaded" if meta["free_threaded_build"] else "with the GIL"))
-    if meta.get("gil_enabled") is not None:
-        gil = "enabled" if meta["gil_enabled"] else "disabled"
-        end = meta.get("gil_enabled_at_end")
-        lines.append(("GIL at runtime", gil + ("" if end is None or end == meta["gil_enabled"]
-                                              else f" (then {'enabled' if end else 'disabled'} during the run)")))
-    if known(meta.get("usable_cores")):
-        of = f" (of {meta['cpu_count']})" if known(meta.get("cpu_count")) else ""
-        lines.append(("usable cores", f"{meta['usable_cores']}{of}"))
-    for label, key in (("CPU", "cpu_model"), ("platform", "platform")):
-        if known(meta.get(key)):
-            lines.append((label, str(meta[key])))
-    if known(meta.get("fastfib_version")):
-        commit = f" (commit {meta['git_commit']})" if known(meta.get("git_commit")) else ""
-        lines.append(("fastfib", f"{meta['fastfib_version']}{commit}"))
-    for label, key in (("Cython", "cython_version"), ("CFLAGS", "cflags"), ("numpy", "numpy_version"),
-                       ("processes start by", "start_method"), ("when", "timestamp")):
-        if known(meta.get(key)):
-            lines.append((label, str(meta[key])))
-    if known(meta.get("duration_s")):
-        lines.append(("took", f"{meta['duration_s']:.1f} s" if isinstance(meta["duration_s"], (int, float))
-                      else str(meta["duration_s"])))
-    return lines
