@@ -181,6 +181,8 @@ BAD = [
     ("crossover-v2.json", {"schema": "fastfib.crossover", "schema_version": 2}, "reads version 1 only"),
     ("crossover-bad.json", {"schema": "fastfib.crossover", "schema_version": 1, "meta": {}, "points": [{"n": 1}]},
      "is malformed (TypeError"),
+    ("lab-odd.json", {"schema": "fastfib.lab.granularity", "schema_version": 1, "meta": {}, "finding": "x.",
+                      "points": [{"kernel": "cython-nogil"}]}, "cannot draw its plot (KeyError"),
     ("scale-bad.json", {"schema": "fastfib.scale", "schema_version": 1, "meta": {}, "rows": [{"kernel": "x"}]},
      "is malformed"),
 ]
@@ -211,6 +213,7 @@ def test_an_old_scale_document_says_how_to_fix_it(capsys, tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["report"], "the following arguments are required: RUN.json"),
+    (["report", "a.json", "./a.json", "-o", "a.json"], "-o a.json is one of the documents"),
     (["report", "x.json", "-o", "/no/such/folder/r.html"], "folder /no/such/folder does not exist"),
 ])
 def test_bad_arguments_are_one_line_and_exit_2(capsys, argv, message):

@@ -9,6 +9,7 @@ status 2; Ctrl-C ends in exit status 130.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -240,6 +241,8 @@ class ReportCommand(Command):
     def run(self, args: argparse.Namespace) -> int:
         from fastfib import html_report, report  # jinja2 and matplotlib only when reporting
 
+        if any(os.path.realpath(path) == os.path.realpath(args.output) for path in args.documents):
+            raise UsageError(f"-o {args.output} is one of the documents: the page would replace it")
         try:
             report.check_writable(args.output)
             size = html_report.write(args.documents, args.output, title=args.title)
