@@ -103,7 +103,7 @@ def _overlay(kind: str, group: list[tuple[str, Run]]) -> Overlay:
 
 
 def _meta_differences(group: list[tuple[str, Run]]) -> list[str]:
-    """One sentence per way the runs' machines and builds differ (empty: the same everywhere)."""
+    """One sentence per way the runs' machines and builds differ (or one saying they do not)."""
     found = []
     for label, key in DIFFERENCES:
         values = [run.meta.get(key) for _, run in group]
@@ -113,7 +113,11 @@ def _meta_differences(group: list[tuple[str, Run]]) -> list[str]:
 
 
 def _said(value: Any) -> str:
-    return "unknown" if value is None else ("yes" if value else "no") if isinstance(value, bool) else str(value)
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
 
 
 def _rows_overlay(kind: str, group: list[tuple[str, Run]], labels: list[str], differences: list[str]) -> Overlay:
@@ -128,13 +132,14 @@ def _rows_overlay(kind: str, group: list[tuple[str, Run]], labels: list[str], di
     for row in shared:
         cells = [row.kernel, row.runner, str(row.workers), report.ms((row.wall_s or {}).get("median")),
                  report.times(row.speedup)]
-        noisy = row.noisy
+        compared = [row]
         for label, _ in others:
             other = next(b for a, b in paired[label][0] if a is row)
-            noisy = noisy or other.noisy
+            compared.append(other)
             cells += [report.ms((other.wall_s or {}).get("median")), report.times(other.speedup),
                       report.times(report.ratio(row.speedup, other.speedup))]
-        body.append(TableRow(cells, "noisy" if noisy else ""))
+        status = ("error" if any(r.error for r in compared) else "noisy" if any(r.noisy for r in compared) else "")
+        body.append(TableRow(cells, status))
     for label, run in others:
         pairs, only_base, only_other = paired[label]
         differences += _speedup_differences(base_label, label, pairs)
