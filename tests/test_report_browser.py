@@ -6,8 +6,8 @@ is drawn), then loaded
 from a file:// address with every host name unresolvable: it must load with no
 console error and no request at all (a self-contained page fetches nothing),
 show one table per run and one plot per run that has one, fit a phone's width
-without scrolling sideways, and print. Screenshots (desktop and phone) are kept
-under pytest's temporary folder and their paths printed.
+without scrolling sideways, and print. The screenshots (desktop and phone) and the
+printed PDF are kept in results/report-browser/ of the checkout, their paths printed.
 
 Skipped, with the reason, where Selenium, chromium or chromedriver is missing
 (``make test`` installs them as root with apt-get: see the Makefile's browser
@@ -20,6 +20,7 @@ import base64
 import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -28,6 +29,7 @@ from report_pages import UNPLOTTED
 pytestmark = pytest.mark.timeout(180)
 
 PHONE = (390, 844)  # CSS pixels of a common phone
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _find(*names: str) -> str | None:
@@ -58,6 +60,16 @@ def browser():
         driver.quit()
 
 
+def _artefacts(tmp_path_factory) -> Path:
+    """Where the screenshots stay: results/report-browser/ in a checkout (ignored by git, and not
+    cleaned up as pytest's old temporary folders are), else a temporary folder."""
+    if (ROOT / "pyproject.toml").is_file() and os.access(ROOT, os.W_OK):
+        folder = ROOT / "results" / "report-browser"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+    return tmp_path_factory.mktemp("report-browser")
+
+
 def _screenshot(driver, path) -> None:
     """The whole page, not only the window (Chrome's DevTools capture beyond the viewport)."""
     shot = driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
@@ -71,7 +83,7 @@ def _network_events(driver) -> list[dict]:
 
 def test_the_report_loads_cleanly_in_chromium(browser, report_of_samples, tmp_path_factory, capsys):
     inputs, page = report_of_samples  # every sample document, and a free-threaded variant of the scale run
-    folder = tmp_path_factory.mktemp("report-browser")
+    folder = _artefacts(tmp_path_factory)
 
     browser.get_log("browser"), browser.get_log("performance")  # start both logs empty
     browser.get(page.as_uri())
