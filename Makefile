@@ -12,7 +12,7 @@ BUILD_INPUTS := setup.py pyproject.toml csrc/fib.c csrc/fib.h csrc/build_info.h 
 BUILT := $(VENV)/.fastfib-built
 NUMBA := $(VENV)/.fastfib-numba
 
-.PHONY: all install run test bench readme clean gmp build-identifiers wheels lab-readme
+.PHONY: all install run test bench readme clean gmp browser build-identifiers wheels lab-readme
 
 all: install
 
@@ -36,6 +36,21 @@ gmp:
 	  fi; \
 	fi
 
+# The report's browser test drives Debian's Chromium through chromium-driver
+# (Selenium, from the test extra, gets both paths and downloads nothing). As
+# for GMP: installed when missing where we run as root with apt-get, as on CI;
+# elsewhere say how, and the test skips with the reason. FASTFIB_BROWSER=0 skips.
+browser:
+	@if [ "$${FASTFIB_BROWSER:-auto}" != 0 ] && ! { command -v chromium && command -v chromedriver; } >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium and chromium-driver for the report's browser test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+	      || echo "note: could not install chromium: the report's browser test skips"; \
+	  else \
+	    echo "note: chromium or chromedriver not found: the report's browser test skips (apt-get install chromium chromium-driver)"; \
+	  fi; \
+	fi
+
 # Editable install: Python edits show at once; C/Cython edits rebuild here.
 # Cython regenerates a .c only when its .pyx changed, so a change of directives
 # or macros in setup.py removes the generated .c files first.
@@ -45,16 +60,21 @@ $(BUILT): $(BIN)/python $(BUILD_INPUTS) | gmp
 	$(PIP) install --quiet --no-build-isolation --editable '.[$(EXTRAS)]'
 	touch $@
 
-# The main job: who scales on this machine (about a minute on 2 cores).
+# The main job: who scales on this machine (about a minute on 2 cores), then
+# the run as one HTML page (made even when rows failed: it shows them; the
+# exit status is still scale's).
 run: install
 	$(BIN)/fastfib info
 	@echo
 	@mkdir -p results
-	$(BIN)/fastfib scale --json results/scale.json --plot results/scale.png
+	@$(BIN)/fastfib scale --json results/scale.json --plot results/scale.png; status=$$?; \
+	  echo; $(BIN)/fastfib report results/scale.json -o results/report.html && \
+	  echo "report: $(CURDIR)/results/report.html (one file, no network needed: open it in any browser)"; \
+	  exit $$status
 
 # The suite, then every benchmark once with timing off, so CI runs them too;
 # then the subinterpreter tests under CPython 3.13 (test-313).
-test: install build-identifiers $(NUMBA)
+test: install build-identifiers $(NUMBA) browser
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest src/fastfib/benchmarks --benchmark-disable -q
 	@$(MAKE) --no-print-directory test-313

@@ -10,6 +10,7 @@ import fastfib
 from fastfib import environment
 
 from helpers import KERNEL_NAMES
+from report_pages import SAMPLES, as_free_threaded, variant
 
 
 def pytest_report_header(config):
@@ -55,3 +56,16 @@ def pytest_sessionfinish(session, exitstatus):
                 red=True,
             )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def report_of_samples(tmp_path_factory):
+    """(inputs, page): `fastfib report` of every sample document and a free-threaded variant of the
+    scale run (so the two scale runs are overlaid), made once for the unit and the browser tests."""
+    from fastfib.cli import main
+
+    folder = tmp_path_factory.mktemp("report-of-samples")
+    inputs = [*SAMPLES, variant(folder, "scale.json", as_free_threaded, "scale-313t.json")]
+    page = folder / "report.html"
+    assert main(["report", *map(str, inputs), "-o", str(page), "--title", "fastfib report"]) == 0
+    return inputs, page

@@ -70,7 +70,8 @@ def test_wheel_follows_the_content_rules(dists):
 def test_wheel_ships_the_sources_a_reader_studies_and_no_generated_c(dists):
     names = check_dist.wheel_names(dists["wheel"])
     for wanted in ("fastfib/_kernels.pyx", "fastfib/_cfib.pxd", "fastfib/_kernels.pyi",
-                   "fastfib/csrc/fib.c", "fastfib/csrc/fib.h", "fastfib/py.typed"):
+                   "fastfib/csrc/fib.c", "fastfib/csrc/fib.h", "fastfib/py.typed",
+                   "fastfib/templates/report.html.j2", "fastfib/templates/report.css"):
         assert wanted in names
     assert any(name.startswith("fastfib/_kernels.") and name.endswith((".so", ".pyd")) for name in names)
     assert not [name for name in names if name.endswith((".o", ".obj"))]
@@ -166,6 +167,11 @@ def test_rules_reject_a_wheel_without_its_sources(tmp_path):
     names = [name for name in GOOD_WHEEL if name not in ("fastfib/_kernels.pyx", "fastfib/csrc/fib.c")]
     problems = check_dist.check_wheel(_wheel(tmp_path, names))
     assert "missing: fastfib/_kernels.pyx" in problems and "missing: fastfib/csrc/fib.c" in problems
+
+
+def test_rules_reject_a_wheel_without_the_report_template(tmp_path):
+    names = [name for name in GOOD_WHEEL if name != "fastfib/templates/report.html.j2"]
+    assert "missing: fastfib/templates/report.html.j2" in check_dist.check_wheel(_wheel(tmp_path, names))
 
 
 def test_rules_reject_an_sdist_with_built_files(tmp_path):

@@ -37,6 +37,8 @@ WHEEL_REQUIRED = (
     "fastfib/benchmarks/conftest.py",
     "fastfib/benchmarks/plugin.py",
     "fastfib/benchmarks/test_scaling.py",
+    "fastfib/templates/report.html.j2",  # fastfib report's page and its styles
+    "fastfib/templates/report.css",
 )
 SDIST_REQUIRED = (
     "pyproject.toml",
@@ -49,6 +51,8 @@ SDIST_REQUIRED = (
     "src/fastfib/_kernels.pyi",
     "src/fastfib/_cfib.pxd",
     "src/fastfib/py.typed",
+    "src/fastfib/templates/report.html.j2",
+    "src/fastfib/templates/report.css",
     "tests/conftest.py",
 )
 # Never in either: compiler output, caches, editor and VCS debris.
@@ -77,8 +81,8 @@ def check_wheel(path: Path, source_root: Path | None = None) -> list[str]:
     """Problems with the wheel at ``path``; empty when it is right.
 
     With ``source_root`` (a checkout or unpacked sdist), every ``.py``, ``.pyx``,
-    ``.pxd`` and ``.pyi`` under its src/fastfib, and every csrc/*.c and *.h,
-    must be in the wheel too.
+    ``.pxd`` and ``.pyi`` under its src/fastfib, every template (``.j2``, ``.css``)
+    and every csrc/*.c and *.h, must be in the wheel too.
     """
     names = wheel_names(path)
     present = set(names)
@@ -105,7 +109,7 @@ def check_wheel(path: Path, source_root: Path | None = None) -> list[str]:
                 problems.append(f"missing: {folder}/{stem}{suffix} for the compiled {module}")
     if source_root is not None:
         package = source_root / "src" / "fastfib"
-        expected = [f"fastfib/{p.relative_to(package).as_posix()}" for pattern in ("*.py", "*.pyx", "*.pxd", "*.pyi")
+        expected = [f"fastfib/{p.relative_to(package).as_posix()}" for pattern in ("*.py", "*.pyx", "*.pxd", "*.pyi", "*.j2", "*.css")
                     for p in package.rglob(pattern) if "__pycache__" not in p.parts]
         expected += [f"fastfib/csrc/{p.name}" for pattern in ("*.c", "*.h") for p in (source_root / "csrc").glob(pattern)]
         problems += [f"missing (in the source tree): {name}" for name in sorted(expected) if name not in present]

@@ -4,7 +4,7 @@
 installing a wheel with no compiler available. It checks what a user of the
 wheel relies on: fastfib and its compiled module come from the venv (not a
 checkout), every kernel is exact, the ``fastfib`` command works, and
-``fastfib source`` finds the shipped sources.
+``fastfib source`` finds the shipped sources, ``fastfib report`` its template.
 
     VENV/bin/python tools/smoke_test.py
 """
@@ -15,6 +15,7 @@ import json
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 
 
@@ -64,6 +65,15 @@ def main() -> int:
         assert path is not None, f"fastfib source: {source['name']} missing from the wheel"
         assert package in Path(path).resolve().parents, f"{source['name']} found outside the package: {path}"
     assert "with nogil:" in _fastfib("source", "_kernels.pyx")
+
+    # fastfib report: its template and jinja2 come with the wheel.
+    with tempfile.TemporaryDirectory() as folder:
+        run, page = str(Path(folder) / "scale.json"), Path(folder) / "report.html"
+        _fastfib("scale", "-k", "cython-nogil", "-r", "sequential,threads", "-w", "1,2", "--target-ms", "1",
+                 "--repeats", "1", "--no-progress", "--json", run)
+        _fastfib("report", run, "-o", str(page))
+        html = page.read_text(encoding="utf-8")
+        assert html.count('<section class="run"') == 1 and '<svg' in html, "fastfib report: no run or no plot"
 
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
     print(

@@ -9,6 +9,7 @@ status 2; Ctrl-C ends in exit status 130.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -208,10 +209,55 @@ class InfoCommand(Command):
         return 0
 
 
+class ReportCommand(Command):
+    name = "report"
+    help = "turn JSON runs (scale, crossover, lab, benchmarks) into one self-contained HTML page"
+    description = (
+        "Make one HTML file of any mix of fastfib's JSON documents: `fastfib scale --json`,\n"
+        "`fastfib crossover --json`, `fastfib lab EXPERIMENT --json` and the benchmark suite's\n"
+        "`--benchmark-json`. Each run gets what was run, where (interpreter, build, GIL, cores, CPU,\n"
+        "fastfib version and commit), its table with failed and noisy rows marked, its plot and its\n"
+        "finding. Several runs of one kind are overlaid on one plot, with the rows they share side by\n"
+        "side and their differences said (the ratios of `fastfib compare`). The page needs no network:\n"
+        "styles and plots (SVG) are inline; it reads on a phone and prints.\n"
+        "\n"
+        "Every input is read first: a file that is not a fastfib document, or of a schema version this\n"
+        "fastfib does not read, stops it with one line naming the file (exit status 2), and no page is\n"
+        "written. The page is written atomically."
+    )
+    epilog = (
+        "examples:\n"
+        "  fastfib scale --quick --json scale.json && fastfib report scale.json     # writes report.html\n"
+        "  fastfib report results/*.json -o results/report.html\n"
+        "  python3.11 -m fastfib scale --json py311.json; python3.13t -m fastfib scale --json py313t.json\n"
+        "  fastfib report py311.json py313t.json -o gil-vs-free-threaded.html      # overlaid\n"
+        "  pytest --benchmark-only --benchmark-json=bench.json && fastfib report bench.json"
+    )
+
+    def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("documents", metavar="RUN.json", nargs="+", help="fastfib JSON documents, in page order")
+        parser.add_argument("-o", "--output", metavar="PATH", default="report.html",
+                            help="the HTML file to write (default: %(default)s)")
+        parser.add_argument("--title", default="", help="the page's title (default: fastfib report)")
+
+    def run(self, args: argparse.Namespace) -> int:
+        from fastfib import html_report, report  # jinja2 and matplotlib only when reporting
+
+        if any(os.path.realpath(path) == os.path.realpath(args.output) for path in args.documents):
+            raise UsageError(f"-o {args.output} is one of the documents: the page would replace it")
+        try:
+            report.check_writable(args.output)
+            size = html_report.write(args.documents, args.output, title=args.title)
+        except report.ReportError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"wrote {args.output} ({len(args.documents)} run(s), {size / 1024:.0f} KiB)")
+        return 0
+
+
 COMMANDS: list[Command] = [
     FibCommand(), BurnCommand(), KernelsCommand(), InfoCommand(), SourceCommand(),
-    ScaleCommand(), CompareCommand(), CrossoverCommand(), LabCommand(), ServeCommand(), BenchCommand(),
-    ProbeCommand(),
+    ScaleCommand(), CompareCommand(), CrossoverCommand(), LabCommand(), ServeCommand(), ReportCommand(),
+    BenchCommand(), ProbeCommand(),
 ]
 
 

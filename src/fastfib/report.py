@@ -18,8 +18,9 @@ from fastfib import measure
 from fastfib.measure import Row
 
 __all__ = [
-    "SCHEMA", "SCHEMA_VERSION", "ReportError", "check_writable", "document", "format_compare",
-    "format_headline", "format_table", "grid", "load", "times", "write_atomic", "write_document", "write_json", "write_plot",
+    "SCHEMA", "SCHEMA_VERSION", "TABLE_HEADER", "ReportError", "check_writable", "describe", "document",
+    "format_compare", "format_headline", "format_table", "grid", "load", "ms", "pair_rows", "ratio", "table_cells", "times",
+    "write_atomic", "write_document", "write_json", "write_plot",
 ]
 
 SCHEMA = "fastfib.scale"
@@ -135,6 +136,9 @@ def _ms(seconds: float | None) -> str:
     return f"{ms:.0f}" if ms >= 100 else f"{ms:.1f}" if ms >= 1 else f"{ms:.2f}"
 
 
+ms = _ms  # seconds written as milliseconds, to a precision that suits their size
+
+
 def grid(header: Sequence[str], body: Sequence[Sequence[str]], left: int) -> str:
     """Columns padded to their widest cell; the first ``left`` columns aligned left."""
     widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(len(header))]
@@ -146,10 +150,12 @@ def grid(header: Sequence[str], body: Sequence[Sequence[str]], left: int) -> str
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, body)])
 
 
-def format_table(rows: Sequence[Row]) -> str:
-    """The terminal table: one line per row, errors and noisy rows marked."""
-    header = ["kernel", "runner", "workers", "n", "task ms", "wall ms (min-max)", "speedup",
-              "efficiency", "parallelism", "stall ms", "serial", "start-up ms", "note"]
+TABLE_HEADER = ("kernel", "runner", "workers", "n", "task ms", "wall ms (min-max)", "speedup",
+                "efficiency", "parallelism", "stall ms", "serial", "start-up ms", "note")
+
+
+def table_cells(rows: Sequence[Row]) -> list[list[str]]:
+    """The cells of the table of ``rows`` under TABLE_HEADER (the terminal's and the HTML report's)."""
     body = []
     for row in rows:
         lead = [row.kernel, row.runner, str(row.workers), str(row.n), _num(row.task_ms, 2)]
@@ -165,7 +171,12 @@ def format_table(rows: Sequence[Row]) -> str:
             "-" if row.runner == "sequential" else _ms(row.startup_s),
             "noisy" if row.noisy else "",
         ])
-    return grid(header, body, left=2)
+    return body
+
+
+def format_table(rows: Sequence[Row]) -> str:
+    """The terminal table: one line per row, errors and noisy rows marked."""
+    return grid(TABLE_HEADER, table_cells(rows), left=2)
 
 
 LEGEND = (
@@ -204,9 +215,9 @@ def _series(rows: Sequence[Row]) -> dict[tuple[str, str], list[tuple[int, float]
 
 
 def write_plot(path: str | os.PathLike[str], rows: Sequence[Row], cores: int, title: str = "") -> None:
-    """PNG: speedup vs workers, one panel per kernel, one line per runner, with the
-    ideal min(workers, cores), each line's fitted Amdahl curve (dashed) and, for rows
-    whose ``extra`` carries ``speedup_low``/``speedup_high``, that interval as error bars."""
+    """PNG (SVG for a path ending in .svg): speedup vs workers, one panel per kernel, one line per runner, with
+    the ideal min(workers, cores), each line's fitted Amdahl curve (dashed) and, for rows whose ``extra``
+    carries ``speedup_low``/``speedup_high``, that interval as error bars."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)  # files only: never needs a display
@@ -256,8 +267,8 @@ def write_plot(path: str | os.PathLike[str], rows: Sequence[Row], cores: int, ti
         figure.suptitle(title, fontsize=9)
     figure.tight_layout()
 
-    def write(temporary: str) -> None:
-        figure.savefig(temporary, format="png", dpi=110)
+    def write(temporary: str) -> None:  # SVG when the name ends in .svg (the HTML report's), else PNG
+        figure.savefig(temporary, format="svg" if str(path).endswith(".svg") else "png", dpi=110)
 
     try:
         write_atomic(path, write)
@@ -267,7 +278,8 @@ def write_plot(path: str | os.PathLike[str], rows: Sequence[Row], cores: int, ti
 
 # --- comparing two runs ---------------------------------------------------------------------
 
-def _describe(meta: dict[str, Any]) -> str:
+def describe(meta: dict[str, Any]) -> str:
+    """Where a run ran, in one line: interpreter, build, GIL, cores, CPU, fastfib version, time."""
     return (f"{meta.get('python_implementation', '?')} {meta.get('python_version', '?')}"
             f"{' (free-threaded)' if meta.get('free_threaded_build') else ''}, "
             f"GIL {'on' if meta.get('gil_enabled', True) else 'off'}, "
@@ -275,8 +287,22 @@ def _describe(meta: dict[str, Any]) -> str:
             f"fastfib {meta.get('fastfib_version', '?')}, {meta.get('timestamp', '?')}")
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
+def ratio(a: float | None, b: float | None) -> float | None:
+    """b / a, None when either is unknown (or a is 0)."""
     return None if a is None or b is None or a == 0 else b / a
+
+
+def pair_rows(rows_a: Sequence[Row], rows_b: Sequence[Row]) -> tuple[list[tuple[Row, Row]], int, int]:
+    """The (kernel, runner, workers) rows two runs share, in A's order: (pairs, only in A, only in B)."""
+    index_b = {(r.kernel, r.runner, r.workers): r for r in rows_b}
+    pairs, only_a = [], 0
+    for row in rows_a:
+        other = index_b.pop((row.kernel, row.runner, row.workers), None)
+        if other is None:
+            only_a += 1
+        else:
+            pairs.append((row, other))
+    return pairs, only_a, len(index_b)
 
 
 def format_compare(a: tuple[dict[str, Any], list[Row]], b: tuple[dict[str, Any], list[Row]],
@@ -284,22 +310,18 @@ def format_compare(a: tuple[dict[str, Any], list[Row]], b: tuple[dict[str, Any],
     """The two runs side by side: wall times and speedups, with B/A ratios."""
     (meta_a, rows_a), (meta_b, rows_b) = a, b
     first, second = names
-    index_b = {(r.kernel, r.runner, r.workers): r for r in rows_b}
     header = ["kernel", "runner", "workers", f"wall ms {first}", f"wall ms {second}", "wall B/A",
               f"speedup {first}", f"speedup {second}", "speedup B/A"]
-    body, missing = [], 0
-    for row in rows_a:
-        other = index_b.pop((row.kernel, row.runner, row.workers), None)
-        if other is None:
-            missing += 1
-            continue
+    pairs, missing, extra = pair_rows(rows_a, rows_b)
+    body = []
+    for row, other in pairs:
         wa = (row.wall_s or {}).get("median")
         wb = (other.wall_s or {}).get("median")
-        body.append([row.kernel, row.runner, str(row.workers), _ms(wa), _ms(wb), times(_ratio(wa, wb)),
-                     times(row.speedup), times(other.speedup), times(_ratio(row.speedup, other.speedup))])
-    lines = [f"A = {first}: {_describe(meta_a)}", f"B = {second}: {_describe(meta_b)}", ""]
+        body.append([row.kernel, row.runner, str(row.workers), _ms(wa), _ms(wb), times(ratio(wa, wb)),
+                     times(row.speedup), times(other.speedup), times(ratio(row.speedup, other.speedup))])
+    lines = [f"A = {first}: {describe(meta_a)}", f"B = {second}: {describe(meta_b)}", ""]
     lines.append(grid(header, body, left=2) if body else "no (kernel, runner, workers) row in common")
-    if missing or index_b:
-        lines.append(f"\n{missing} row(s) only in {first}, {len(index_b)} only in {second} (not shown)")
+    if missing or extra:
+        lines.append(f"\n{missing} row(s) only in {first}, {extra} only in {second} (not shown)")
     lines.append("\nwall B/A < 1: B is faster; speedup B/A > 1: B scales better.")
     return "\n".join(lines)

@@ -245,9 +245,7 @@ class CompareCommand(Command):
         except report.ReportError as exc:
             raise UsageError(str(exc)) from None
         if args.json:
-            rows_b = {(r.kernel, r.runner, r.workers): r for r in b[1]}
-            pairs = [{"a": r.to_dict(), "b": rows_b[(r.kernel, r.runner, r.workers)].to_dict()}
-                     for r in a[1] if (r.kernel, r.runner, r.workers) in rows_b]
+            pairs = [{"a": row.to_dict(), "b": other.to_dict()} for row, other in report.pair_rows(a[1], b[1])[0]]
             json.dump({"a": {"path": args.a, "meta": a[0]}, "b": {"path": args.b, "meta": b[0]},
                        "pairs": pairs}, sys.stdout, indent=2)
             sys.stdout.write("\n")
@@ -295,17 +293,12 @@ class CrossoverCommand(Command):
         _check_outputs(args.json)
         progress = Progress(enabled=not args.no_progress)
         meta = measure.metadata(workers=workers, start_method=args.start_method, repeats=args.repeats,
-                                kernel=crossover.KERNEL)
+                                kernel=crossover.KERNEL, command="fastfib " + " ".join(sys.argv[1:]))
         points = crossover.sweep(sizes, workers=workers, start_method=args.start_method,
                                  repeats=args.repeats, progress=progress)
         progress.clear()
         meet, summary = crossover.meeting_point(points)
-        header = ["task ms (target)", "n", "task ms", "tasks", "threads tasks/s", "processes tasks/s",
-                  "threads/processes", "threads eff", "processes eff"]
-        body = [[f"{p.target_ms:g}", str(p.n), f"{p.task_ms:.3g}", str(p.tasks), f"{p.threads_per_s:,.0f}",
-                 f"{p.processes_per_s:,.0f}", report.times(p.ratio), f"{p.threads_efficiency:.2f}",
-                 f"{p.processes_efficiency:.2f}"] for p in points]
-        print(report.grid(header, body, left=0))
+        print(report.grid(crossover.TABLE_HEADER, crossover.table_cells(points), left=0))
         print(f"\n{workers} workers each; processes start by {args.start_method}; "
               f"efficiency = throughput / ({workers} x sequential throughput).")
         print(f"Where they meet: {summary}.")

@@ -21,14 +21,15 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
-from fastfib import measure, runners
+from fastfib import measure, report, runners
 
-__all__ = ["KERNEL", "MEET_WITHIN", "Point", "meeting_point", "sweep"]
+__all__ = ["KERNEL", "MEET_WITHIN", "TABLE_HEADER", "Point", "document", "meeting_point", "sweep", "table_cells"]
 
 KERNEL = "cython-nogil"
 MEET_WITHIN = 1.05  # the curves "meet" once threads are less than 5 % ahead
 SCHEMA = "fastfib.crossover"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # {"schema", "schema_version", "meta", "points": [Point], "meet_ms", "summary"}
+#   (additive, still 1: meta gained "command")
 
 
 @dataclass
@@ -130,3 +131,14 @@ def document(meta: dict[str, Any], points: Sequence[Point]) -> dict[str, Any]:
     meet, summary = meeting_point(points)
     return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "meta": meta,
             "points": [p.to_dict() for p in points], "meet_ms": meet, "summary": summary}
+
+
+TABLE_HEADER = ("task ms (target)", "n", "task ms", "tasks", "threads tasks/s", "processes tasks/s",
+                "threads/processes", "threads eff", "processes eff")
+
+
+def table_cells(points: Sequence[Point]) -> list[list[str]]:
+    """The cells of the points' table under TABLE_HEADER (the terminal's and the HTML report's)."""
+    return [[f"{p.target_ms:g}", str(p.n), f"{p.task_ms:.3g}", str(p.tasks), f"{p.threads_per_s:,.0f}",
+             f"{p.processes_per_s:,.0f}", report.times(p.ratio), f"{p.threads_efficiency:.2f}",
+             f"{p.processes_efficiency:.2f}"] for p in points]

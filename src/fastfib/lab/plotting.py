@@ -20,11 +20,12 @@ def figure(rows: int = 1, columns: int = 1, size: tuple[float, float] = (7.0, 4.
 
 
 def save(fig: Any, path: str) -> None:
-    """Write ``fig`` as a PNG at ``path`` atomically, then free it."""
+    """Write ``fig`` as a PNG (SVG for a path ending in .svg) at ``path`` atomically, then free it."""
     from matplotlib import pyplot as plt
 
     fig.tight_layout()
+    kind = "svg" if str(path).endswith(".svg") else "png"
     try:
-        report.write_atomic(path, lambda temporary: fig.savefig(temporary, format="png", dpi=110))
+        report.write_atomic(path, lambda temporary: fig.savefig(temporary, format=kind, dpi=110))
     finally:
         plt.close(fig)

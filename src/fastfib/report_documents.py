@@ -1,0 +1,366 @@
+"""Any of fastfib's JSON documents, read into one shape the HTML report can show: a :class:`Run`.
+
+A run is what was run (the command), where (interpreter, build, GIL, cores, CPU,
+fastfib version and commit), its table (rows marked as errors or noisy), its
+finding, and how to draw its plot. The documents read:
+
+* ``fastfib.scale`` (``fastfib scale --json``), through :func:`fastfib.report.load`;
+* ``fastfib.crossover`` (``fastfib crossover --json``);
+* ``fastfib.lab.<experiment>`` (``fastfib lab <experiment> --json``), every experiment;
+* pytest-benchmark's ``--benchmark-json`` output of fastfib's benchmark suite, which
+  holds fastfib's scaling summary under ``"fastfib"``. Its fields change as the
+  suite grows, so it is read defensively: the columns present are shown, and
+  an unknown field never stops the report.
+
+A document that cannot be read, is not one of these, or has a schema version
+this fastfib does not know raises :class:`fastfib.report.ReportError` with a
+one-line message that names the file and what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from fastfib import measure, report
+from fastfib.lab import crossover
+from fastfib.report import ReportError
+
+__all__ = ["Run", "Table", "TableRow", "cell", "load_run", "records_table"]
+
+LAB_PREFIX = "fastfib.lab."
+# The list of dicts that is each lab experiment's main table (the first found), and its others.
+LAB_TABLES = ("rows", "points", "fits")
+LAB_EXTRA_TABLES = {"sweep": "the threads client by concurrency", "plain_loop": "plain x += 1 on each interpreter"}
+LAB_HIDDEN = {"sample", "points", "timelines"}  # columns too long or too nested for a table cell
+
+
+@dataclass
+class TableRow:
+    cells: list[str]
+    status: str = ""  # "", "error", "noisy" or "na" (a kernel that cannot load on a runner)
+
+
+@dataclass
+class Table:
+    header: list[str]
+    rows: list[TableRow]
+    caption: str = ""
+    says_status: bool = False  # True when a column already names each row's error or noise
+
+    @property
+    def numeric(self) -> list[bool]:
+        """Per column: whether every filled cell reads as a number (right-aligned)."""
+        def number(text: str) -> bool:
+            head = text.split(" ", 1)[0].rstrip("×%").replace(",", "")
+            try:
+                float(head)
+                return True
+            except ValueError:
+                return text in ("-", "")
+        return [all(number(row.cells[i]) for row in self.rows if i < len(row.cells))
+                for i in range(len(self.header))]
+
+    def count(self, status: str) -> int:
+        return sum(row.status == status for row in self.rows)
+
+
+@dataclass
+class Run:
+    """One document, ready to show."""
+
+    path: str
+    kind: str  # "scale", "crossover", "bench" or "lab.<experiment>"
+    title: str
+    meta: dict[str, Any]
+    command: str
+    table: Table
+    finding: str
+    notes: list[str] = field(default_factory=list)  # warnings: failed rows, noisy rows, an interrupted run
+    extra_tables: list[Table] = field(default_factory=list)
+    rows: list[measure.Row] | None = None  # scale and bench: the measured rows (plots, overlays)
+    points: list[crossover.Point] | None = None  # crossover
+    draw: Callable[[str], None] | None = None  # writes its plot to a path (the suffix picks the format)
+
+    @property
+    def name(self) -> str:
+        return Path(self.path).name
+
+
+# --- reading --------------------------------------------------------------------------------
+
+def load_run(path: str) -> Run:
+    """Read ``path`` into a Run; ReportError naming the file and the problem if it cannot."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ReportError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ReportError(f"{path} is not a text file (not UTF-8): not a fastfib JSON document") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ReportError(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ReportError(f"{path} is not a fastfib document: JSON {type(data).__name__}, not an object")
+    schema = data.get("schema")
+    try:
+        if schema == report.SCHEMA:
+            return _scale(path)
+        if schema == crossover.SCHEMA:
+            return _crossover(path, data)
+        if isinstance(schema, str) and schema.startswith(LAB_PREFIX):
+            return _lab(path, data, schema[len(LAB_PREFIX):])
+        if schema is None and "benchmarks" in data:
+            return _bench(path, data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ReportError(f"{path} is malformed ({type(exc).__name__}: {exc})") from None
+    known = ", ".join([report.SCHEMA, crossover.SCHEMA, LAB_PREFIX + "<experiment>", "pytest-benchmark JSON"])
+    what = f"schema {schema!r} is unknown" if schema is not None else "no \"schema\" field"
+    raise ReportError(f"{path} is not a fastfib document ({what}); fastfib report reads: {known}")
+
+
+def _check_version(path: str, data: dict[str, Any], schema: str, version: int, remedy: str) -> None:
+    found = data.get("schema_version")
+    if found != version:
+        writer = (data.get("meta") or {}).get("fastfib_version", "an unknown version")
+        raise ReportError(f"{path} uses {schema} schema version {found} (written by fastfib {writer}); this "
+                          f"fastfib reads version {version} only: re-run `{remedy}`")
+
+
+def _meta(path: str, data: dict[str, Any]) -> dict[str, Any]:
+    meta = data.get("meta")
+    if not isinstance(meta, dict):
+        raise ReportError(f"{path} is malformed (no \"meta\" object)")
+    return meta
+
+
+def _scale(path: str) -> Run:
+    meta, rows = report.load(path)  # checks the schema version and the rows
+    cores = int(meta.get("usable_cores") or 1)
+    body = report.table_cells(rows)
+    table = Table(list(report.TABLE_HEADER),
+                  [TableRow(cells, _row_status(row)) for cells, row in zip(body, rows)], says_status=True)
+    notes = _row_notes(table)
+    if meta.get("interrupted") or meta.get("complete") is False:
+        notes.insert(0, "incomplete run (interrupted): only the rows finished are shown")
+    if meta.get("gil_enabled_at_end", meta.get("gil_enabled")) != meta.get("gil_enabled"):
+        notes.append("the GIL was re-enabled during the run: an imported extension lacks the "
+                     "free-threading declaration")
+    for name, why in (meta.get("skipped_runners") or {}).items():
+        notes.append(f"runner {name} not run: {why}")
+    return Run(path, "scale", "fastfib scale: who scales", meta, meta.get("command") or "fastfib scale",
+               table, report.format_headline(rows, cores) or "no parallel rows measured", notes, rows=rows,
+               draw=lambda target: report.write_plot(target, rows, cores))
+
+
+def _crossover(path: str, data: dict[str, Any]) -> Run:
+    _check_version(path, data, crossover.SCHEMA, crossover.SCHEMA_VERSION, "fastfib crossover --json")
+    meta = _meta(path, data)
+    known = {f.name for f in fields(crossover.Point)}
+    points = [crossover.Point(**{k: v for k, v in point.items() if k in known}) for point in data["points"]]
+    table = Table(list(crossover.TABLE_HEADER), [TableRow(cells) for cells in crossover.table_cells(points)])
+    workers = meta.get("workers", "?")
+    from fastfib import html_plots  # matplotlib only when drawing
+
+    return Run(path, "crossover", f"fastfib crossover: nogil threads vs a warm process pool ({workers} workers)",
+               meta, meta.get("command") or "fastfib crossover (command line not recorded)", table,
+               str(data.get("summary") or crossover.meeting_point(points)[1]), points=points,
+               draw=lambda target: html_plots.crossover_plot(target, [("", points)]))
+
+
+def _lab(path: str, data: dict[str, Any], name: str) -> Run:
+    from fastfib.lab_cli import EXPERIMENTS, LAB_SCHEMA_VERSION
+
+    experiments = {e.name: e for e in EXPERIMENTS}
+    if name not in experiments:
+        raise ReportError(f"{path} is from an unknown lab experiment {name!r}; this fastfib has: "
+                          + ", ".join(experiments))
+    _check_version(path, data, LAB_PREFIX + name, LAB_SCHEMA_VERSION, f"fastfib lab {name} --json")
+    meta = _meta(path, data)
+    if not isinstance(data.get("finding"), str):
+        raise ReportError(f"{path} is malformed (no \"finding\" sentence)")
+    main = next((key for key in LAB_TABLES if _records(data.get(key))), None)
+    if main is None:
+        raise ReportError(f"{path} is malformed (no table: none of {', '.join(LAB_TABLES)} is a list of objects)")
+    table = records_table(data[main], hidden=LAB_HIDDEN)
+    extra = [records_table(data[key], hidden=LAB_HIDDEN, caption=caption)
+             for key, caption in LAB_EXTRA_TABLES.items() if _records(data.get(key))]
+    experiment = experiments[name]
+    result = {key: value for key, value in data.items() if key not in ("schema", "schema_version", "meta")}
+    notes = _row_notes(table)
+    load, cores = meta.get("load_average_at_start"), meta.get("usable_cores") or 1
+    if isinstance(load, (int, float)) and load > 0.75 * cores:
+        notes.append(f"the load average was {load:.1f} on {cores} usable cores when it started: other work "
+                     "shared the machine, so parallel figures come out low")
+    draw = (lambda target: experiment.module.plot(result, target)) if experiment.plots else None
+    return Run(path, f"lab.{name}", f"fastfib lab {name}: {experiment.help}", meta,
+               meta.get("command") or f"fastfib lab {name}", table, data["finding"], notes,
+               extra_tables=extra, draw=draw)
+
+
+# --- pytest-benchmark's JSON, read defensively ------------------------------------------------
+
+def _bench(path: str, data: dict[str, Any]) -> Run:
+    summary = data.get("fastfib")
+    if summary is None:
+        raise ReportError(f"{path} is pytest-benchmark JSON without fastfib's \"fastfib\" summary: run fastfib's "
+                          "benchmark suite (benchmarks/) with --benchmark-json")
+    if not isinstance(summary, dict) or not isinstance(summary.get("rows", []), list):
+        raise ReportError(f"{path} is malformed (its \"fastfib\" summary is not an object with a \"rows\" list)")
+    meta = _bench_meta(data, summary)
+    records = [row for row in summary.get("rows") or [] if isinstance(row, dict)]
+    table = records_table(records, caption="" if records else "no benchmark was timed")
+    ratios = [row for row in summary.get("ratios") or [] if isinstance(row, dict)]
+    extra = [records_table(ratios, caption="time ratios against a reference kernel")] if ratios else []
+    rows = bench_rows(records)
+    cores = int(meta.get("usable_cores") or 1)
+    notes = _row_notes(table)
+    return Run(path, "bench", "the benchmark suite (pytest-benchmark)", meta, meta["command"], table,
+               report.format_headline(rows, cores) or "no scaling figures in this run", notes,
+               extra_tables=extra, rows=rows,
+               draw=(lambda target: report.write_plot(target, rows, cores)) if rows else None)
+
+
+def _bench_meta(data: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
+    machine = data.get("machine_info") if isinstance(data.get("machine_info"), dict) else {}
+    commit = data.get("commit_info") if isinstance(data.get("commit_info"), dict) else {}
+    first = next((b.get("extra_info") for b in data.get("benchmarks") or []
+                  if isinstance(b, dict) and isinstance(b.get("extra_info"), dict)), {})
+    cpu = machine.get("cpu") if isinstance(machine.get("cpu"), dict) else {}
+    commit_id = str(commit.get("id") or "")[:12]
+    return {
+        "python_implementation": machine.get("python_implementation"),
+        "python_version": machine.get("python_version"),
+        "gil_enabled": first.get("gil_enabled"),
+        "usable_cores": summary.get("usable_cores", first.get("usable_cores")),
+        "cpu_count": cpu.get("count"),
+        "cpu_model": cpu.get("brand_raw"),
+        "platform": " ".join(str(machine[k]) for k in ("system", "release", "machine") if machine.get(k)) or None,
+        "fastfib_version": first.get("fastfib_version"),
+        "git_commit": commit_id + ("-dirty" if commit_id and commit.get("dirty") else "") or None,
+        "timestamp": data.get("datetime"),
+        "command": f"pytest --benchmark-only --benchmark-json (pytest-benchmark {data.get('version', '?')}; "
+                   f"{len(data.get('benchmarks') or [])} benchmarks)",
+    }
+
+
+def bench_rows(records: Sequence[dict[str, Any]]) -> list[measure.Row]:
+    """The "scaling" question's rows as measure rows (for the plot, the headline and overlays)."""
+    found = []
+    for record in records:
+        if record.get("question", "scaling") != "scaling":
+            continue
+        try:
+            speedup = _number(record.get("speedup"))
+            found.append(measure.Row(
+                str(record["kernel"]), str(record["runner"]), int(record["workers"]), int(record.get("tasks") or 0),
+                int(record.get("n") or 0), 0.0, wall_s={"median": _number(record.get("median_s"))},
+                speedup=speedup, efficiency=_number(record.get("efficiency")),
+                noisy=_is_noisy(record)))
+        except (KeyError, TypeError, ValueError):
+            continue  # a row this reader cannot place in the plot stays in the table
+    return found
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, dict):  # e.g. {"median": ..., "low": ..., "high": ...}
+        value = value.get("median", value.get("value"))
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+# --- tables of JSON records -----------------------------------------------------------------
+
+def _records(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
+
+
+def _flatten(record: dict[str, Any]) -> dict[str, Any]:
+    """One level of nesting spelled out: {"latency_ms": {"p50": 1}} -> {"latency_ms p50": 1}."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            for inner, item in value.items():
+                flat[f"{key} {inner}"] = item
+        else:
+            flat[key] = value
+    return flat
+
+
+def _is_noisy(record: dict[str, Any]) -> bool:
+    """A true "noisy" flag, or any text value that says noisy ("too noisy to tell")."""
+    for key, value in _flatten(record).items():
+        if (key == "noisy" or key.endswith(" noisy")) and value is True:
+            return True
+        if isinstance(value, str) and "noisy" in value.lower():
+            return True
+    return False
+
+
+def _status(record: dict[str, Any]) -> str:
+    if record.get("error"):
+        return "na" if (record.get("extra") or {}).get("unavailable") else "error"
+    return "noisy" if _is_noisy(record) else ""
+
+
+def cell(key: str, value: Any) -> str:
+    """A JSON value as a table cell; ratios (speedup, ideal) as "1.93×", seconds as ms."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)
+        if "speedup" in key or key in ("ideal", "ratio", "time_ratio"):
+            return report.times(float(value))
+        if key.endswith("_s") or "_s " in key:
+            return report.ms(float(value))
+        if isinstance(value, int):
+            return f"{value:,}" if abs(value) >= 10_000 else str(value)
+        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+    if isinstance(value, (list, dict)):
+        text = json.dumps(value, separators=(",", ":"))
+        return text if len(text) <= 60 else text[:57] + "..."
+    return str(value)
+
+
+def records_table(records: Sequence[dict[str, Any]], hidden: set[str] = frozenset(), caption: str = "") -> Table:  # type: ignore[assignment]
+    """A table of every column present in any record, in order of first appearance."""
+    flat = [_flatten(record) for record in records]
+    columns: dict[str, None] = {}
+    for record in flat:
+        for key in record:
+            if key not in hidden and key.split(" ", 1)[0] not in hidden:
+                columns.setdefault(key)
+    header = [_header(key) for key in columns]
+    rows = [TableRow([cell(key, record.get(key)) for key in columns], _status(original))
+            for record, original in zip(flat, records)]
+    return Table(header, rows, caption)
+
+
+def _header(key: str) -> str:
+    """median_s -> "median ms" (the cells are in ms); other names with spaces for underscores."""
+    if key.endswith("_s"):
+        key = key[:-2] + "_ms"
+    key = key.replace("_s ", "_ms ")
+    return key.replace("_", " ")
+
+
+def _row_status(row: measure.Row) -> str:
+    if row.error:
+        return "na" if row.extra.get("unavailable") else "error"
+    return "noisy" if row.noisy else ""
+
+
+def _row_notes(table: Table) -> list[str]:
+    notes = []
+    if table.count("error"):
+        notes.append(f"{table.count('error')} row(s) failed: marked ERROR in the table")
+    if table.count("noisy"):
+        notes.append(f"{table.count('noisy')} noisy row(s): their repeats spread widely; re-run on a quieter "
+                     "machine before trusting them")
+    return notes
