@@ -153,6 +153,19 @@ def test_fresh_scale_and_crossover_runs_report(capsys, tmp_path):
     assert "command line not recorded" not in page.text  # crossover's meta records it now
 
 
+def test_a_fresh_probe_and_benchmark_run_report_with_their_intervals(capsys, tmp_path):
+    probe, bench = tmp_path / "probe.json", tmp_path / "bench.json"
+    assert main(["probe", "-s", "import time", "time.sleep(0.002)", "--runners", "threads", "--workers", "2",
+                 "--quick", "--no-progress", "--json", str(probe)]) == 0
+    assert main(["bench", "-q", "-p", "no:cacheprovider", "-k", "scaling and python-threads-2",
+                 "--fastfib-pair-budget=0", f"--benchmark-json={bench}"]) == 0
+    capsys.readouterr()
+    page = _report(capsys, [probe, bench], tmp_path / "r.html")
+    assert page.count("section", "run") == 2 and page.count("svg", "plot") == 2
+    assert "fastfib probe: time.sleep(0.002)" in page.text and "verdict: " in page.text
+    assert "python on 2 threads: " in page.text and " CI " in page.text  # the story, each figure with its interval
+
+
 # --- bad input: one line naming the file, exit 2, nothing written --------------------------
 
 def _write(tmp_path: Path, name: str, content) -> Path:
@@ -170,7 +183,8 @@ BAD = [
     ("text.json", "not json {", "is not valid JSON"),
     ("list.json", [1, 2], "is not a fastfib document: JSON list"),
     ("foreign.json", {"name": "something else"}, "is not a fastfib document (no \"schema\" field)"),
-    ("probe.json", {"schema": "fastfib.probe", "schema_version": 1}, "schema 'fastfib.probe' is unknown"),
+    ("probe.json", {"schema": "fastfib.probe", "schema_version": 1}, "is malformed (no \"meta\" object)"),
+    ("probe-v9.json", {"schema": "fastfib.probe", "schema_version": 9}, "reads version 1 only"),
     ("bench-plain.json", {"benchmarks": [], "machine_info": {}}, "pytest-benchmark JSON without fastfib's"),
     ("bench-odd.json", {"benchmarks": [], "fastfib": [1]}, "is malformed (its \"fastfib\" summary"),
     ("lab-new.json", {"schema": "fastfib.lab.race", "schema_version": 99, "meta": {"fastfib_version": "9.0"}},

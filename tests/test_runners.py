@@ -135,3 +135,16 @@ def test_any_executor_plugs_in(clean):
 def test_bad_arguments_raise_value_error(bad, message, clean):
     with pytest.raises(ValueError, match=message):
         bad()
+
+
+def _thread_and_order(index: int) -> tuple[int, int]:
+    return threading.get_ident(), index
+
+
+def test_the_sequential_baseline_runs_every_task_in_order_on_one_fresh_thread_of_its_own():
+    # Not the caller's thread, whose deep stack can make Python slower there (see SequentialRunner).
+    with runners.make_runner("sequential").open(1) as pool:
+        batch = pool.run(_thread_and_order, [(i,) for i in range(5)])
+    threads = {ident for ident, _ in batch.results}
+    assert [index for _, index in batch.results] == list(range(5))
+    assert len(threads) == 1 and threading.get_ident() not in threads

@@ -36,6 +36,7 @@ LAB_PREFIX = "fastfib.lab."
 LAB_TABLES = ("rows", "points", "fits")
 LAB_EXTRA_TABLES = {"sweep": "the threads client by concurrency", "plain_loop": "plain x += 1 on each interpreter"}
 LAB_HIDDEN = {"sample", "points", "timelines"}  # columns too long or too nested for a table cell
+PROBE_SCHEMA, PROBE_SCHEMA_VERSION = "fastfib.probe", 1  # fastfib probe --json (probe_cli)
 
 
 @dataclass
@@ -116,9 +117,12 @@ def load_run(path: str) -> Run:
             return _lab(path, data, schema[len(LAB_PREFIX):])
         if schema is None and "benchmarks" in data:
             return _bench(path, data)
+        if schema == PROBE_SCHEMA:
+            return _probe(path, data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ReportError(f"{path} is malformed ({type(exc).__name__}: {exc})") from None
-    known = ", ".join([report.SCHEMA, crossover.SCHEMA, LAB_PREFIX + "<experiment>", "pytest-benchmark JSON"])
+    known = ", ".join([report.SCHEMA, crossover.SCHEMA, LAB_PREFIX + "<experiment>", PROBE_SCHEMA,
+                       "pytest-benchmark JSON"])
     what = f"schema {schema!r} is unknown" if schema is not None else "no \"schema\" field"
     raise ReportError(f"{path} is not a fastfib document ({what}); fastfib report reads: {known}")
 
@@ -202,6 +206,30 @@ def _lab(path: str, data: dict[str, Any], name: str) -> Run:
                extra_tables=extra, draw=draw)
 
 
+def _probe(path: str, data: dict[str, Any]) -> Run:
+    _check_version(path, data, PROBE_SCHEMA, PROBE_SCHEMA_VERSION, "fastfib probe ... --json")
+    meta, result = _meta(path, data), data["result"]
+    records = []
+    for point in result["points"]:
+        figure = point.get("speedup") or {}
+        records.append({"runner": point["runner"], "workers": point["workers"],
+                        "speedup": None if figure.get("too_noisy") else figure.get("speedup"),
+                        "speedup 95% low": figure.get("low"), "speedup 95% high": figure.get("high"),
+                        "pairs": figure.get("pairs"), "too_noisy": figure.get("too_noisy"),
+                        "startup_s": point.get("startup_s"), "handover_s": point.get("handover_s"),
+                        "error": point.get("error")})
+    rows = [measure.Row(result["label"], r["runner"], r["workers"], 0, 0, 0.0, speedup=r["speedup"],
+                        extra={"speedup_low": r["speedup 95% low"], "speedup_high": r["speedup 95% high"]})
+            for r in records if r["speedup"] is not None]
+    cores = int(meta.get("usable_cores") or 1)
+    finding = (f"verdict: {result['verdict']} (released fraction {result['released_fraction']:.0%}); "
+               f"{report.ms(result['per_call_s'])} ms per call. {result['advice']}")
+    return Run(path, "probe", f"fastfib probe: {result['label']}", meta,
+               meta.get("command") or f"fastfib probe {result['label']!r}", records_table(records), finding,
+               _row_notes(records_table(records)), rows=rows,
+               draw=(lambda target: report.write_plot(target, rows, cores)) if rows else None)
+
+
 # --- pytest-benchmark's JSON, read defensively ------------------------------------------------
 
 def _bench(path: str, data: dict[str, Any]) -> Run:
@@ -213,14 +241,15 @@ def _bench(path: str, data: dict[str, Any]) -> Run:
         raise ReportError(f"{path} is malformed (its \"fastfib\" summary is not an object with a \"rows\" list)")
     meta = _bench_meta(data, summary)
     records = [row for row in summary.get("rows") or [] if isinstance(row, dict)]
-    table = records_table(records, caption="" if records else "no benchmark was timed")
+    table = records_table(records, hidden={"ratios"}, caption="" if records else "no benchmark was timed")
     ratios = [row for row in summary.get("ratios") or [] if isinstance(row, dict)]
     extra = [records_table(ratios, caption="time ratios against a reference kernel")] if ratios else []
     rows = bench_rows(records)
     cores = int(meta.get("usable_cores") or 1)
     notes = _row_notes(table)
+    story = [line for line in summary.get("story") or [] if isinstance(line, str)]  # each with its interval
     return Run(path, "bench", "the benchmark suite (pytest-benchmark)", meta, meta["command"], table,
-               report.format_headline(rows, cores) or "no scaling figures in this run", notes,
+               "\n".join(story) or report.format_headline(rows, cores) or "no scaling figures in this run", notes,
                extra_tables=extra, rows=rows,
                draw=(lambda target: report.write_plot(target, rows, cores)) if rows else None)
 
@@ -260,10 +289,16 @@ def bench_rows(records: Sequence[dict[str, Any]]) -> list[measure.Row]:
                 str(record["kernel"]), str(record["runner"]), int(record["workers"]), int(record.get("tasks") or 0),
                 int(record.get("n") or 0), 0.0, wall_s={"median": _number(record.get("median_s"))},
                 speedup=speedup, efficiency=_number(record.get("efficiency")),
-                noisy=_is_noisy(record)))
+                noisy=_is_noisy(record), extra=_interval(record)))
         except (KeyError, TypeError, ValueError):
             continue  # a row this reader cannot place in the plot stays in the table
     return found
+
+
+def _interval(record: dict[str, Any]) -> dict[str, float]:
+    """A paired speedup's 95 % interval (summary schema 2's "low"/"high"), for the plot's error bars."""
+    low, high = _number(record.get("low")), _number(record.get("high"))
+    return {} if low is None or high is None else {"speedup_low": low, "speedup_high": high}
 
 
 def _number(value: Any) -> float | None:
@@ -293,7 +328,7 @@ def _flatten(record: dict[str, Any]) -> dict[str, Any]:
 def _is_noisy(record: dict[str, Any]) -> bool:
     """A true "noisy" flag, or any text value that says noisy ("too noisy to tell")."""
     for key, value in _flatten(record).items():
-        if (key == "noisy" or key.endswith(" noisy")) and value is True:
+        if (key in ("noisy", "too_noisy") or key.endswith((" noisy", " too_noisy"))) and value is True:
             return True
         if isinstance(value, str) and "noisy" in value.lower():
             return True

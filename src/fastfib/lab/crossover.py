@@ -6,7 +6,7 @@ over (no start gate), because that hand-over is the whole difference: a thread
 pool passes a task through an in-process queue (microseconds), a process pool
 pickles it through a pipe to another interpreter and the result back (hundreds
 of microseconds). Throughput is tasks per second; the ideal is W times the
-throughput of the same tasks run one after another in the calling thread,
+throughput of the same tasks run one after another on one thread,
 measured beside them (so a busy machine skews both alike).
 
 Small tasks: the threads' cheap hand-over wins. Large tasks: both approach
