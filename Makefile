@@ -6,6 +6,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
+# --prefer-binary: a dependency whose newest release has no wheel for this
+# interpreter (numpy 2.5 has none for cp313t) resolves to its newest release
+# that has one, instead of a source build that needs meson.
+PIP_INSTALL := $(PIP) install --prefer-binary
 # Rebuild the extension whenever any of these changes.
 BUILD_INPUTS := setup.py pyproject.toml csrc/fib.c csrc/fib.h csrc/build_info.h \
 	src/fastfib/_kernels.pyx src/fastfib/_cfib.pxd src/fastfib/_gmp.pyx src/fastfib/_cgmp.pxd
@@ -20,7 +24,7 @@ install: $(BUILT)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip "setuptools>=68" "Cython>=3.1"
+	$(PIP_INSTALL) --quiet --upgrade pip "setuptools>=68" "Cython>=3.1"
 
 # GMP is optional (it adds the gmp kernel). Where we run as root with apt-get,
 # as on CI, install Debian's libgmp-dev when its header is missing; elsewhere
@@ -42,7 +46,7 @@ gmp:
 EXTRAS ?= test,bench
 $(BUILT): $(BIN)/python $(BUILD_INPUTS) | gmp
 	$(if $(filter setup.py,$?),rm -f src/fastfib/_kernels.c src/fastfib/_gmp.c)
-	$(PIP) install --quiet --no-build-isolation --editable '.[$(EXTRAS)]'
+	$(PIP_INSTALL) --quiet --no-build-isolation --editable '.[$(EXTRAS)]'
 	touch $@
 
 # The main job: who scales on this machine (about a minute on 2 cores).
