@@ -22,6 +22,7 @@ from fastfib.command import (
     EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, Command, Parser, Terminated, UsageError, add_json_flag,
     print_json, raise_terminated,
 )
+from fastfib.builds_cli import BuildsCommand
 from fastfib.lab_cli import LabCommand, ServeCommand
 from fastfib.scale_cli import CompareCommand, CrossoverCommand, ScaleCommand
 from fastfib.source_cli import SourceCommand
@@ -219,7 +220,7 @@ class InfoCommand(Command):
 
 COMMANDS: list[Command] = [
     FibCommand(), BurnCommand(), KernelsCommand(), InfoCommand(), SourceCommand(),
-    ScaleCommand(), CompareCommand(), CrossoverCommand(), LabCommand(), ServeCommand(),
+    ScaleCommand(), CompareCommand(), BuildsCommand(), CrossoverCommand(), LabCommand(), ServeCommand(),
 ]
 
 

@@ -19,7 +19,7 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
-from fastfib import measure, registry, runners
+from fastfib import gil, measure, registry, runners
 
 __all__ = ["DEFAULT_WORK_US", "Task", "repeat_burn", "run", "sweep", "task_for"]
 
@@ -122,7 +122,9 @@ def finding(points: Sequence[Point]) -> str:
     text = "2-thread speedup of cython-nogil by work per call: " + ", ".join(
         f"{_us(p.measured_us)} µs → {p.speedup:.2f}×" for p in nogil)
     if held:
-        text += "; " + ", ".join(sorted({p.kernel for p in held})) + " stays at " + ", ".join(
+        names = ", ".join(sorted({p.kernel for p in held}))
+        text += "; " + (f"{names} stays at " if gil.gil_enabled() else
+                        f"{names}, with no GIL here to hold (free-threaded build), reads ") + ", ".join(
             f"{p.speedup:.2f}×" for p in held)
     return text + "."
 
