@@ -12,8 +12,10 @@ any moment; the others wait on their pipe.
 Every ratio is paired within a round: a build's sequential time over the first
 build's in the same round (the single-thread tax), and its sequential time over
 its own threads time (the speedup). This machine's second core comes and goes,
-so each is reported as the median of the rounds with their min-max, and as
-"too noisy" when that range is wider than :data:`TOO_NOISY` of the median.
+so each is reported as the median of the rounds with its interquartile range
+(the middle half of the rounds: one round that lost its core moves it little),
+and as "too noisy" when that range is wider than :data:`TOO_NOISY` of the
+median. The JSON keeps every round's figures, min and max.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ __all__ = ["SCHEMA", "TOO_NOISY", "Build", "BuildsError", "format_text", "ratio_
 SCHEMA = "fastfib.builds"
 # Schema history: 1 -- {"schema", "schema_version", "meta", "builds": [...], "rows": [...]}.
 SCHEMA_VERSION = 1
-TOO_NOISY = 0.25  # a ratio whose (max - min) / median over the rounds exceeds this is not quoted
+TOO_NOISY = 0.20  # a ratio whose interquartile range / median over the rounds exceeds this is not quoted
 DEFAULT_KERNELS = ("python", "numpy", "cython-gil", "cython-nogil", "gmp")
 
 
@@ -112,15 +114,17 @@ class Build:
 
 
 def spread(values: Sequence[float]) -> dict[str, float]:
-    """{"median", "min", "max"} of a non-empty series."""
-    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+    """{"median", "q1", "q3", "min", "max"} of a non-empty series (quartiles inclusive)."""
+    q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else [values[0]] * 3
+    return {"median": statistics.median(values), "q1": q1, "q3": q3, "min": min(values), "max": max(values)}
 
 
 def ratio_cell(figure: dict[str, float] | None) -> str:
-    """A ratio as '1.93× (1.88-1.97)', or 'too noisy (1.10-1.94×)' when its spread is wide."""
+    """A ratio as '1.93× (1.88-1.97)' (median, interquartile range), or 'too noisy (1.10-1.94×)'
+    when that range is wider than TOO_NOISY of the median."""
     if not figure:
         return "-"
-    low, high, median = figure["min"], figure["max"], figure["median"]
+    low, high, median = figure["q1"], figure["q3"], figure["median"]
     if median > 0 and (high - low) / median > TOO_NOISY:
         return f"too noisy ({low:.2f}-{high:.2f}×)"
     return f"{times(median)} ({low:.2f}-{high:.2f})"
@@ -201,14 +205,14 @@ def _row(kernel: str, index: int, walls: dict[tuple[str, int], list[dict[str, An
 def _ms(figure: dict[str, float] | None) -> str:
     if not figure:
         return "-"
-    return f"{1000 * figure['median']:.1f} ({1000 * figure['min']:.1f}-{1000 * figure['max']:.1f})"
+    return f"{1000 * figure['median']:.1f} ({1000 * figure['q1']:.1f}-{1000 * figure['q3']:.1f})"
 
 
 def format_text(document: dict[str, Any]) -> str:
     """The table, what its columns mean, and the answer in a few lines."""
     builds, rows, meta = document["builds"], document["rows"], document["meta"]
     first, workers = builds[0]["label"], meta["workers"]
-    header = ["kernel", "build", "n", "sequential ms (min-max)", f"vs {first}", f"threads x{workers} speedup"]
+    header = ["kernel", "build", "n", "sequential ms", f"vs {first}", f"threads x{workers} speedup"]
     body = []
     for row in rows:
         if row["error"]:
@@ -221,8 +225,8 @@ def format_text(document: dict[str, Any]) -> str:
              f"vs {first} = sequential time / {first}'s in the same round (> 1: slower; on a free-threaded build, "
              "its single-thread tax);",
              f"speedup = sequential time / the time of the same tasks on {workers} threads, same build, same round;",
-             f"each figure: the median of {meta['rounds']} rounds (min-max); too noisy = that range is wider than "
-             f"{TOO_NOISY:.0%} of the median.", ""]
+             f"each figure: the median of {meta['rounds']} rounds (in brackets the middle half of them, q1-q3); "
+             f"too noisy = that range is wider than {TOO_NOISY:.0%} of the median.", ""]
     lines += _answer(builds, rows)
     lines.append("")
     for index, build in enumerate(builds):

@@ -42,7 +42,7 @@ class BuildsCommand(Command):
         "a worker per interpreter, two for a free-threaded one (GIL disabled, and PYTHON_GIL=1 on\n"
         "the same binary). Each round runs every kernel on every build, sequential and threads back\n"
         "to back, the builds' order rotated; every ratio is paired within a round and reported as\n"
-        "the median of the rounds with its min-max, or as 'too noisy' when that range is wide.\n"
+        "the median of the rounds with its interquartile range, or as 'too noisy' when that is wide.\n"
         "Each interpreter must have fastfib installed (a venv's python)."
     )
     epilog = (
@@ -61,7 +61,7 @@ class BuildsCommand(Command):
         parser.add_argument("--target-ms", type=_milliseconds, default=10.0,
                             help="one task's cost on the first build (default: %(default)s)")
         parser.add_argument("--tasks", type=_count, default=8, help="tasks per timed run (default: %(default)s)")
-        parser.add_argument("--rounds", type=_count, default=7, help="rounds; medians over them (default: %(default)s)")
+        parser.add_argument("--rounds", type=_count, default=9, help="rounds; medians over them (default: %(default)s)")
         parser.add_argument("--workers", "-w", type=_count, default=None, help="threads (default: usable cores)")
         parser.add_argument("--quick", action="store_true", help="5 ms tasks, 4 per run, 5 rounds: seconds")
         parser.add_argument("--json", metavar="PATH", help="write every round's figures as JSON")
