@@ -15,6 +15,7 @@ enabled during it.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -84,3 +85,31 @@ def test_the_extension_declares_free_threading_and_own_gil_support():
     assert '"freethreading_compatible": True' in text
     assert '"subinterpreters_compatible": "own_gil"' in text
     assert '("CYTHON_USE_MODULE_STATE", "1")' in text
+
+
+def test_kernel_facts_are_worded_for_this_interpreter():
+    import fastfib
+    from fastfib import gil
+
+    for kernel in fastfib.kernels():
+        assert kernel.description.endswith(gil.gil_phrase(kernel.with_gil, kernel.released_where))
+        assert kernel.gil == (kernel.with_gil if gil.gil_enabled() else f"none (would be {kernel.with_gil})")
+        assert kernel.parallel == (kernel.releases_gil or not gil.gil_enabled())
+    assert gil.gil_phrase("held", enabled=True) == "holds the GIL while it computes"
+    assert gil.gil_phrase("held", enabled=False) == "would hold the GIL; there is none here, so it runs in parallel"
+
+
+@pytest.mark.parametrize("python_gil", [None, "1"])
+def test_the_same_binary_answers_by_its_gil_at_run_time(python_gil):
+    # `fastfib kernels --json` in a fresh process, with and without PYTHON_GIL=1: on a
+    # free-threaded build the same files give two answers; on a GIL build, one.
+    env = {key: value for key, value in os.environ.items() if key != "PYTHON_GIL"}
+    if python_gil:
+        env["PYTHON_GIL"] = python_gil
+    out = subprocess.run([sys.executable, "-m", "fastfib", "kernels", "--json"], capture_output=True, text=True,
+                         env=env, timeout=120, check=True)
+    by_name = {k["name"]: k for k in json.loads(out.stdout)["kernels"]}
+    no_gil = FREE_THREADED and python_gil != "1"
+    assert by_name["python"]["gil"] == ("none (would be held)" if no_gil else "held")
+    assert by_name["python"]["with_gil"] == "held" and by_name["python"]["parallel_on_threads"] is no_gil
+    assert ("there is none here" in by_name["python"]["description"]) is no_gil

@@ -59,6 +59,17 @@ def test_race_run_reports_a_finding():
     json.dumps(result, allow_nan=False)
 
 
+def test_a_free_threaded_build_runs_the_plain_loop_with_the_gil_too():
+    result = race.run(threads=2, increments=2, pause_s=0.0005, loop_threads=4, loop_increments=20_000, interpreters=[])
+    loops = result["plain_loop"]
+    if not gil.free_threaded_build():
+        assert len(loops) == 1
+        return
+    # The same binary with -X gil=1: what 3.10+ with a GIL makes certain holds there too.
+    assert [loop["gil_enabled"] for loop in loops] == [gil.gil_enabled(), True]
+    assert loops[1]["lost_updates"] == 0 and "(free-threaded, -X gil=1)" in result["finding"]
+
+
 # --- queue ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("workers", [1, 3])
