@@ -193,8 +193,8 @@ def gil_label(meta: dict[str, Any]) -> str:
     if meta.get("gil_enabled_at_end", meta["gil_enabled"]) != meta["gil_enabled"]:
         label += " -- re-enabled during the run: an imported extension lacks the free-threading declaration"
     elif not meta["gil_enabled"]:
-        label += (" -- no GIL, so the kernels that would hold it (python, numpy's glue, cython-gil) "
-                  "run in parallel on threads too")
+        label += (" -- no GIL, so nothing keeps the kernels that would hold one (python, numpy's glue, "
+                  "cython-gil) from running in parallel on threads")
     return label
 
 
