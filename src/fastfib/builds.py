@@ -9,9 +9,10 @@ every kernel runs on every build, its sequential run and its threads run back to
 back, the builds' order rotated from round to round. Only one worker measures at
 any moment; the others wait on their pipe.
 
-Every ratio is paired within a round: a build's sequential time over the first
-build's in the same round (the single-thread tax), and its sequential time over
-its own threads time (the speedup). This machine's second core comes and goes,
+Every ratio is paired within a round: a build's sequential CPU time over the
+first build's in the same round (the single-thread tax: CPU time, because a
+round in which another process took the core costs wall time, not CPU time),
+and its sequential wall time over its own threads wall time (the speedup). This machine's second core comes and goes,
 so each is reported as the median of the rounds with its interquartile range
 (the middle half of the rounds: one round that lost its core moves it little),
 and as "too noisy" when that range is wider than :data:`TOO_NOISY` of the
@@ -198,7 +199,9 @@ def _row(kernel: str, index: int, walls: dict[tuple[str, int], list[dict[str, An
     if not good:
         return {**row, "sequential": None, "vs_first": None, "speedup": None}
     return {**row, "sequential": spread([w["sequential_s"] for w, _ in good]),
-            "vs_first": spread([w["sequential_s"] / f["sequential_s"] for w, f in good]),
+            "sequential_cpu_s": [w["sequential_cpu_s"] for w, _ in good],
+            "vs_first": spread([w["sequential_cpu_s"] / f["sequential_cpu_s"] for w, f in good]),
+            "vs_first_wall": spread([w["sequential_s"] / f["sequential_s"] for w, f in good]),
             "speedup": spread([w["sequential_s"] / w["threads_s"] for w, _ in good])}
 
 
@@ -212,7 +215,7 @@ def format_text(document: dict[str, Any]) -> str:
     """The table, what its columns mean, and the answer in a few lines."""
     builds, rows, meta = document["builds"], document["rows"], document["meta"]
     first, workers = builds[0]["label"], meta["workers"]
-    header = ["kernel", "build", "n", "sequential ms", f"vs {first}", f"threads x{workers} speedup"]
+    header = ["kernel", "build", "n", "sequential wall ms", f"CPU vs {first}", f"threads x{workers} speedup"]
     body = []
     for row in rows:
         if row["error"]:
@@ -222,8 +225,8 @@ def format_text(document: dict[str, Any]) -> str:
                      "1.00× (the reference)" if row["build"] == 0 else ratio_cell(row["vs_first"]),
                      ratio_cell(row["speedup"])])
     lines = [grid(header, body, left=2), "",
-             f"vs {first} = sequential time / {first}'s in the same round (> 1: slower; on a free-threaded build, "
-             "its single-thread tax);",
+             f"CPU vs {first} = sequential CPU time / {first}'s in the same round (> 1: slower; on a free-threaded "
+             "build, its single-thread tax; CPU time, which a busy machine inflates less than wall time);",
              f"speedup = sequential time / the time of the same tasks on {workers} threads, same build, same round;",
              f"each figure: the median of {meta['rounds']} rounds (in brackets the middle half of them, q1-q3); "
              f"too noisy = that range is wider than {TOO_NOISY:.0%} of the median.", ""]
@@ -247,7 +250,7 @@ def _answer(builds: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[st
     lines = []
     for index, build in enumerate(builds[1:], start=1):
         cells = [f"{r['kernel']} {ratio_cell(r['vs_first'])}" for r in rows if r["build"] == index and not r["error"]]
-        lines.append(f"sequential, {build['label']} vs {builds[0]['label']}: " + ", ".join(cells))
+        lines.append(f"sequential CPU time, {build['label']} vs {builds[0]['label']}: " + ", ".join(cells))
     for index, build in enumerate(builds):
         cells = [f"{r['kernel']} {ratio_cell(r['speedup'])}" for r in rows if r["build"] == index and not r["error"]]
         lines.append(f"threads speedup, {build['label']}: " + ", ".join(cells))

@@ -10,7 +10,8 @@ asks them in turn, so only one of them measures at any moment:
 * ``{"op": "prepare", "kernel": K, "n": n, "tasks": T}`` -> ``{"ok": true}``: the
   sequential and threads measurements of that kernel, warmed;
 * ``{"op": "repeat", "kernel": K, "threads_first": bool}`` -> ``{"sequential_s": s,
-  "threads_s": s}``: one timed run of each, back to back, every result checked;
+  "sequential_cpu_s": s, "threads_s": s}``: one timed run of each, back to back, every
+  result checked (the CPU time is this process's, heartbeat thread included);
 * ``{"op": "bye"}`` -> ``{"gil_enabled_at_end": bool}``, and the worker exits.
 
 A request that fails is answered ``{"error": "..."}`` and the worker goes on.
@@ -54,7 +55,8 @@ class _Worker:
         sequential, threads = pair = self.measurements[kernel]
         for one in (pair[::-1] if threads_first else pair):
             one.repeat()
-        return _failed(pair) or {"sequential_s": sequential.walls[-1], "threads_s": threads.walls[-1]}
+        return _failed(pair) or {"sequential_s": sequential.walls[-1], "sequential_cpu_s": sequential.cpus[-1],
+                                 "threads_s": threads.walls[-1]}
 
     def close(self) -> None:
         self.threads.close()
