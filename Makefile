@@ -6,13 +6,17 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
+# --prefer-binary: a dependency whose newest release has no wheel for this
+# interpreter (numpy 2.5 has none for cp313t) resolves to its newest release
+# that has one, instead of a source build that needs meson.
+PIP_INSTALL := $(PIP) install --prefer-binary
 # Rebuild the extension whenever any of these changes.
 BUILD_INPUTS := setup.py pyproject.toml csrc/fib.c csrc/fib.h csrc/build_info.h \
 	src/fastfib/_kernels.pyx src/fastfib/_cfib.pxd src/fastfib/_gmp.pyx src/fastfib/_cgmp.pxd
 BUILT := $(VENV)/.fastfib-built
 NUMBA := $(VENV)/.fastfib-numba
 
-.PHONY: all install run test bench readme clean gmp browser build-identifiers wheels lab-readme
+.PHONY: all install run test bench readme clean gmp browser build-identifiers wheels lab-readme test-313 test-ft builds builds-venvs
 
 all: install
 
@@ -20,7 +24,7 @@ install: $(BUILT)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --upgrade pip "setuptools>=68" "Cython>=3.1"
+	$(PIP_INSTALL) --quiet --upgrade pip "setuptools>=68" "Cython>=3.1"
 
 # GMP is optional (it adds the gmp kernel). Where we run as root with apt-get,
 # as on CI, install Debian's libgmp-dev when its header is missing; elsewhere
@@ -57,7 +61,7 @@ browser:
 EXTRAS ?= test,bench
 $(BUILT): $(BIN)/python $(BUILD_INPUTS) | gmp
 	$(if $(filter setup.py,$?),rm -f src/fastfib/_kernels.c src/fastfib/_gmp.c)
-	$(PIP) install --quiet --no-build-isolation --editable '.[$(EXTRAS)]'
+	$(PIP_INSTALL) --quiet --no-build-isolation --editable '.[$(EXTRAS)]'
 	touch $@
 
 # The main job: who scales on this machine (about a minute on 2 cores), then
@@ -73,11 +77,13 @@ run: install
 	  exit $$status
 
 # The suite, then every benchmark once with timing off, so CI runs them too;
-# then the subinterpreter tests under CPython 3.13 (test-313).
+# then the subinterpreter tests under CPython 3.13 (test-313) and the whole
+# suite again on a free-threaded CPython when one is found (test-ft).
 test: install build-identifiers $(NUMBA) browser
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest src/fastfib/benchmarks --benchmark-disable -q
 	@$(MAKE) --no-print-directory test-313
+	@$(MAKE) --no-print-directory test-ft
 
 # numba is an optional extra (fastfib[numba], ~65 MB of wheels), installed for
 # the tests so that every test runs on the numba kernels too (about 20 s more).
@@ -103,6 +109,44 @@ test-313:
 	  $(VENV313)/bin/python -m pytest -q -p no:cacheprovider $(TESTS_313); \
 	fi
 
+# Free-threaded CPython (PEP 703): PYTHON_FT=/path, else python3.14t or
+# python3.13t on PATH or in pyenv. The whole of tests/ runs there in its own
+# venv, with the subinterpreter backport (about 3.5 minutes on 2 cores): the
+# tests that need a GIL skip with that reason, those that prove its absence
+# run, and the session guard fails the run if an import re-enabled the GIL.
+# None found: one line, and make goes on.
+PYTHON_FT ?= $(firstword $(shell command -v python3.14t python3.13t 2>/dev/null) \
+	$(wildcard $(HOME)/.pyenv/versions/3.14*t/bin/python3.14t $(HOME)/.pyenv/versions/3.13*t/bin/python3.13t))
+VENVFT ?= .venv-ft
+test-ft:
+	@if [ -z "$(PYTHON_FT)" ]; then \
+	  echo "note: no free-threaded CPython found (python3.14t/python3.13t on PATH or in pyenv; set PYTHON_FT=...): skipping the free-threaded run"; \
+	elif [ ! -x "$(PYTHON_FT)" ]; then \
+	  echo "PYTHON_FT=$(PYTHON_FT) is not an executable interpreter" >&2; exit 1; \
+	else \
+	  $(MAKE) --no-print-directory install VENV=$(VENVFT) PYTHON=$(PYTHON_FT) EXTRAS=test,interpreters && \
+	  $(VENVFT)/bin/python -m pytest -q -p no:cacheprovider tests; \
+	fi
+
+# The single-thread tax and the GIL A/B in one run (`fastfib builds`, about a
+# minute): every kernel on the default build of CPython (PYTHON_DEFAULT, the same
+# version as PYTHON_FT) and on the free-threaded one, GIL disabled and with
+# PYTHON_GIL=1. Both come from ../shared/python/get-python where it exists.
+GET_PYTHON := ../shared/python/get-python
+PYTHON_DEFAULT ?= $(shell [ -x $(GET_PYTHON) ] && $(GET_PYTHON) 3.13 2>/dev/null)
+BUILDS_FT = $(or $(PYTHON_FT),$(shell [ -x $(GET_PYTHON) ] && $(GET_PYTHON) 3.13t 2>/dev/null))
+VENVGIL ?= .venv-gil
+builds-venvs:
+	@if [ ! -x "$(PYTHON_DEFAULT)" ] || [ ! -x "$(BUILDS_FT)" ]; then \
+	  echo "fastfib builds needs PYTHON_DEFAULT (a default CPython) and PYTHON_FT (a free-threaded one of the same version)" >&2; exit 1; \
+	fi
+	@$(MAKE) --no-print-directory install VENV=$(VENVGIL) PYTHON=$(PYTHON_DEFAULT) EXTRAS=test
+	@$(MAKE) --no-print-directory install VENV=$(VENVFT) PYTHON=$(BUILDS_FT) EXTRAS=test,interpreters
+
+builds: builds-venvs
+	@mkdir -p results
+	$(VENVFT)/bin/fastfib builds $(VENVGIL)/bin/python $(VENVFT)/bin/python --json results/builds.json $(BUILDS_ARGS)
+
 # The benchmark suite as users run it (about 2-3 minutes on 2 cores), as a wheel
 # user would (`fastfib bench` = pytest --pyargs fastfib.benchmarks --benchmark-only);
 # BENCH_ARGS="--fastfib-long" for the long version.
@@ -111,9 +155,11 @@ bench: install
 	$(BIN)/fastfib bench --benchmark-json=results/bench.json --fastfib-plot=results/bench.png $(BENCH_ARGS)
 
 # Rewrite the README's measured blocks (scale, crossover, interpreters on 3.13,
-# benchmarks) from runs on this machine: several minutes; best on a quiet machine.
+# builds, benchmarks) from runs on this machine: several minutes; best on a quiet
+# machine. The builds block needs both 3.13 builds (builds-venvs); without them it stays.
 readme: install
 	@$(MAKE) --no-print-directory test-313
+	-@$(MAKE) --no-print-directory builds-venvs
 	$(BIN)/python tools/update_readme.py
 
 # README's block of the lab's experiments, rewritten from fresh `fastfib lab <name> --quick
@@ -134,11 +180,12 @@ $(WHEEL_TOOLS): $(BIN)/python pyproject.toml
 build-identifiers: $(WHEEL_TOOLS)
 	$(BIN)/python tools/check_build_identifiers.py
 
-# A repaired manylinux wheel for each CPython 3.10-3.14 found here, each
+# A repaired manylinux wheel for each CPython 3.10-3.14 found here (and for
+# PYTHON_FT, a free-threaded one: a cp313t wheel), each
 # installed into a clean venv with no compiler and smoke-tested; the sdist too.
 # Several minutes. WHEELS_ARGS=--suite runs the whole test suite per wheel.
 wheels: $(WHEEL_TOOLS)
-	$(BIN)/python tools/build_wheels.py $(WHEELS_ARGS)
+	PYTHON_FT="$(PYTHON_FT)" $(BIN)/python tools/build_wheels.py $(WHEELS_ARGS)
 
 clean:
-	rm -rf build dist wheelhouse src/*.egg-info src/fastfib/_kernels.c src/fastfib/*.so $(VENV) $(VENV313)
+	rm -rf build dist wheelhouse src/*.egg-info src/fastfib/_kernels.c src/fastfib/*.so $(VENV) $(VENV313) $(VENVFT) $(VENVGIL)

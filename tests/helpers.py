@@ -8,10 +8,33 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import pytest
+
 import fastfib
+from fastfib import gil
 
 KERNEL_NAMES = [k.name for k in fastfib.kernels()]
 BURN_KERNEL_NAMES = [k.name for k in fastfib.kernels() if k.burn is not None]
+
+# The two sides of the GIL: a test whose assertion is what the GIL makes certain
+# (a heartbeat that cannot tick, a loop that loses no update) skips where the GIL
+# is disabled (free-threaded build), and one that proves its absence skips where
+# it is enabled. Read once, at collection: the session guard in conftest.py fails
+# the run if the GIL came back on during it.
+needs_gil = pytest.mark.skipif(
+    not gil.gil_enabled(),
+    reason="asserts what the GIL makes certain, and the GIL is disabled here (free-threaded build)")
+needs_no_gil = pytest.mark.skipif(
+    gil.gil_enabled(),
+    reason="asserts what the absence of the GIL makes certain: needs a free-threaded build with the GIL "
+           "disabled (python3.13t / 3.14t; make test runs one when it finds it)")
+
+# For the tests that check the fork start method itself. Since 3.12 CPython warns when it forks a
+# process that has other OS threads, and a test process has some: numpy's OpenBLAS starts its worker
+# threads when it loads, and a finished test's pool threads may not have exited yet. The children
+# here only run burn tasks (no lock another thread could hold is taken), so the warning is expected.
+forks_beside_threads = pytest.mark.filterwarnings(
+    r"ignore:This process \(pid=\d+\) is multi-threaded, use of fork\(\) may lead to deadlocks:DeprecationWarning")
 
 
 def rss_bytes(pid: int | str = "self") -> int:

@@ -14,7 +14,7 @@ import pytest
 import fastfib
 from fastfib import registry
 
-from helpers import oracle
+from helpers import needs_gil, needs_no_gil, oracle
 
 pytestmark = pytest.mark.skipif("cython-nogil" not in registry.KERNELS, reason="extension not built")
 F = oracle(100)
@@ -61,10 +61,26 @@ def test_timeout_stops_a_nogil_burn():
 
 
 @pytest.mark.timeout(120)
+@needs_gil
 def test_timeout_on_a_gil_holding_burn_can_only_be_noticed_late():
-    # burn(36) takes long enough that a 1 ms deadline has surely passed when it ends.
-    with pytest.raises(TimeoutError, match="could not be stopped.*held the GIL"):
-        fastfib.burn(36, kernel="cython-gil", timeout=0.001)
+    # burn(38) takes long enough that a 50 ms deadline has surely passed when it ends. With the
+    # switch interval far past it, this thread keeps the GIL from the timer's start to the C call:
+    # the timer cannot set the flag before the burn starts, even when this thread is slow to get there.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(100)
+    try:
+        with pytest.raises(TimeoutError, match="could not be stopped.*held the GIL"):
+            fastfib.burn(38, kernel="cython-gil", timeout=0.05)
+    finally:
+        sys.setswitchinterval(interval)
+
+
+@pytest.mark.timeout(60)
+@needs_no_gil
+def test_without_a_gil_the_timer_stops_even_the_gil_holding_burn():
+    # The same C loop polls the flag; with no GIL to hold, the timer thread runs and sets it.
+    with pytest.raises(TimeoutError, match=r"burn\(70\) on cython-gil did not finish within 0.2 s"):
+        fastfib.burn(FOREVER, kernel="cython-gil", timeout=0.2)
 
 
 def test_deadline_context_manager_passes_when_in_time():

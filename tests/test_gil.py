@@ -10,15 +10,14 @@ verdict.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
 import pytest
 
 import fastfib
-from fastfib import environment
-
-from helpers import BURN_KERNEL_NAMES, KERNEL_NAMES, Heartbeat, oracle, run_together
+from helpers import BURN_KERNEL_NAMES, KERNEL_NAMES, Heartbeat, needs_gil, needs_no_gil, oracle, run_together
 
 F = oracle(200)
 
@@ -46,7 +45,7 @@ def _ticks_during_one_call(kernel: str) -> tuple[int, float, float]:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.skipif(not environment.gil_enabled(), reason="the GIL is disabled (free-threaded build): nothing to hold")
+@needs_gil
 def test_gil_holding_call_stops_every_other_python_thread():
     ticks, gap, window = _ticks_during_one_call("cython-gil")
     # The C call holds the GIL from start to end: the heartbeat cannot tick anywhere inside
@@ -56,6 +55,57 @@ def test_gil_holding_call_stops_every_other_python_thread():
     # (A released GIL lets the heartbeat tick every millisecond: stretches of ~1 ms.)
     assert gap > window / 2, (f"heartbeat ticked {ticks} times during a {1000 * window:.0f} ms GIL-holding "
                               f"call; its longest silence was only {1000 * gap:.1f} ms")
+
+
+@pytest.mark.timeout(120)
+@needs_no_gil
+def test_without_a_gil_the_gil_holding_call_lets_other_threads_run():
+    ticks, call_ms = _ticks_during_one_call("cython-gil")
+    # The same C call that stops the heartbeat under a GIL: here nothing holds it back.
+    assert ticks > 2, f"heartbeat ticked only {ticks} times during a {call_ms} ms call with no GIL"
+
+
+def _second_thread_ran_while_this_one_spun(limit_s: float) -> bool:
+    """Spin in pure Python (never blocking, never calling anything that releases a GIL)
+    for up to ``limit_s`` while a second pure-Python thread, woken just before, tries to
+    mark that it ran. The switch interval is pushed far past ``limit_s`` first, so under
+    a GIL this thread never hands it over: the other one cannot run until the spin ends."""
+    started, go = threading.Event(), threading.Event()
+    ran: list[bool] = []
+
+    def other() -> None:
+        started.set()
+        go.wait()
+        ran.append(True)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000)
+    thread = threading.Thread(target=other, daemon=True)
+    try:
+        thread.start()
+        started.wait()
+        go.set()
+        deadline = time.perf_counter() + limit_s
+        while not ran and time.perf_counter() < deadline:
+            pass
+        seen = bool(ran)
+    finally:
+        sys.setswitchinterval(interval)
+        thread.join()
+    return seen
+
+
+@pytest.mark.timeout(120)
+@needs_gil
+def test_under_the_gil_pure_python_threads_take_turns():
+    assert not _second_thread_ran_while_this_one_spun(0.3), "a second thread ran while this one held the GIL"
+
+
+@pytest.mark.timeout(120)
+@needs_no_gil
+def test_without_a_gil_pure_python_threads_overlap():
+    # Only the failure path waits the 30 s: a loaded machine delays the other thread, never stops it.
+    assert _second_thread_ran_while_this_one_spun(30), "the other thread never ran while this one spun"
 
 
 @pytest.mark.timeout(120)

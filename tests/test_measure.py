@@ -14,6 +14,8 @@ import pytest
 from fastfib import environment, measure, registry, report, runners
 from fastfib.measure import Row
 
+from helpers import forks_beside_threads
+
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -98,6 +100,7 @@ def test_a_failing_task_makes_the_row_an_error():
     assert row.speedup is None
 
 
+@forks_beside_threads
 def test_a_suite_yields_every_row_each_kernel_baseline_first():
     rows = list(measure.run_suite(["python", "cython-nogil"], ["threads", "processes"], [1, 2],
                                   target_s=0.0005, tasks=4, repeats=1, start_method="fork"))
@@ -112,6 +115,7 @@ def test_a_suite_yields_every_row_each_kernel_baseline_first():
 
 
 @pytest.mark.skipif(environment.usable_cores() < 2, reason="needs 2 usable cores")
+@forks_beside_threads
 def test_nogil_threads_really_run_in_parallel():
     """Loose sanity check, not a benchmark: CPU / wall above 1.3 on 2 threads, in one of 5 tries.
 

@@ -63,11 +63,11 @@ def test_verdicts_for_calls_whose_behaviour_is_known(call, args, expected):
 
 
 @needs_gil
-@pytest.mark.parametrize("name", [k.name for k in fastfib.kernels() if k.burn is not None and k.gil != "partly released"])
+@pytest.mark.parametrize("name", [k.name for k in fastfib.kernels() if k.burn is not None and k.with_gil != "partly released"])
 def test_the_verdict_on_each_burn_kernel_is_what_the_registry_says(name):
     n = 25 if registry.get(name).max_n else 22
     result = fastfib.probe(fastfib.burn, n, kernel=name, runners=(), workers=(), quick=True)
-    assert result.verdict == registry.get(name).gil, result
+    assert result.verdict == registry.get(name).with_gil, result
 
 
 @pytest.mark.skipif(environment.gil_enabled(), reason="needs a free-threaded build with the GIL disabled")

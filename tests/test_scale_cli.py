@@ -18,7 +18,7 @@ import pytest
 from fastfib import report
 from fastfib.cli import main
 
-from helpers import processes_marked
+from helpers import forks_beside_threads, processes_marked
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -81,6 +81,7 @@ def two_runs(tmp_path_factory):
     return folder, outputs
 
 
+@forks_beside_threads  # two_runs' second run starts its processes by fork
 def test_scale_writes_json_and_plot(two_runs, capsys):
     folder, (a, b) = two_runs
     meta, rows = report.load(b)
@@ -95,6 +96,7 @@ def test_scale_writes_json_and_plot(two_runs, capsys):
     assert sorted(p.name for p in folder.iterdir()) == ["a.json", "b.json", "b.png"]  # no temp files
 
 
+@forks_beside_threads  # two_runs' second run starts its processes by fork
 def test_compare_prints_side_by_side(two_runs, capsys):
     _, (a, b) = two_runs
     assert main(["compare", str(a), str(b)]) == 0
@@ -104,6 +106,7 @@ def test_compare_prints_side_by_side(two_runs, capsys):
     assert "only in b.json" in out  # b also ran processes
 
 
+@forks_beside_threads  # two_runs' second run starts its processes by fork
 def test_compare_refuses_other_schema_versions(two_runs, tmp_path, capsys):
     _, (a, _) = two_runs
     data = json.loads(a.read_text())

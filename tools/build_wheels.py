@@ -14,10 +14,14 @@ What a user without a compiler gets, tried on this machine:
 4. the sdist is installed into a fresh venv too (compiling, this time) and
    smoke-tested.
 
-Interpreters that are absent are skipped with a message. The repaired wheels
+Interpreters are found in pyenv and on PATH (``pythonX.Y``, ``pythonX.Yt``);
+``PYTHON_FT=/path`` (``make wheels`` passes the Makefile's) and ``--python PATH``
+add one, whatever its version and build -- a free-threaded 3.13t gets a cp313t
+wheel, and its smoke test checks that importing fastfib leaves the GIL
+disabled. Interpreters that are absent are skipped with a message. The repaired wheels
 and the sdist end up in wheelhouse/; the exit status is 1 if anything failed.
 
-    python tools/build_wheels.py [--suite] [--only 3.12] [--keep]
+    python tools/build_wheels.py [--suite] [--only 3.12] [--python PATH] [--keep]
 """
 
 from __future__ import annotations
@@ -83,26 +87,46 @@ def run(command: list[str | Path], *, cwd: Path | None = None, env: dict[str, st
     return result.stdout
 
 
-def find_interpreters() -> tuple[list[Interpreter], list[str]]:
-    """The supported CPythons on this machine (one per version and build), and what is absent."""
+def _probe(candidate: str) -> str | None:
+    """'3.12' or '3.13t' for a supported CPython at ``candidate``; None for anything else."""
+    try:
+        probe = subprocess.run(
+            [candidate, "-c", "import sys, sysconfig; print(sys.implementation.name, *sys.version_info[:2],"
+             " int(bool(sysconfig.get_config_var('Py_GIL_DISABLED'))))"],
+            capture_output=True, text=True, check=False,
+        )
+    except OSError:
+        return None
+    fields = probe.stdout.split()
+    if probe.returncode != 0 or len(fields) != 4 or fields[0] != "cpython":
+        return None  # e.g. a pyenv shim for a version that is not installed
+    if (int(fields[1]), int(fields[2])) not in SUPPORTED:
+        return None
+    return f"{fields[1]}.{fields[2]}" + ("t" if fields[3] == "1" else "")
+
+
+def find_interpreters(given: list[str] | None = None) -> tuple[list[Interpreter], list[str]]:
+    """The supported CPythons on this machine (one per version and build), and what is absent.
+    ``given`` (and $PYTHON_FT) come first: each takes the place of its version and build."""
     pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
     found: dict[str, Interpreter] = {}
+    for candidate in [*(given or []), os.environ.get("PYTHON_FT", "")]:
+        label = _probe(candidate) if candidate else None
+        if candidate and label is None:
+            log(f"skipped {candidate}: not a supported CPython (3.10-3.14)")
+        elif label:
+            found.setdefault(label, Interpreter(label, Path(candidate)))
     for major, minor in SUPPORTED:
         candidates = sorted(glob.glob(str(pyenv_root / "versions" / f"{major}.{minor}.*" / "bin" / "python3")),
                             reverse=True)
+        candidates += sorted(glob.glob(str(pyenv_root / "versions" / f"{major}.{minor}*t" / "bin" /
+                                           f"python{major}.{minor}t")), reverse=True)
         candidates += [shutil.which(f"python{major}.{minor}") or "", shutil.which(f"python{major}.{minor}t") or ""]
         candidates += [sys.executable if sys.version_info[:2] == (major, minor) else ""]
         for candidate in filter(None, candidates):
-            probe = subprocess.run(
-                [candidate, "-c", "import sys, sysconfig; print(sys.implementation.name, *sys.version_info[:2],"
-                 " int(bool(sysconfig.get_config_var('Py_GIL_DISABLED'))))"],
-                capture_output=True, text=True, check=False,
-            )
-            fields = probe.stdout.split()
-            if probe.returncode != 0 or fields[:3] != ["cpython", str(major), str(minor)]:
-                continue  # e.g. a pyenv shim for a version that is not installed
-            label = f"{major}.{minor}" + ("t" if fields[3] == "1" else "")
-            found.setdefault(label, Interpreter(label, Path(candidate)))
+            label = _probe(candidate)
+            if label is not None and label.rstrip("t") == f"{major}.{minor}":
+                found.setdefault(label, Interpreter(label, Path(candidate)))
     absent = [f"{major}.{minor}" for major, minor in SUPPORTED if f"{major}.{minor}" not in found]
     return sorted(found.values(), key=lambda i: (tuple(map(int, i.label.rstrip("t").split("."))), i.label)), absent
 
@@ -221,13 +245,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--suite", action="store_true", help="run the whole test suite against each wheel, "
                         "not only the smoke test")
     parser.add_argument("--only", metavar="X.Y", action="append", help="only these interpreters (repeatable)")
+    parser.add_argument("--python", metavar="PATH", action="append",
+                        help="an interpreter to build for, beside those found (repeatable; $PYTHON_FT too)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (venvs, raw wheels)")
     args = parser.parse_args(argv)
     if not sys.platform.startswith("linux"):
         log("make wheels repairs manylinux wheels and runs on Linux only; elsewhere use cibuildwheel")
         return 1
     started = time.monotonic()
-    interpreters, absent = find_interpreters()
+    interpreters, absent = find_interpreters(args.python)
     for label in absent:
         log(f"skipped CPython {label}: no interpreter found (pyenv versions, python{label} on PATH)")
     if args.only:

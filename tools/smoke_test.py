@@ -3,8 +3,10 @@
 ``make wheels`` runs it from a fresh venv outside the source tree, after
 installing a wheel with no compiler available. It checks what a user of the
 wheel relies on: fastfib and its compiled module come from the venv (not a
-checkout), every kernel is exact, the ``fastfib`` command works, and
-``fastfib source`` finds the shipped sources, ``fastfib report`` its template.
+checkout), every kernel is exact, the ``fastfib`` command works,
+``fastfib source`` finds the shipped sources, ``fastfib report`` its template, and -- on a
+free-threaded build, unless PYTHON_GIL=1 asked for the GIL -- that the GIL is still disabled
+after importing fastfib, in this process and in the ``fastfib`` command's.
 
     VENV/bin/python tools/smoke_test.py
 """
@@ -12,6 +14,7 @@ checkout), every kernel is exact, the ``fastfib`` command works, and
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import sysconfig
@@ -76,6 +79,11 @@ def main() -> int:
         assert html.count('<section class="run"') == 1 and '<svg' in html, "fastfib report: no run or no plot"
 
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
+    if sysconfig.get_config_var("Py_GIL_DISABLED") and os.environ.get("PYTHON_GIL") != "1":
+        # A module without the free-threading declaration re-enables the GIL when it loads.
+        assert not gil, "importing fastfib re-enabled the GIL on this free-threaded build"
+        info = json.loads(_fastfib("info", "--json"))
+        assert info["gil_enabled"] is False, "the fastfib command ran with the GIL re-enabled"
     print(
         f"smoke test passed: fastfib {fastfib.__version__} on Python {sys.version.split()[0]}"
         f" (GIL {'enabled' if gil else 'disabled'}), kernels {', '.join(names)}; module {module.name}"

@@ -30,7 +30,8 @@ _AUTO_ORDER = ("cython-gil", "gmp", "python")
 
 
 def kernels() -> list[Kernel]:
-    """The kernels available here: ``.name``, ``.releases_gil``, ``.max_n``, ``.description``."""
+    """The kernels available here: ``.name``, ``.releases_gil``, ``.gil`` and ``.description`` (both true on
+    the running interpreter), ``.max_n``."""
     return list(_registry.KERNELS.values())
 
 

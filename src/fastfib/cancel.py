@@ -10,7 +10,9 @@ bytecodes. While the main thread is inside one C call -- with or without the
 GIL -- that never happens. So the work runs in a worker thread, the main
 thread waits in Python (where Ctrl-C lands), and it sets the token. A burn
 that holds the GIL still cannot be stopped: the waiting thread needs the GIL
-to run its handler, and the burn does not give it back until it ends.
+to run its handler, and the burn does not give it back until it ends. On a
+free-threaded build with the GIL disabled there is nothing to hold, and the
+same burn stops like the nogil one.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import threading
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
+
+from fastfib.gil import gil_enabled
 
 __all__ = ["CancelToken", "check_timeout", "deadline", "run_interruptibly"]
 
@@ -67,10 +71,10 @@ def deadline(seconds: float, what: str = "the call", token: CancelToken | None =
         timer.cancel()
     took = time.monotonic() - start
     if took > seconds:
-        raise TimeoutError(
-            f"{what} finished {took - seconds:.3f} s past its {seconds:g} s deadline and could not be "
-            f"stopped: no other thread could run to set its cancel flag (it held the GIL)"
-        )
+        why = ("no other thread could run to set its cancel flag (it held the GIL)" if gil_enabled() else
+               "it did not notice its cancel flag (there is no GIL here, so the timer could set it)")
+        raise TimeoutError(f"{what} finished {took - seconds:.3f} s past its {seconds:g} s deadline and could not be "
+                           f"stopped: {why}")
 
 
 def run_interruptibly(work: Callable[[CancelToken], T], *, poll_s: float = 0.05) -> T:

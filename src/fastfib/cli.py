@@ -17,13 +17,14 @@ import time
 from typing import Sequence
 
 import fastfib
-from fastfib import cancel, environment, registry
+from fastfib import cancel, environment, gil, registry
 from fastfib._args import check_n
 from fastfib.command import (
     EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, Command, Parser, Terminated, UsageError, add_json_flag,
     print_json, raise_terminated,
 )
 from fastfib.bench_cli import BenchCommand
+from fastfib.builds_cli import BuildsCommand
 from fastfib.lab_cli import LabCommand, ServeCommand
 from fastfib.probe_cli import ProbeCommand
 from fastfib.scale_cli import CompareCommand, CrossoverCommand, ScaleCommand
@@ -156,8 +157,8 @@ class KernelsCommand(Command):
         if args.json:
             print_json({
                 "kernels": [
-                    {"name": k.name, "releases_gil": k.releases_gil, "gil": k.gil,
-                     "max_n": k.max_n, "description": k.description}
+                    {"name": k.name, "releases_gil": k.releases_gil, "gil": k.gil, "with_gil": k.with_gil,
+                     "parallel_on_threads": k.parallel, "max_n": k.max_n, "description": k.description}
                     for k in found
                 ],
                 "unavailable": dict(registry.UNAVAILABLE),
@@ -170,7 +171,17 @@ class KernelsCommand(Command):
             print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
         for name, why in registry.UNAVAILABLE.items():
             print(f"{name}: unavailable: {why}")
+        print(f"on {gil.interpreter_label()}")
         return 0
+
+
+def _parallel_kernels(kernels: Sequence[registry.Kernel]) -> str:
+    """Which kernels run in parallel on threads here, and why the others do not."""
+    if not gil.gil_enabled():
+        return "every kernel: there is no GIL here (free-threaded build, GIL disabled)"
+    held = [k.name for k in kernels if not k.parallel]
+    return (", ".join(k.name for k in kernels if k.parallel) or "none") + (
+        f" (with the GIL enabled, {', '.join(held)} hold it)" if held else "")
 
 
 class InfoCommand(Command):
@@ -201,6 +212,7 @@ class InfoCommand(Command):
         else:
             lines.append(("extension", f"not built: {ext['error']}"))
         lines.append(("kernels", ", ".join(info["kernels"])))
+        lines.append(("parallel on threads", _parallel_kernels(fastfib.kernels())))
         lines += [(name, f"unavailable: {why}") for name, why in info["unavailable_kernels"].items()]
         lines += [(f"runner {name}", f"unavailable: {why}") for name, why in info["unavailable_runners"].items()]
         width = max(len(key) for key, _ in lines)
@@ -256,8 +268,8 @@ class ReportCommand(Command):
 
 COMMANDS: list[Command] = [
     FibCommand(), BurnCommand(), KernelsCommand(), InfoCommand(), SourceCommand(),
-    ScaleCommand(), CompareCommand(), CrossoverCommand(), LabCommand(), ServeCommand(), ReportCommand(),
-    BenchCommand(), ProbeCommand(),
+    ScaleCommand(), CompareCommand(), BuildsCommand(), CrossoverCommand(), LabCommand(), ServeCommand(),
+    ReportCommand(), BenchCommand(), ProbeCommand(),
 ]
 
 

@@ -9,10 +9,10 @@ import os
 import platform
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 from fastfib import registry, runners
+from fastfib.gil import free_threaded_build, gil_enabled  # re-exported: the GIL facts live in fastfib.gil
 from fastfib._version import __version__
 
 __all__ = ["collect", "cpu_model", "free_threaded_build", "gil_enabled", "gil_reenabled", "usable_cores"]
@@ -25,17 +25,6 @@ def usable_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-def free_threaded_build() -> bool:
-    """True for a free-threaded (PEP 703, "3.13t") interpreter build."""
-    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-
-
-def gil_enabled() -> bool:
-    """Whether the GIL is enabled right now (always True before 3.13)."""
-    probe = getattr(sys, "_is_gil_enabled", None)
-    return True if probe is None else bool(probe())
 
 
 def gil_reenabled() -> bool:

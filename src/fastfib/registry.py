@@ -8,34 +8,56 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import sysconfig
 from dataclasses import dataclass
 from typing import Callable
 
-from fastfib import pure
+from fastfib import gil, pure
 
 __all__ = ["Kernel", "KERNELS", "UNAVAILABLE", "get", "names"]
 
 
 @dataclass(frozen=True)
 class Kernel:
-    """One way of computing F(n), and what a user needs to know about it."""
+    """One way of computing F(n), and what a user needs to know about it.
+
+    ``with_gil`` is what the code does where there is a GIL; ``gil`` and
+    ``description`` say what is true on the running interpreter, read at each
+    call: on a free-threaded build with the GIL disabled a kernel that holds
+    the GIL "would hold the GIL; there is none here, so it runs in parallel".
+    """
 
     name: str
-    gil: str  # "held", "released" or "partly released" while it computes
+    with_gil: str  # "held", "released" or "partly released": what the code does where a GIL exists
     max_n: int | None  # largest n it accepts; None when unbounded
-    description: str
+    what: str  # what it computes and how, true on every build
     fib: Callable[[object], int] = pure.fib  # exact F(n)
     burn: Callable[..., int] | None = pure.burn  # F(n) by naive recursion; None: no burn
     cancellable: bool = False  # burn takes cancel=CancelToken, polled by its C loop
+    released_where: str = "in part"  # for "partly released": where
     # One call for a whole batch of n (one GIL release for all of them); None: a loop of single calls.
     burn_many: Callable[[object], list[int]] | None = None
     fib_many: Callable[[object], list[int]] | None = None
 
     @property
     def releases_gil(self) -> bool:
-        """True when other Python threads can run for the whole computation."""
-        return self.gil == "released"
+        """True when the code releases the GIL for the whole computation (a fact of the
+        code: on a build without a GIL every kernel runs in parallel, see ``parallel``)."""
+        return self.with_gil == "released"
+
+    @property
+    def parallel(self) -> bool:
+        """True when other Python threads run at the same time as this computation, here."""
+        return self.releases_gil or not gil.gil_enabled()
+
+    @property
+    def gil(self) -> str:
+        """The GIL while it computes, here: ``with_gil`` where the GIL is enabled, else
+        "none (would be held)" and the like."""
+        return self.with_gil if gil.gil_enabled() else f"none (would be {self.with_gil})"
+
+    @property
+    def description(self) -> str:
+        return f"{self.what}; {gil.gil_phrase(self.with_gil, self.released_where)}"
 
 
 KERNELS: dict[str, Kernel] = {}
@@ -65,10 +87,11 @@ else:
             "numpy",
             "partly released",
             None,
-            "numpy: recursion tree expanded level by level in int64 arrays (GIL released "
-            "inside array loops); exact F(n) by object-dtype matrix power",
+            "numpy: recursion tree expanded level by level in int64 arrays; exact F(n) by "
+            "object-dtype matrix power",
             numpy_kernels.fib,
             numpy_kernels.burn,
+            released_where="inside numpy's array loops",
         )
     )
 
@@ -86,7 +109,7 @@ else:
             "cython-gil",
             "held",
             _kernels.MAX_N,
-            "C via Cython, holding the GIL: naive recursion; exact F(n) in uint64",
+            "C via Cython, no `with nogil:`: naive recursion; exact F(n) in uint64",
             _kernels.fib_gil,
             _kernels.burn_gil,
             cancellable=True,
@@ -162,14 +185,14 @@ def probe(name: str) -> str | None:
     return None
 
 
-if sysconfig.get_config_var("Py_GIL_DISABLED"):
+if gil.free_threaded_build():
     _numba_why = "numba would re-enable the GIL on this free-threaded build, so fastfib does not import it"
 elif not _installed("numba"):
     _numba_why = "numba is not installed or cannot be imported; pip install 'fastfib[numba]'"
 else:
     _numba_why = ""
-    for _name, _suffix, _gil, _how in (("numba-gil", "gil", "held", "holding the GIL"),
-                                       ("numba-nogil", "nogil", "released", "@njit(nogil=True), GIL released")):
+    for _name, _suffix, _gil, _how in (("numba-gil", "gil", "held", "@njit"),
+                                       ("numba-nogil", "nogil", "released", "@njit(nogil=True)")):
         LAZY[_name] = "fastfib.numba_kernels"
         _register(Kernel(_name, _gil, 93,  # uint64's range, as numba_kernels.MAX_N
                          f"numba JIT, {_how}: naive recursion; exact F(n) in uint64",

@@ -19,8 +19,8 @@ from fastfib.measure import Row
 
 __all__ = [
     "SCHEMA", "SCHEMA_VERSION", "TABLE_HEADER", "ReportError", "check_writable", "describe", "document",
-    "format_compare", "format_headline", "format_table", "grid", "load", "ms", "pair_rows", "ratio", "table_cells", "times",
-    "write_atomic", "write_document", "write_json", "write_plot",
+    "format_compare", "format_headline", "format_table", "gil_label", "grid", "legend", "load", "ms", "pair_rows",
+    "ratio", "table_cells", "times", "write_atomic", "write_document", "write_json", "write_plot",
 ]
 
 SCHEMA = "fastfib.scale"
@@ -186,6 +186,27 @@ LEGEND = (
     f"noisy = wall spread (max - min) / median > {measure.NOISY_SPREAD:.0%}; start-up = starting "
     "and warming the pool, not in the wall times."
 )
+
+
+def legend(gil_enabled: bool = True) -> str:
+    """LEGEND, worded for the interpreter measured: with no GIL, what stalls the heartbeat is not a GIL."""
+    if gil_enabled:
+        return LEGEND
+    return LEGEND.replace("(the GIL made visible)", "(no GIL here: only the OS scheduler and the work delay it)")
+
+
+def gil_label(meta: dict[str, Any]) -> str:
+    """The interpreter, its build (GIL or free-threaded), whether the GIL was on while measuring,
+    and, without one, what that means for the kernels that hold it elsewhere."""
+    build = "free-threaded build" if meta.get("free_threaded_build") else "GIL build"
+    label = (f"{meta['python_implementation']} {meta['python_version']} ({build}), "
+             f"GIL {'enabled' if meta['gil_enabled'] else 'disabled'} at runtime")
+    if meta.get("gil_enabled_at_end", meta["gil_enabled"]) != meta["gil_enabled"]:
+        label += " -- re-enabled during the run: an imported extension lacks the free-threading declaration"
+    elif not meta["gil_enabled"]:
+        label += (" -- no GIL, so nothing keeps the kernels that would hold one (python, numpy's glue, "
+                  "cython-gil) from running in parallel on threads")
+    return label
 
 
 def format_headline(rows: Sequence[Row], cores: int) -> str:

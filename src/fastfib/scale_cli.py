@@ -172,13 +172,13 @@ class ScaleCommand(Command):
             report.write_plot(args.plot, rows, plan["cores"], title=title)
         print(report.format_table(rows))
         print()
-        print(report.LEGEND)
+        print(report.legend(meta["gil_enabled"]))
         print()
         print(report.format_headline(rows, plan["cores"]))
         startup = _startup_per_worker(rows)
         if startup:
             print(f"\nstart-up per worker (pool start-up / workers): {startup}")
-        print(f"\n{plan['cores']} usable cores; {_gil_label(meta)}; processes start by "
+        print(f"\n{plan['cores']} usable cores; {report.gil_label(meta)}; processes start by "
               f"{plan['start_method']}; {plan['tasks']} tasks x {plan['repeats']} repeats; "
               f"took {meta['duration_s']:.1f} s")
         for name, why in plan["skipped_runners"].items():
@@ -191,16 +191,6 @@ class ScaleCommand(Command):
             print(f"fastfib: {len(errors)} row(s) failed; see the table", file=sys.stderr)
             return 1
         return 0
-
-
-def _gil_label(meta: dict[str, Any]) -> str:
-    """The interpreter, its build (GIL or free-threaded) and whether the GIL was on while measuring."""
-    build = "free-threaded build" if meta.get("free_threaded_build") else "GIL build"
-    label = (f"{meta['python_implementation']} {meta['python_version']} ({build}), "
-             f"GIL {'enabled' if meta['gil_enabled'] else 'disabled'} at runtime")
-    if meta.get("gil_enabled_at_end", meta["gil_enabled"]) != meta["gil_enabled"]:
-        label += " -- re-enabled during the run: an imported extension lacks the free-threading declaration"
-    return label
 
 
 def _startup_per_worker(rows: Sequence[measure.Row]) -> str:

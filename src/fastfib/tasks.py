@@ -18,7 +18,7 @@ from typing import Callable
 
 from fastfib import pure, registry
 
-__all__ = ["PHI", "Calibration", "burn_task", "calibrate", "oracle"]
+__all__ = ["PHI", "Calibration", "burn_task", "calibrate", "oracle", "task_cost"]
 
 PHI = (1 + 5 ** 0.5) / 2  # burn(n) costs about PHI ** n calls
 
@@ -54,6 +54,12 @@ def _best_time(burn: Callable[[int], int], n: int, budget_s: float = 0.003) -> f
         took = time.perf_counter() - start
         best, spent, count = min(best, took), spent + took, count + 1
     return best
+
+
+def task_cost(kernel: str, n: int) -> float:
+    """What one task (see burn_task) of ``kernel`` at ``n`` costs here: the best of a few runs."""
+    chosen = registry.get(kernel)
+    return _best_time(chosen.burn or chosen.fib, n)
 
 
 def _calibrate_fib(kernel: str, target_s: float) -> Calibration:

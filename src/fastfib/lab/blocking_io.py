@@ -27,7 +27,7 @@ import time
 import urllib.request
 from typing import Any, Callable, Sequence
 
-from fastfib import measure, pure, runners
+from fastfib import gil, measure, pure, runners
 from fastfib.lab.server import FibServer
 
 __all__ = ["CLIENTS", "fetch", "run", "run_client"]
@@ -182,10 +182,15 @@ def finding(rows: list[dict[str, Any]], concurrency: int, latency_s: float, burn
             f"threads serve {thr['requests_per_s']:.0f} req/s vs {seq['requests_per_s']:.1f} sequential "
             f"({thr['speedup']:.2f}×; asyncio {aio['speedup']:.2f}×, processes {proc['speedup']:.2f}×)")
     cpu_thr = _get(rows, "cpu", "threads")
-    if cpu_thr is not None and burn_s:
+    if cpu_thr is not None and burn_s and gil.gil_enabled():
         text += (f", but on CPU-bound pure-Python requests threads give {cpu_thr['speedup']:.2f}× and stay under "
                  f"one GIL's ceiling of {1 / burn_s:.0f} req/s ({1000 * burn_s:.0f} ms of CPU each): "
                  f"{cpu_thr['requests_per_s']:.1f} req/s")
+    elif cpu_thr is not None and burn_s:
+        text += (f"; on CPU-bound pure-Python requests threads give {cpu_thr['speedup']:.2f}×: "
+                 f"{cpu_thr['requests_per_s']:.1f} req/s against one core's {1 / burn_s:.0f} req/s "
+                 f"({1000 * burn_s:.0f} ms of CPU each), and with no GIL here (free-threaded build) the usable "
+                 f"cores set their ceiling, not a GIL")
     return text + "."
 
 

@@ -24,7 +24,7 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
-from fastfib import measure, paired, registry, runners
+from fastfib import gil, measure, paired, registry, runners
 
 __all__ = ["BATCH", "DEFAULT_WORK_US", "Task", "batching", "repeat_burn", "repeat_burn_many", "run", "sweep",
            "task_for"]
@@ -171,7 +171,9 @@ def finding(points: Sequence[Point], batched: dict[str, Any] | None = None) -> s
     text = "2-thread speedup of cython-nogil by work per call: " + ", ".join(
         f"{_us(p.measured_us)} µs → {p.speedup:.2f}×" for p in nogil)
     if held:
-        text += "; " + ", ".join(sorted({p.kernel for p in held})) + " stays at " + ", ".join(
+        names = ", ".join(sorted({p.kernel for p in held}))
+        text += "; " + (f"{names} stays at " if gil.gil_enabled() else
+                        f"{names}, with no GIL here to hold (free-threaded build), reads ") + ", ".join(
             f"{p.speedup:.2f}×" for p in held)
     if batched:
         each = {name: paired.PairedRatio.from_dict(batched[name]).describe() for name in ("batched", "per_item")}

@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any, Callable, Sequence
 
-from fastfib import measure, registry
+from fastfib import gil, measure, registry
 
 __all__ = ["Step", "record", "run", "statistics_of"]
 
@@ -171,7 +171,10 @@ def finding(rows: list[dict[str, Any]]) -> str:
         what = row["kernel"] + (f" at a {row['switch_interval_ms']:g} ms switch interval" if row["kernel"] == "python" else "")
         parts.append(f"{what}: runs of {row['median_run_ms']:.2g} ms (median; longest {row['longest_run_ms']:.1f}), "
                      f"{row['switches_per_s']:,.0f} switches/s, parallelism {row['parallelism']:.2f}")
-    return "Two threads, one thread's turn at a time — " + "; ".join(parts) + "."
+    if gil.gil_enabled():
+        return "Two threads, one thread's turn at a time — " + "; ".join(parts) + "."
+    return ("Two threads with no GIL to take turns at (free-threaded build), so every kernel may run both at once "
+            "— " + "; ".join(parts) + ".")
 
 
 def format_text(result: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ import threading
 import time
 from typing import Any, Callable, Sequence
 
-from fastfib import measure, registry
+from fastfib import gil, measure, registry
 from fastfib.lab.blocking_io import percentile
 
 __all__ = ["run", "wakeups"]
@@ -85,7 +85,8 @@ def run(*, kernels: Sequence[str], seconds: float, call_ms: float,
 def finding(rows: list[dict[str, Any]]) -> str:
     parts = [f"{r['beside']} {r['median_ms']:.2f} ms (max {r['max_ms']:.1f})" for r in rows]
     return ("A thread waking from a 1 ms sleep is late by a median of " + ", ".join(parts)
-            + " depending on the CPU-bound work beside it.")
+            + " depending on the CPU-bound work beside it"
+            + ("." if gil.gil_enabled() else " (no GIL here to wait for: free-threaded build)."))
 
 
 def format_text(result: dict[str, Any]) -> str:

@@ -30,6 +30,7 @@ import queue
 import shutil
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 from typing import Any, Callable, Sequence
@@ -125,9 +126,13 @@ print(json.dumps({"python": sys.version.split()[0], "executable": sys.executable
 """
 
 
-def plain_loop(python: str, threads: int, increments: int, timeout_s: float = 60.0) -> dict[str, Any]:
-    """Run the plain ``x += 1`` loop under ``python`` (a path); its JSON report."""
-    done = subprocess.run([python, "-I", "-c", PLAIN_LOOP_SNIPPET, str(threads), str(increments)],
+def plain_loop(python: str, threads: int, increments: int, timeout_s: float = 60.0,
+               python_gil: str | None = None) -> dict[str, Any]:
+    """Run the plain ``x += 1`` loop under ``python`` (a path), isolated (``-I``: no PYTHON*
+    variable applies), with ``-X gil=`` ``python_gil`` when given (a free-threaded build: "1"
+    turns the GIL on, as PYTHON_GIL=1 would); its JSON report."""
+    gil_option = ["-X", f"gil={python_gil}"] if python_gil is not None else []
+    done = subprocess.run([python, "-I", *gil_option, "-c", PLAIN_LOOP_SNIPPET, str(threads), str(increments)],
                           capture_output=True, text=True, timeout=timeout_s, env={**os.environ, "PYTHONHASHSEED": "0"})
     if done.returncode != 0:
         raise RuntimeError(f"{python} failed: {done.stderr.strip()[-300:]}")
@@ -155,7 +160,9 @@ def run(*, threads: int, increments: int, pause_s: float, loop_threads: int, loo
     """The whole experiment; a JSON-ready dict with a one-sentence ``finding``."""
     python39 = find_python39() if interpreters is None else None
     others = list(interpreters) if interpreters is not None else ([python39] if python39 else [])
-    total = 3 + 1 + len(others)
+    # A free-threaded build runs the loop twice: as it is (GIL disabled) and with -X gil=1, the GIL A/B.
+    gil_ab = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    total = 3 + 1 + gil_ab + len(others)
     rows = []
     for done, method in enumerate((unsafe, locked, owner_thread)):
         progress(f"{threads} threads x {increments} increments: {method.__name__}", done, total)
@@ -164,6 +171,9 @@ def run(*, threads: int, increments: int, pause_s: float, loop_threads: int, loo
     for done, python in enumerate([sys.executable, *others], start=3):
         progress(f"plain x += 1 loop under {python}", done, total)
         loops.append(plain_loop(python, loop_threads, loop_increments))
+        if python == sys.executable and gil_ab:
+            progress(f"plain x += 1 loop under {python} -X gil=1", done, total)
+            loops.append(plain_loop(python, loop_threads, loop_increments, python_gil="1"))
     if interpreters is None and python39 is None:
         skipped = "CPython 3.9 not found (pyenv install 3.9, or set FASTFIB_PYTHON39): its run is skipped"
     progress("done", total, total)
@@ -179,7 +189,9 @@ def finding(rows: list[dict[str, Any]], loops: list[dict[str, Any]], threads: in
             f"{by['no lock']['lost_updates']} of {by['no lock']['expected']} updates without a lock, "
             f"{by['threading.Lock']['lost_updates']} with a Lock and "
             f"{by['owner thread + Queue']['lost_updates']} with an owner thread")
-    plain = "; ".join(f"{loop['lost_updates']:,} of {loop['expected']:,} on {loop['python']}" for loop in loops)
+    plain = "; ".join(f"{loop['lost_updates']:,} of {loop['expected']:,} on {loop['python']}"
+                      + (" (free-threaded, GIL disabled)" if not loop["gil_enabled"] else
+                         " (free-threaded, -X gil=1)" if loop.get("free_threaded_build") else "") for loop in loops)
     return text + (f"; a plain x += 1 loop lost {plain}." if plain else ".")
 
 

@@ -33,7 +33,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
-from fastfib import measure, registry
+from fastfib import gil, measure, registry
 from fastfib.lab.timing import start_together
 
 SHORT_INTERVAL_S = 0.0005
@@ -293,6 +293,9 @@ def finding(rows: list[dict[str, Any]]) -> str:
     def named(group: list[dict[str, Any]]) -> str:
         return ", ".join(f"{r['operation']} ({r['least_stall_ms']:.1f} ms, {r['speedup']:.2f}×)" for r in group)
 
+    if not gil.gil_enabled():  # the heartbeat tells whether others ran, not why: here nothing holds them back
+        return (f"With no GIL here (free-threaded build), other threads ran beside (least heartbeat stall; "
+                f"2-thread speedup): {named(yes) or 'none'}; stopped them: {named(no) or 'none'}.")
     return (f"Released the GIL (least heartbeat stall; 2-thread speedup): {named(yes) or 'none'}; "
             f"held it: {named(no) or 'none'}.")
 
