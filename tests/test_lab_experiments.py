@@ -117,6 +117,9 @@ def test_classify():
     assert release.classify(0.05, 0.05, 5)[0] is True
     assert release.classify(0.9, 0.9, 5) == (False, "no: held for the whole call")
     assert release.classify(0.9, 0.1, 5)[1].startswith("no: bytecode")
+    # with the control-relative fraction, it decides: a starved heartbeat (long stall) still reads released
+    assert release.classify(0.9, 0.9, 5, released_fraction=0.7)[0] is True
+    assert release.classify(0.05, 0.05, 5, released_fraction=0.1)[0] is False
 
 
 @needs_extension

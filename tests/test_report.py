@@ -15,6 +15,7 @@ import pytest
 
 from fastfib import registry
 from fastfib.cli import main
+from helpers import forks_beside_threads
 from report_pages import DATA, SAMPLES, UNPLOTTED, Page, sample, variant
 
 pytestmark = pytest.mark.timeout(120)
@@ -141,6 +142,7 @@ def test_a_benchmark_run_without_timings_still_makes_a_page(capsys, tmp_path):
 
 
 @pytest.mark.skipif("cython-nogil" not in registry.KERNELS, reason="extension not built")
+@forks_beside_threads  # crossover's --start-method fork, with this process's threads (numpy's BLAS) about
 def test_fresh_scale_and_crossover_runs_report(capsys, tmp_path):
     scale, crossing = tmp_path / "scale.json", tmp_path / "crossover.json"
     assert main(["scale", "-k", "python,cython-nogil", "-r", "sequential,threads", "-w", "1,2",
@@ -163,7 +165,8 @@ def test_a_fresh_probe_and_benchmark_run_report_with_their_intervals(capsys, tmp
     page = _report(capsys, [probe, bench], tmp_path / "r.html")
     assert page.count("section", "run") == 2 and page.count("svg", "plot") == 2
     assert "fastfib probe: time.sleep(0.002)" in page.text and "verdict: " in page.text
-    assert "python on 2 threads: " in page.text and " CI " in page.text  # the story, each figure with its interval
+    assert "python on 2 threads: " in page.text  # the story, each figure with its interval, or too noisy to tell
+    assert " CI " in page.text or "too noisy to tell: " in page.text
 
 
 # --- bad input: one line naming the file, exit 2, nothing written --------------------------

@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from fastfib import gil, measure, registry
 from fastfib.lab.timing import start_together
+from fastfib.probing import GilWatch
 
 SHORT_INTERVAL_S = 0.0005
 
@@ -221,12 +222,18 @@ def _stall_ms(call: Callable[[], Any], switch_interval_s: float | None = None) -
 def measure_operation(call: Callable[[], Any], repeats: int) -> dict[str, float]:
     """One call's time, its heartbeat stall (at the usual switch interval, and at one far
     longer than the call), and the 2-thread speedup (medians of ``repeats``)."""
-    calls, stalls, long_stalls, short_stalls, sequential, parallel = [], [], [], [], [], []
+    calls, stalls, long_stalls, short_stalls, sequential, parallel, fractions = [], [], [], [], [], [], []
     for _ in range(repeats):
         took, stall = _stall_ms(call)
         calls.append(took)
         stalls.append(stall)
         long_stalls.append(_stall_ms(call, max(1.0, 20 * took))[1] / (1000 * took))
+        with GilWatch(switch_interval_s=max(1.0, 20 * took)) as watch:  # the verdict's instrument, as probe's
+            with watch.call():
+                call()
+            start, end = watch.windows[-1]
+            watch.control(end - start)  # the same heartbeat beside a call that releases throughout
+        fractions.append(watch.released_fraction())
         short_stalls.append(_stall_ms(call, SHORT_INTERVAL_S)[1] / (1000 * took))
         start = time.perf_counter()
         call()
@@ -243,15 +250,22 @@ def measure_operation(call: Callable[[], Any], repeats: int) -> dict[str, float]
     return {"call_ms": call_ms, "stall_ms": statistics.median(stalls), "least_stall_ms": min(stalls),
             "held_share": min(long_stalls),  # least stall / call, switch interval far past the call
             "held_share_short": min(short_stalls),  # the same at a 0.5 ms switch interval
+            # the heartbeat's rate beside the call over its rate beside a releasing control, at the long
+            # interval: a busy machine slows both alike, so this decides (see fastfib.probing.GilWatch)
+            "released_fraction": max(fractions),
             "speedup": statistics.median(sequential) / statistics.median(parallel)}
 
 
-def classify(held_share: float, held_share_short: float, switch_interval_ms: float) -> tuple[bool, str]:
-    """(releases the GIL?, why) from the heartbeat's longest stall over the call's length:
-    ``held_share`` with the switch interval far past the call (under 0.5 only if the call
-    released the GIL), ``held_share_short`` at a 0.5 ms switch interval (bytecode hands the
-    GIL over that often; a C call that holds it does not)."""
-    if held_share < 0.5:
+def classify(held_share: float, held_share_short: float, switch_interval_ms: float,
+             released_fraction: float | None = None) -> tuple[bool, str]:
+    """(releases the GIL?, why). With ``released_fraction`` (the heartbeat's rate beside the
+    call over its rate beside a releasing control, switch interval far past the call), that
+    decides: 0.5 or more releases. Without it, the heartbeat's longest stall over the call's
+    length does: ``held_share`` at that long interval (under 0.5 only if the call released
+    the GIL -- but a busy machine can starve the heartbeat too). ``held_share_short`` at a
+    0.5 ms switch interval tells bytecode (handed over that often) from a C call that holds it."""
+    releases = held_share < 0.5 if released_fraction is None else released_fraction >= 0.5
+    if releases:
         return True, "yes: the heartbeat kept ticking"
     if held_share_short >= 0.5:
         return False, "no: held for the whole call"
@@ -272,7 +286,8 @@ def run(*, target_ms: float, repeats: int, only: Sequence[str] | None = None,
             progress(f"{op.name}: {repeats} repeats", done, len(chosen))
             figures = measure_operation(call, repeats)
             # The least of the repeats decides: a busy machine can only lengthen a stall.
-            releases, why = classify(figures["held_share"], figures["held_share_short"], interval_ms)
+            releases, why = classify(figures["held_share"], figures["held_share_short"], interval_ms,
+                                     figures["released_fraction"])
             rows.append({"operation": op.name, "what": op.what, "size": size, **figures,
                          "releases_gil": releases, "verdict": why})
     progress("done", len(chosen), len(chosen))
