@@ -8,8 +8,7 @@ import shutil
 import sys
 
 from fastfib import builds, environment, registry, report
-from fastfib.command import Command, UsageError
-from fastfib.scale_cli import Progress
+from fastfib.command import Command, Progress, UsageError
 
 __all__ = ["BuildsCommand"]
 

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from fastfib import environment, measure, registry, report, runners
-from fastfib.command import EXIT_INTERRUPTED, EXIT_TERMINATED, Command, Parser, UsageError
+from fastfib.command import (
+    EXIT_INTERRUPTED, EXIT_TERMINATED, Command, Parser, Progress, UsageError, check_outputs, names, numbers, positive,
+)
 from fastfib.lab import amdahl, blocking_io, granularity, interleave, latency, queues, race, release
 from fastfib.lab.server import DEFAULT_MAX_N, FibServer
-from fastfib.scale_cli import Progress, _check_outputs, _names, _numbers, _positive
 
 __all__ = ["LabCommand", "ServeCommand", "EXPERIMENTS"]
 
@@ -45,11 +46,11 @@ def _pick(args: argparse.Namespace, name: str, default: Any, quick: Any) -> Any:
 
 def _kernels(text: str | None, default: str) -> list[str]:
     if text is None:  # the default list, less what this installation lacks
-        chosen = [k for k in default.split(",") if k in registry.burn_names()]
+        chosen = [k for k in default.split(",") if k in registry.burnnames()]
         if not chosen:
             raise UsageError(f"none of the kernels {default} is available here; see `fastfib kernels`")
         return chosen
-    return _names(text, registry.burn_names(), "kernel")
+    return names(text, registry.burnnames(), "kernel")
 
 
 @dataclass(frozen=True)
@@ -69,13 +70,13 @@ class Experiment:
 # --- each experiment's arguments and run ----------------------------------------------------
 
 def _io_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--latency-ms", type=_positive(float, "--latency-ms"), default=None,
+    p.add_argument("--latency-ms", type=positive(float, "--latency-ms"), default=None,
                    help="how long the server blocks per request (default: 50)")
-    p.add_argument("--requests", type=_positive(int, "--requests"), default=None,
+    p.add_argument("--requests", type=positive(int, "--requests"), default=None,
                    help="requests per client (default: 32; --quick: 16)")
-    p.add_argument("--concurrency", "-c", type=_positive(int, "--concurrency"), default=4,
+    p.add_argument("--concurrency", "-c", type=positive(int, "--concurrency"), default=4,
                    help="requests in flight for the threads, asyncio and processes clients (default: %(default)s)")
-    p.add_argument("--capacity", type=_positive(int, "--capacity"), default=8,
+    p.add_argument("--capacity", type=positive(int, "--capacity"), default=8,
                    help="requests the server handles at once; more wait for a slot (default: %(default)s)")
     p.add_argument("--sweep", default=None, help="concurrency levels for the threads client (default: 1,2,4,8,16)")
     p.add_argument("--no-cpu", action="store_true", help="leave out the CPU-bound contrast (GET /burn)")
@@ -84,19 +85,19 @@ def _io_args(p: argparse.ArgumentParser) -> None:
 
 
 def _io_run(a: argparse.Namespace, progress: Progress) -> dict[str, Any]:
-    sweep = sorted(set(_numbers(a.sweep or ("1,2,4,8" if a.quick else "1,2,4,8,16"), "--sweep", int)))
+    sweep = sorted(set(numbers(a.sweep or ("1,2,4,8" if a.quick else "1,2,4,8,16"), "--sweep", int)))
     return blocking_io.run(latency_s=_pick(a, "latency_ms", 50.0, 50.0) / 1000,
                            requests=_pick(a, "requests", 32, 16), concurrency=a.concurrency, sweep=sweep,
                            capacity=a.capacity, start_method=a.start_method, cpu=not a.no_cpu, progress=progress)
 
 
 def _race_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--threads", type=_positive(int, "--threads"), default=4, help="threads (default: %(default)s)")
-    p.add_argument("--increments", type=_positive(int, "--increments"), default=None,
+    p.add_argument("--threads", type=positive(int, "--threads"), default=4, help="threads (default: %(default)s)")
+    p.add_argument("--increments", type=positive(int, "--increments"), default=None,
                    help="read-sleep-write increments per thread (default: 50; --quick: 25)")
-    p.add_argument("--pause-ms", type=_positive(float, "--pause-ms"), default=0.2,
+    p.add_argument("--pause-ms", type=positive(float, "--pause-ms"), default=0.2,
                    help="the sleep between the read and the write (default: %(default)s)")
-    p.add_argument("--loop-increments", type=_positive(int, "--loop-increments"), default=None,
+    p.add_argument("--loop-increments", type=positive(int, "--loop-increments"), default=None,
                    help="plain x += 1 per thread (default: 500000; --quick: 300000)")
     p.add_argument("--python", action="append", metavar="PATH", default=None,
                    help="run the plain loop under this interpreter too (repeatable; default: pyenv's 3.9 if found)")
@@ -109,9 +110,9 @@ def _race_run(a: argparse.Namespace, progress: Progress) -> dict[str, Any]:
 
 
 def _queue_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--items", type=_positive(int, "--items"), default=None, help="items (default: 20000; --quick: 5000)")
-    p.add_argument("--workers", type=_positive(int, "--workers"), default=4, help="worker threads (default: %(default)s)")
-    p.add_argument("--consumers", type=_positive(int, "--consumers"), default=2,
+    p.add_argument("--items", type=positive(int, "--items"), default=None, help="items (default: 20000; --quick: 5000)")
+    p.add_argument("--workers", type=positive(int, "--workers"), default=4, help="worker threads (default: %(default)s)")
+    p.add_argument("--consumers", type=positive(int, "--consumers"), default=2,
                    help="consumer processes (default: %(default)s)")
     p.add_argument("--kernel", "-k", default="cython-nogil", help="kernel computing F(item mod 94) (default: %(default)s)")
     p.add_argument("--start-method", choices=runners.START_METHODS, default="forkserver",
@@ -119,7 +120,7 @@ def _queue_args(p: argparse.ArgumentParser) -> None:
 
 
 def _queue_run(a: argparse.Namespace, progress: Progress) -> dict[str, Any]:
-    kernel = _names(a.kernel, registry.names(), "kernel")[0]
+    kernel = names(a.kernel, registry.names(), "kernel")[0]
     return queues.run(items=_pick(a, "items", 20_000, 5_000), workers=a.workers, consumers=a.consumers, kernel=kernel,
                       start_method=a.start_method, progress=progress)
 
@@ -129,18 +130,18 @@ def _amdahl_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kernels", "-k", default=None, help="fresh run: kernels (default: python,cython-gil,cython-nogil)")
     p.add_argument("--runners", "-r", default="threads,processes", help="fresh run: runners (default: %(default)s)")
     p.add_argument("--workers", "-w", default=None, help="fresh run: worker counts (default: 1,2,4; --quick: 1,2)")
-    p.add_argument("--target-ms", type=_positive(float, "--target-ms"), default=None,
+    p.add_argument("--target-ms", type=positive(float, "--target-ms"), default=None,
                    help="fresh run: ms per task (default: 10; --quick: 4)")
-    p.add_argument("--repeats", type=_positive(int, "--repeats"), default=3, help="fresh run: repeats (default: 3)")
+    p.add_argument("--repeats", type=positive(int, "--repeats"), default=3, help="fresh run: repeats (default: 3)")
     p.add_argument("--start-method", choices=runners.START_METHODS, default="forkserver",
                    help="fresh run: how processes start (default: %(default)s)")
 
 
 def _amdahl_run(a: argparse.Namespace, progress: Progress) -> dict[str, Any]:
-    workers = sorted(set(_numbers(a.workers or ("1,2" if a.quick else "1,2,4"), "--workers", int)))
+    workers = sorted(set(numbers(a.workers or ("1,2" if a.quick else "1,2,4"), "--workers", int)))
     try:
         return amdahl.run(source=a.source, kernels=_kernels(a.kernels, "python,cython-gil,cython-nogil"),
-                          runner_names=[r for r in _names(a.runners, runners.RUNNER_NAMES, "runner") if r != "sequential"],
+                          runner_names=[r for r in names(a.runners, runners.RUNNER_NAMES, "runner") if r != "sequential"],
                           workers=workers, target_s=_pick(a, "target_ms", 10.0, 4.0) / 1000, tasks=4 * max(workers),
                           repeats=a.repeats, start_method=a.start_method, progress=progress)
     except (report.ReportError, ValueError) as exc:
@@ -150,37 +151,37 @@ def _amdahl_run(a: argparse.Namespace, progress: Progress) -> dict[str, Any]:
 def _interleave_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kernels", "-k", default=None, help="kernels (default: python,cython-gil,cython-nogil)")
     p.add_argument("--switch-ms", default=None, help="switch intervals for python (default: 1,5,20; --quick: 1,5)")
-    p.add_argument("--seconds", type=_positive(float, "--seconds"), default=None,
+    p.add_argument("--seconds", type=positive(float, "--seconds"), default=None,
                    help="per configuration (default: 0.5; --quick: 0.3)")
-    p.add_argument("--step-us", type=_positive(float, "--step-us"), default=20.0,
+    p.add_argument("--step-us", type=positive(float, "--step-us"), default=20.0,
                    help="work per step, µs (default: %(default)s)")
 
 
 def _interleave_run(a: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     return interleave.run(kernels=_kernels(a.kernels, "python,cython-gil,cython-nogil"),
-                          switch_intervals_ms=_numbers(a.switch_ms or ("1,5" if a.quick else "1,5,20"), "--switch-ms", float),
+                          switch_intervals_ms=numbers(a.switch_ms or ("1,5" if a.quick else "1,5,20"), "--switch-ms", float),
                           seconds=_pick(a, "seconds", 0.5, 0.3), step_us=a.step_us, progress=progress)
 
 
 def _release_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--target-ms", type=_positive(float, "--target-ms"), default=None,
+    p.add_argument("--target-ms", type=positive(float, "--target-ms"), default=None,
                    help="length of one call (default: 25; --quick: 15)")
-    p.add_argument("--repeats", type=_positive(int, "--repeats"), default=None, help="repeats (default: 5; --quick: 3)")
+    p.add_argument("--repeats", type=positive(int, "--repeats"), default=None, help="repeats (default: 5; --quick: 3)")
     p.add_argument("--only", default=None, help="comma-separated operations: " + ", ".join(
         op.name for op in release.operations()))
 
 
 def _release_run(a: argparse.Namespace, progress: Progress) -> dict[str, Any]:
-    only = _names(a.only, [op.name for op in release.operations()], "operation") if a.only else None
+    only = names(a.only, [op.name for op in release.operations()], "operation") if a.only else None
     return release.run(target_ms=_pick(a, "target_ms", 25.0, 15.0), repeats=_pick(a, "repeats", 5, 3), only=only,
                        progress=progress)
 
 
 def _latency_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kernels", "-k", default=None, help="kernels (default: python,numpy,cython-gil,cython-nogil)")
-    p.add_argument("--seconds", type=_positive(float, "--seconds"), default=None,
+    p.add_argument("--seconds", type=positive(float, "--seconds"), default=None,
                    help="of 1 ms sleeps per kernel (default: 1; --quick: 0.4)")
-    p.add_argument("--call-ms", type=_positive(float, "--call-ms"), default=None,
+    p.add_argument("--call-ms", type=positive(float, "--call-ms"), default=None,
                    help="length of one CPU-bound call (default: 100; --quick: 50)")
 
 
@@ -193,15 +194,15 @@ def _granularity_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kernels", "-k", default=None, help="kernels (default: cython-nogil,cython-gil)")
     p.add_argument("--work-us", default=None, help="work per call, µs (default: %s; --quick: %s)" % (
         ",".join(f"{v:g}" for v in granularity.DEFAULT_WORK_US), ",".join(f"{v:g}" for v in granularity.QUICK_WORK_US)))
-    p.add_argument("--share-ms", type=_positive(float, "--share-ms"), default=None,
+    p.add_argument("--share-ms", type=positive(float, "--share-ms"), default=None,
                    help="work per thread per repeat (default: 40; --quick: 20)")
-    p.add_argument("--repeats", type=_positive(int, "--repeats"), default=None, help="repeats (default: 5; --quick: 3)")
+    p.add_argument("--repeats", type=positive(int, "--repeats"), default=None, help="repeats (default: 5; --quick: 3)")
 
 
 def _granularity_run(a: argparse.Namespace, progress: Progress) -> dict[str, Any]:
     sizes = a.work_us or ",".join(f"{v:g}" for v in (granularity.QUICK_WORK_US if a.quick else granularity.DEFAULT_WORK_US))
     return granularity.run(kernels=_kernels(a.kernels, "cython-nogil,cython-gil"),
-                           work_us=sorted(set(_numbers(sizes, "--work-us", float))),
+                           work_us=sorted(set(numbers(sizes, "--work-us", float))),
                            share_s=_pick(a, "share_ms", 40.0, 20.0) / 1000, repeats=_pick(a, "repeats", 5, 3),
                            progress=progress)
 
@@ -260,7 +261,7 @@ class LabCommand(Command):
             raise UsageError("which experiment? one of: " + ", ".join(e.name for e in EXPERIMENTS)
                              + " (see 'fastfib lab --help')")
         plot_path = getattr(args, "plot", None)
-        _check_outputs(args.json, plot_path)
+        check_outputs(args.json, plot_path)
         load = _load_average()  # before any work of ours adds to it
         progress = Progress(enabled=not args.no_progress)
         started = time.monotonic()
@@ -305,13 +306,13 @@ class ServeCommand(Command):
         parser.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one (default: %(default)s)")
         parser.add_argument("--latency-ms", type=float, default=50.0,
                             help="blocking sleep before each /fib answer (default: %(default)s)")
-        parser.add_argument("--max-n", type=_positive(int, "--max-n"), default=DEFAULT_MAX_N,
+        parser.add_argument("--max-n", type=positive(int, "--max-n"), default=DEFAULT_MAX_N,
                             help="largest n served (default: %(default)s)")
-        parser.add_argument("--timeout", type=_positive(float, "--timeout"), default=5.0,
+        parser.add_argument("--timeout", type=positive(float, "--timeout"), default=5.0,
                             help="seconds a silent client may hold a connection (default: %(default)s)")
-        parser.add_argument("--capacity", type=_positive(int, "--capacity"), default=None,
+        parser.add_argument("--capacity", type=positive(int, "--capacity"), default=None,
                             help="requests handled at once; others wait (default: no limit)")
-        parser.add_argument("--duration", type=_positive(float, "--duration"), default=None,
+        parser.add_argument("--duration", type=positive(float, "--duration"), default=None,
                             help="stop by itself after this many seconds (default: run until Ctrl-C)")
         parser.add_argument("--quiet", action="store_true", help="do not log each request on stderr")
 
