@@ -46,11 +46,11 @@ def _pick(args: argparse.Namespace, name: str, default: Any, quick: Any) -> Any:
 
 def _kernels(text: str | None, default: str) -> list[str]:
     if text is None:  # the default list, less what this installation lacks
-        chosen = [k for k in default.split(",") if k in registry.burnnames()]
+        chosen = [k for k in default.split(",") if k in registry.burn_names()]
         if not chosen:
             raise UsageError(f"none of the kernels {default} is available here; see `fastfib kernels`")
         return chosen
-    return names(text, registry.burnnames(), "kernel")
+    return names(text, registry.burn_names(), "kernel")
 
 
 @dataclass(frozen=True)
