@@ -86,23 +86,24 @@ def burn_many(ns: Iterable[object], *, kernel: str) -> list[int]:
     [55, 6765]
     """
     chosen = _registry.burner(kernel)
-    if chosen.burn_many is not None:
-        return chosen.burn_many(ns)
-    items = list(ns)
-    for n in items:
-        _check_n(n, kernel, chosen.max_n)
-    return [chosen.burn(n) for n in items]  # type: ignore[misc]  # burner() made sure it has one
+    return _each(chosen.burn, chosen.burn_many, ns, kernel, chosen.max_n)  # type: ignore[arg-type]  # has a burn
 
 
 def fib_many(ns: Iterable[object], *, kernel: str = "python") -> list[int]:
     """[fib(n, kernel=kernel) for n in ns], in one C call where the kernel has a batch."""
     chosen = _registry.get(kernel)
-    if chosen.fib_many is not None:
-        return chosen.fib_many(ns)
+    return _each(chosen.fib, chosen.fib_many, ns, kernel, chosen.max_n)
+
+
+def _each(single: Callable[[object], int], batch: Callable[[object], list[int]] | None, ns: Iterable[object],
+          kernel: str, max_n: int | None) -> list[int]:
+    """The batch call where there is one; else every n checked first, then one call each."""
+    if batch is not None:
+        return batch(ns)
     items = list(ns)
     for n in items:
-        _check_n(n, kernel, chosen.max_n)
-    return [chosen.fib(n) for n in items]
+        _check_n(n, kernel, max_n)
+    return [single(n) for n in items]
 
 
 def probe(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> "ProbeResult":
