@@ -283,29 +283,50 @@ class ProbeResult:
 Progress = Callable[[str, int, int], None]  # (what is starting, steps done, steps in all), as measure's
 
 
-def _trial(spec: Spec, timeout_s: float) -> float:
-    """One call, on a thread of its own, so that a call that never returns is noticed."""
+def _on_a_fresh_thread(work: Callable[[], Any], timeout_s: float | None = None) -> Any:
+    """``work()`` on a thread of its own, so that a call that never returns is noticed, and
+    so that the probed code runs on a fresh, shallow stack: on CPython 3.11 Python code started
+    deep in a caller's stack can run several times slower (see runners.SequentialRunner)."""
     outcome: dict[str, Any] = {}
 
     def attempt() -> None:
         try:
-            loop = _loop_of(spec)  # SETUP, then one call
-            start = time.perf_counter()
-            loop(1)
-            outcome["took"] = time.perf_counter() - start
+            outcome["value"] = work()
         except BaseException as exc:  # noqa: BLE001 - reported to the caller with its traceback
             outcome["error"] = exc
             outcome["traceback"] = traceback.format_exc()
 
-    worker = threading.Thread(target=attempt, name="fastfib-probe-trial", daemon=True)
+    worker = threading.Thread(target=attempt, name="fastfib-probe", daemon=True)
     worker.start()
     worker.join(timeout_s)
     if worker.is_alive():
         raise ProbeError(f"the call did not return within {timeout_s:g} s (--timeout)")
     if "error" in outcome:
         exc = outcome["error"]
+        if isinstance(exc, ProbeError):
+            raise exc
         raise ProbeError(f"the probed code raised {type(exc).__name__}: {exc}", outcome["traceback"])
-    return outcome["took"]
+    return outcome["value"]
+
+
+def _trial(spec: Spec) -> float:
+    """SETUP (on this thread's first call), then one call, timed."""
+    loop = _loop_of(spec)
+    start = time.perf_counter()
+    loop(1)
+    return time.perf_counter() - start
+
+
+def _cost_and_verdict(spec: Spec, one_call_s: float, quick: bool) -> tuple[int, list[float], tuple[str, float, float]]:
+    """(calls per batch, per-call seconds of each batch, the verdict's figures)."""
+    loop = _loop_of(spec)
+    number = _number_for(one_call_s, loop, 0.01 if quick else 0.02)
+    per_call = []
+    for _ in range(5 if quick else 9):
+        start = time.perf_counter()
+        loop(number)
+        per_call.append((time.perf_counter() - start) / number)
+    return number, per_call, _verdict(loop, number, 0.05 if quick else 0.1)
 
 
 def _number_for(one_call_s: float, loop: Callable[[int], None], target_s: float) -> int:
@@ -382,30 +403,23 @@ def probe_spec(spec: Spec, *, workers: Sequence[int] = (1, 2), runner_names: Seq
                quick: bool = False, timeout_s: float = 10.0, start_method: str = "forkserver",
                progress: Progress = lambda what, done, total: None) -> ProbeResult:
     """Probe ``spec`` on the running interpreter (see the module notes)."""
-    target_s = 0.01 if quick else 0.02
-    total = 3 + len(runner_names) * len(workers)
+    total = 2 + len(runner_names) * len(workers)
     progress("one call (a trial)", 0, total)
-    one_call_s = _trial(spec, timeout_s)
-    loop = _loop_of(spec)
-    number = _number_for(one_call_s, loop, target_s)
-    progress(f"cost per call ({number} calls per batch)", 1, total)
-    per_call = []
-    for _ in range(5 if quick else 9):
-        start = time.perf_counter()
-        loop(number)
-        per_call.append((time.perf_counter() - start) / number)
+    one_call_s = _on_a_fresh_thread(lambda: _trial(spec), timeout_s)
+    progress("cost per call, then the verdict (a heartbeat thread beside the call)", 1, total)
+    number, per_call, (verdict, fraction, stall_ms) = _on_a_fresh_thread(
+        lambda: _cost_and_verdict(spec, one_call_s, quick))
     q1, median, q3 = statistics.quantiles(per_call, n=4, method="inclusive")
-    progress("verdict (a heartbeat thread beside the call)", 2, total)
-    verdict, fraction, stall_ms = _verdict(loop, number, 0.05 if quick else 0.1)
     result = ProbeResult(spec.label(), verdict, fraction, stall_ms, median, q1, q3, number, number,
                          meta={"workers": list(workers), "runners": list(runner_names), "quick": quick,
                                "start_method": start_method})
     # Processes first: forking before this process starts pool threads is the safe order.
     order = sorted(runner_names, key=lambda name: name != "processes")
     with runners.make_runner("sequential").open(1) as baseline:
+        baseline.run(run_spec, [(spec, 1)])  # SETUP on its thread too, untimed
         for name in order:
             for count in workers:
-                progress(f"{name} x{count}", 3 + len(result.points), total)
+                progress(f"{name} x{count}", 2 + len(result.points), total)
                 result.points.append(_scale_point(name, count, spec, number, start_method=start_method,
                                                   budget_s=1.0 if quick else 3.0, baseline=baseline))
     result.points.sort(key=lambda p: (list(runner_names).index(p.runner), p.workers))
