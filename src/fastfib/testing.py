@@ -26,7 +26,7 @@ import unittest
 from typing import Any, Callable
 
 from fastfib import environment
-from fastfib.probing import GilWatch
+from fastfib.gilwatch import GilWatch
 
 __all__ = ["assert_holds_gil", "assert_releases_gil"]
 

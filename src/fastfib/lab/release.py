@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from fastfib import gil, measure, registry
 from fastfib.lab.timing import start_together
-from fastfib.probing import GilWatch
+from fastfib.gilwatch import GilWatch
 
 SHORT_INTERVAL_S = 0.0005
 
