@@ -65,7 +65,11 @@ CLOSE_TIMEOUT_S = 20.0
 
 def unavailable_reason() -> str | None:
     """None where the dask runners can run here; otherwise why not (dask is not imported)."""
-    if importlib.util.find_spec("distributed") is None:
+    try:
+        found = importlib.util.find_spec("distributed")
+    except (ImportError, ValueError):  # a broken or blocked install
+        found = None
+    if found is None:
         return f"dask.distributed is not installed ({INSTALL})"
     return None
 
