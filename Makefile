@@ -11,6 +11,7 @@ BUILD_INPUTS := setup.py pyproject.toml csrc/fib.c csrc/fib.h csrc/build_info.h 
 	src/fastfib/_kernels.pyx src/fastfib/_cfib.pxd src/fastfib/_gmp.pyx src/fastfib/_cgmp.pxd
 BUILT := $(VENV)/.fastfib-built
 NUMBA := $(VENV)/.fastfib-numba
+DASK := $(VENV)/.fastfib-dask
 
 .PHONY: all install run test bench readme clean gmp build-identifiers wheels lab-readme
 
@@ -54,7 +55,7 @@ run: install
 
 # The suite, then every benchmark once with timing off, so CI runs them too;
 # then the subinterpreter tests under CPython 3.13 (test-313).
-test: install build-identifiers $(NUMBA)
+test: install build-identifiers $(NUMBA) $(DASK)
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest src/fastfib/benchmarks --benchmark-disable -q
 	@$(MAKE) --no-print-directory test-313
@@ -67,6 +68,15 @@ $(NUMBA): $(BIN)/python
 	@if [ "$${FASTFIB_NUMBA:-1}" = 0 ]; then echo "FASTFIB_NUMBA=0: the numba kernels' tests skip"; \
 	elif $(PIP) install --quiet "numba>=0.61"; then touch $@; \
 	else echo "note: numba could not be installed: the numba kernels' tests skip"; fi
+
+# dask.distributed is an optional extra (fastfib[dask]), installed for the tests
+# of the dask-threads / dask-processes runners (about a minute more).
+# FASTFIB_DASK=0 leaves it out; its tests then skip. Keep the pins in step
+# with pyproject's `dask` extra.
+$(DASK): $(BIN)/python
+	@if [ "$${FASTFIB_DASK:-1}" = 0 ]; then echo "FASTFIB_DASK=0: the dask runners' tests skip"; \
+	elif $(PIP) install --quiet "distributed>=2024.8" "bokeh>=3.1"; then touch $@; \
+	else echo "note: dask.distributed could not be installed: the dask runners' tests skip"; fi
 
 # Own-GIL subinterpreters need CPython 3.13+: a second venv on pyenv's 3.13.0
 # with the interpreters-pep-734 backport runs the tests that need them (and
@@ -92,7 +102,7 @@ bench: install
 
 # Rewrite the README's measured blocks (scale, crossover, interpreters on 3.13,
 # benchmarks) from runs on this machine: several minutes; best on a quiet machine.
-readme: install
+readme: install $(DASK)
 	@$(MAKE) --no-print-directory test-313
 	$(BIN)/python tools/update_readme.py
 

@@ -129,7 +129,7 @@ def test_interrupt_tears_the_clusters_down_and_keeps_the_rows(tmp_path, signum, 
     path = tmp_path / "partial.json"
     child = subprocess.Popen(
         [*FASTFIB, "scale", "-k", "python,cython-gil", "-r", "dask-threads,dask-processes", "-w", "2",
-         "--target-ms", "20", "--repeats", "5", "--json", str(path), "--no-dashboard"],
+         "--target-ms", "10", "--tasks", "4", "--repeats", "4", "--json", str(path), "--no-dashboard"],
         stderr=subprocess.PIPE, text=True, env=dict(os.environ, FASTFIB_TEST_MARK=mark),
     )
     seen = []
@@ -186,7 +186,8 @@ def scheduler(tmp_path_factory):
         address = json.loads(scheduler_file.read_text())["address"]
         for threads in ("2", "1"):
             started.append(subprocess.Popen(_dask_command(
-                "worker", address, "--nthreads", threads, "--host", "127.0.0.1", "--no-dashboard"), **quiet))
+                "worker", address, "--nthreads", threads, "--host", "127.0.0.1", "--no-dashboard", "--no-nanny"),
+                **quiet))
         client = dask_runners.connect(address, timeout_s=30)
         try:
             client.wait_for_workers(2, timeout=60)
@@ -194,11 +195,10 @@ def scheduler(tmp_path_factory):
             client.close()
         yield address
     finally:
-        for process in reversed(started):
+        for process in reversed(started):  # workers first, then the scheduler
             process.terminate()
-        for process in reversed(started):
             try:
-                process.wait(20)
+                process.wait(10)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()

@@ -46,6 +46,7 @@ import importlib.util
 import logging
 import os
 import platform
+import signal
 import socket
 import threading
 import uuid
@@ -137,6 +138,17 @@ def _parked_task(topic: str, release: str, done: str) -> int:
     return os.getpid()
 
 
+def dask_setup(worker: Any) -> None:
+    """The preload of a local cluster's workers (``preload=["fastfib.dask_runners"]``).
+
+    Ctrl-C is this process's to handle: it closes the cluster, whose nannies end
+    the workers. A terminal's SIGINT to the whole process group thus prints no
+    traceback from every worker (as process pools' workers ignore it too).
+    """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _worker_facts() -> dict[str, Any]:
     """What one worker runs on (called on every worker by :func:`cluster_facts`)."""
     from fastfib import environment
@@ -172,6 +184,7 @@ def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> Any:
     quiet.setLevel(logging.CRITICAL)  # distributed logs every failed attempt: the error says it once
     try:
         try:
+            _refused_fast(address, timeout_s)
             identity = asyncio.run(asyncio.wait_for(identify(), timeout_s))
         except Exception as exc:  # noqa: BLE001 - refused, timed out, or not dask's protocol at all
             detail = " ".join(str(exc).split())[:200] or type(exc).__name__
@@ -185,6 +198,18 @@ def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> Any:
         return Client(address, timeout=f"{timeout_s}s", set_as_default=False)
     finally:
         quiet.setLevel(level)
+
+
+def _refused_fast(address: str, timeout_s: float) -> None:
+    """A plain TCP connect first: a refused port is known at once (dask retries it until
+    the timeout). Other protocols (tls://, ucx://, inproc://) go straight to dask."""
+    from distributed.comm import parse_address, parse_host_port
+
+    protocol, location = parse_address(address)
+    if protocol != "tcp":
+        return
+    host, port = parse_host_port(location)
+    socket.create_connection((host, port), timeout=timeout_s).close()
 
 
 def cluster_facts(client: Any) -> dict[str, Any]:
@@ -277,7 +302,7 @@ class _Session:
                 n_workers=1 if runner.kind == "threads" else workers, threads_per_worker=threads,
                 processes=True, host="127.0.0.1", scheduler_port=0,
                 dashboard_address=":0" if options.dashboard else None,
-                silence_logs=logging.ERROR,
+                silence_logs=logging.ERROR, preload=[__name__],
             )
             try:
                 self.client = Client(self.cluster, set_as_default=False)
