@@ -96,7 +96,7 @@ def dask_block() -> str | None:
     import os
 
     try:
-        import distributed  # noqa: F401
+        import distributed  # noqa: F401  (only: is it there?)
     except ImportError:
         print("dask.distributed is not installed (make test installs it): dask block left as it is", file=sys.stderr)
         return None

@@ -42,37 +42,24 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import importlib
-import importlib.util
 import logging
 import os
-import platform
 import signal
-import socket
 import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from fastfib import runners
+from fastfib.dask_cluster import (  # re-exported: the runners' whole API in one place
+    DASK_RUNNERS, INSTALL, LayoutError, check_cluster, choose_layout, cluster_facts, connect, is_this_host,
+    scheduler_info, unavailable_reason,
+)
 
-__all__ = ["DASK_RUNNERS", "INSTALL", "DaskOptions", "DaskRunner", "LayoutError", "choose_layout",
-           "cluster_facts", "connect", "make", "unavailable_reason"]
+__all__ = ["DASK_RUNNERS", "INSTALL", "DaskOptions", "DaskRunner", "LayoutError", "check_cluster", "choose_layout",
+           "cluster_facts", "connect", "dask_setup", "is_this_host", "make", "scheduler_info", "unavailable_reason"]
 
-DASK_RUNNERS = ("dask-threads", "dask-processes")
-INSTALL = "pip install 'fastfib[dask]'"
-CONNECT_TIMEOUT_S = 3.0
 CLOSE_TIMEOUT_S = 20.0
-
-
-def unavailable_reason() -> str | None:
-    """None where the dask runners can run here; otherwise why not (dask is not imported)."""
-    try:
-        found = importlib.util.find_spec("distributed")
-    except (ImportError, ValueError):  # a broken or blocked install
-        found = None
-    if found is None:
-        return f"dask.distributed is not installed ({INSTALL})"
-    return None
 
 
 @dataclass(frozen=True)
@@ -82,37 +69,6 @@ class DaskOptions:
     scheduler: str | None = None  # an existing scheduler's address; None: a local cluster per pool
     dashboard: bool = True  # local clusters: serve the dashboard (on a free port) and announce it
     announce: Callable[[str], None] | None = None  # where start-up lines go (the CLI: stderr)
-
-
-class LayoutError(ValueError):
-    """The cluster has no set of workers that gives the layout asked for."""
-
-
-def choose_layout(kind: str, workers: int, nthreads: dict[str, int]) -> dict[str, tuple[int, int]]:
-    """Which workers a pool uses: {address: (threads used, threads parked)}.
-
-    ``kind`` is "threads" (W threads in one process) or "processes" (W
-    processes, one thread each); ``nthreads`` maps each worker to its threads.
-
-    >>> choose_layout("threads", 2, {"a": 1, "b": 4, "c": 2})
-    {'c': (2, 0)}
-    >>> choose_layout("processes", 2, {"a": 1, "b": 4, "c": 2})
-    {'a': (1, 0), 'c': (1, 1)}
-    """
-    ranked = sorted(nthreads.items(), key=lambda item: (item[1], item[0]))
-    have = ", ".join(f"{address} ({count} thread{'s' * (count != 1)})" for address, count in ranked) or "none"
-    if kind == "threads":
-        for address, count in ranked:
-            if count >= workers:
-                return {address: (workers, count - workers)}
-        raise LayoutError(f"no worker of the cluster has {workers} threads for dask-threads x{workers}; "
-                          f"its workers: {have}")
-    if kind == "processes":
-        if len(ranked) < workers:
-            raise LayoutError(f"dask-processes x{workers} needs {workers} workers; the cluster has "
-                              f"{len(ranked)}: {have}")
-        return {address: (1, count - 1) for address, count in ranked[:workers]}
-    raise ValueError(f"unknown layout kind {kind!r}")
 
 
 # --- what runs on the workers -----------------------------------------------------------------
@@ -149,83 +105,7 @@ def dask_setup(worker: Any) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _worker_facts() -> dict[str, Any]:
-    """What one worker runs on (called on every worker by :func:`cluster_facts`)."""
-    from fastfib import environment
-
-    return {
-        "host": socket.gethostname(), "pid": os.getpid(), "usable_cores": environment.usable_cores(),
-        "cpu_model": environment.cpu_model(), "python_implementation": platform.python_implementation(),
-        "python_version": platform.python_version(), "gil_enabled": environment.gil_enabled(),
-        "free_threaded_build": environment.free_threaded_build(),
-    }
-
-
 # --- this side --------------------------------------------------------------------------------
-
-def connect(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> Any:
-    """A ``distributed.Client`` of the scheduler at ``address``; ConnectionError (one line) if
-    no dask scheduler answers there within ``timeout_s``.
-
-    The scheduler is asked who it is first, over a bare connection: a Client that
-    fails to connect lingers and complains on stderr when collected.
-    """
-    import asyncio
-
-    from distributed import Client
-    from distributed.core import rpc
-
-    async def identify() -> dict[str, Any]:
-        async with rpc(address, timeout=timeout_s) as scheduler:
-            return await scheduler.identity()
-
-    quiet = logging.getLogger("distributed")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)  # distributed logs every failed attempt: the error says it once
-    try:
-        try:
-            _refused_fast(address, timeout_s)
-            identity = asyncio.run(asyncio.wait_for(identify(), timeout_s))
-        except Exception as exc:  # noqa: BLE001 - refused, timed out, or not dask's protocol at all
-            detail = " ".join(str(exc).split())[:200] or type(exc).__name__
-            if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-                detail = f"no answer within {timeout_s:g} s"
-            elif not isinstance(exc, (OSError, ValueError, TypeError)):
-                detail = f"what answers there does not speak dask's protocol ({type(exc).__name__})"
-            raise ConnectionError(f"cannot reach the dask scheduler at {address!r}: {detail}") from None
-        if identity.get("type") != "Scheduler":
-            raise ConnectionError(f"{address!r} is a dask {identity.get('type', '?')}, not a scheduler")
-        return Client(address, timeout=f"{timeout_s}s", set_as_default=False)
-    finally:
-        quiet.setLevel(level)
-
-
-def _refused_fast(address: str, timeout_s: float) -> None:
-    """A plain TCP connect first: a refused port is known at once (dask retries it until
-    the timeout). Other protocols (tls://, ucx://, inproc://) go straight to dask."""
-    from distributed.comm import parse_address, parse_host_port
-
-    protocol, location = parse_address(address)
-    if protocol != "tcp":
-        return
-    host, port = parse_host_port(location)
-    socket.create_connection((host, port), timeout=timeout_s).close()
-
-
-def cluster_facts(client: Any) -> dict[str, Any]:
-    """The scheduler's address and, per worker, its threads, cores and interpreter."""
-    info = client.scheduler_info(n_workers=-1) if _takes_n_workers(client) else client.scheduler_info()
-    facts = client.run(_worker_facts)
-    workers = {address: {"nthreads": worker.get("nthreads"), **facts.get(address, {})}
-               for address, worker in sorted(info.get("workers", {}).items())}
-    return {"scheduler": info.get("address"), "workers": workers}
-
-
-def _takes_n_workers(client: Any) -> bool:
-    import inspect
-
-    return "n_workers" in inspect.signature(client.scheduler_info).parameters
-
 
 class _Gate:
     """One round of the gate; quacks like the barrier :class:`fastfib.runners.Pool` waits on."""
@@ -312,12 +192,10 @@ class _Session:
         else:
             self.client = connect(options.scheduler)
         try:
-            info = self.client.scheduler_info()
+            info = scheduler_info(self.client)
             nthreads = {address: worker["nthreads"] for address, worker in info["workers"].items()}
             self.layout = choose_layout(runner.kind, workers, nthreads)
-            here = {socket.gethostname(), "127.0.0.1", "localhost"}
-            self.on_this_host = all(info["workers"][a].get("host") in here
-                                    or _is_local_ip(info["workers"][a].get("host")) for a in self.layout)
+            self.on_this_host = all(is_this_host(info["workers"][address].get("host")) for address in self.layout)
             self.topic = f"fastfib-gate-{uuid.uuid4().hex[:12]}"
             self.gate: _Gate | None = None
             self.previous: _Gate | None = None
@@ -373,13 +251,6 @@ class _Session:
         finally:
             if self.cluster is not None:
                 self.cluster.close(timeout=CLOSE_TIMEOUT_S)
-
-
-def _is_local_ip(host: Any) -> bool:
-    try:
-        return bool(host) and socket.gethostbyname(str(host)).startswith("127.")
-    except OSError:
-        return False
 
 
 class _DaskPool(runners.Pool):
@@ -455,18 +326,3 @@ def make(name: str, options: DaskOptions | None = None, preload: Sequence[str] =
     return DaskRunner(name.removeprefix("dask-"), options, preload)
 
 
-def check_cluster(address: str, runner_names: Sequence[str], workers: Sequence[int]) -> dict[str, Any]:
-    """Before any work: reach the scheduler at ``address``, check that every dask pool of
-    the plan can be laid out on its workers, and return :func:`cluster_facts`.
-    ConnectionError or LayoutError (one line each) otherwise."""
-    client = connect(address)
-    try:
-        facts = cluster_facts(client)
-    finally:
-        client.close()
-    nthreads = {worker: info["nthreads"] for worker, info in facts["workers"].items()}
-    for name in runner_names:
-        if name in DASK_RUNNERS:
-            for count in workers:
-                choose_layout(name.removeprefix("dask-"), count, nthreads)
-    return facts
