@@ -229,8 +229,8 @@ class _Session:
             pin = {"workers": [address], "allow_other_workers": False, "pure": False}
             gates += [self.client.submit(_gate_task, self.topic, gate.release.name, tuple(modules), **pin)
                       for _ in range(used)]
-            for _ in range(parked):
-                gate.parked_futures.append(self.client.submit(_parked_task, self.topic, gate.release.name, gate.done.name, **pin))
+            gate.parked_futures += [self.client.submit(_parked_task, self.topic, gate.release.name, gate.done.name,
+                                                       **pin) for _ in range(parked)]
         return gate, gates
 
     def finish_round(self) -> None:
