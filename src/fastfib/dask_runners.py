@@ -181,7 +181,8 @@ class _Session:
             self.cluster = LocalCluster(
                 n_workers=1 if runner.kind == "threads" else workers, threads_per_worker=threads,
                 processes=True, host="127.0.0.1", scheduler_port=0,
-                dashboard_address=":0" if options.dashboard else None,
+                dashboard_address=":0",  # a free port: several clusters run at once, and 8787 may be taken
+                scheduler_kwargs=None if options.dashboard else {"dashboard": False},  # its HTTP server, bare
                 silence_logs=logging.ERROR, preload=[__name__],
             )
             try:
