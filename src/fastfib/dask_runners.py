@@ -60,6 +60,17 @@ __all__ = ["DASK_RUNNERS", "INSTALL", "DaskOptions", "DaskRunner", "LayoutError"
            "cluster_facts", "connect", "dask_setup", "is_this_host", "make", "scheduler_info", "unavailable_reason"]
 
 CLOSE_TIMEOUT_S = 20.0
+# A local cluster's self-monitoring, slowed: every pool's cluster stays open (and idle) while
+# the others are measured, and at dask's defaults (an event-loop tick every 20 ms in every
+# scheduler, nanny and worker; a profiler sampling every worker's threads every 10 ms; memory
+# and system monitors) four idle clusters kept about half of this machine's two cores busy.
+# Slowed as here: under a tenth. Nothing here changes how tasks are scheduled or run.
+QUIET_MONITORING = {
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.profile.enabled": False,
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+}
 
 
 @dataclass(frozen=True)
@@ -175,21 +186,27 @@ class _Session:
         self.cluster: Any = None
         self.local = options.scheduler is None
         if self.local:
+            import dask
             from distributed import Client, LocalCluster
 
+            # Its INFO lines (every start, retire and close) are not this program's output. A closing
+            # LocalCluster restores the level it found, so set it here too: else the first of several
+            # clusters to close would turn the others' INFO lines back on.
+            logging.getLogger("distributed").setLevel(logging.ERROR)
             threads = workers if runner.kind == "threads" else 1
-            self.cluster = LocalCluster(
-                n_workers=1 if runner.kind == "threads" else workers, threads_per_worker=threads,
-                processes=True, host="127.0.0.1", scheduler_port=0,
-                dashboard_address=":0",  # a free port: several clusters run at once, and 8787 may be taken
-                scheduler_kwargs=None if options.dashboard else {"dashboard": False},  # its HTTP server, bare
-                silence_logs=logging.ERROR, preload=[__name__],
-            )
-            try:
-                self.client = Client(self.cluster, set_as_default=False)
-            except BaseException:
-                self.cluster.close(timeout=CLOSE_TIMEOUT_S)
-                raise
+            with dask.config.set(QUIET_MONITORING):  # the nannies hand it to their workers
+                self.cluster = LocalCluster(
+                    n_workers=1 if runner.kind == "threads" else workers, threads_per_worker=threads,
+                    processes=True, host="127.0.0.1", scheduler_port=0,
+                    dashboard_address=":0",  # a free port: several clusters run at once, and 8787 may be taken
+                    scheduler_kwargs=None if options.dashboard else {"dashboard": False},  # its HTTP server, bare
+                    silence_logs=logging.ERROR, preload=[__name__],
+                )
+                try:
+                    self.client = Client(self.cluster, set_as_default=False)
+                except BaseException:
+                    self.cluster.close(timeout=CLOSE_TIMEOUT_S)
+                    raise
         else:
             self.client = connect(options.scheduler)
         try:
