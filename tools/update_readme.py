@@ -80,7 +80,7 @@ def interpreters_block() -> str | None:
 
 
 DASK_COMMAND = ["scale", "-r", "sequential,dask-threads,dask-processes", "-k", "python,cython-gil,cython-nogil",
-                "-w", "1,2", "--target-ms", "50", "--repeats", "7", "--no-dashboard", "--no-progress",
+                "-w", "1,2", "--target-ms", "100", "--repeats", "5", "--no-dashboard", "--no-progress",
                 "--json", "docs/dask.json"]
 
 
