@@ -15,6 +15,7 @@ BUILD_INPUTS := setup.py pyproject.toml csrc/fib.c csrc/fib.h csrc/build_info.h 
 	src/fastfib/_kernels.pyx src/fastfib/_cfib.pxd src/fastfib/_gmp.pyx src/fastfib/_cgmp.pxd
 BUILT := $(VENV)/.fastfib-built
 NUMBA := $(VENV)/.fastfib-numba
+DASK := $(VENV)/.fastfib-dask
 
 .PHONY: all install run test bench readme clean gmp browser build-identifiers wheels lab-readme test-313 test-ft builds builds-venvs
 
@@ -79,7 +80,7 @@ run: install
 # The suite, then every benchmark once with timing off, so CI runs them too;
 # then the subinterpreter tests under CPython 3.13 (test-313) and the whole
 # suite again on a free-threaded CPython when one is found (test-ft).
-test: install build-identifiers $(NUMBA) browser
+test: install build-identifiers $(NUMBA) $(DASK) browser
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest src/fastfib/benchmarks --benchmark-disable -q
 	@$(MAKE) --no-print-directory test-313
@@ -93,6 +94,15 @@ $(NUMBA): $(BIN)/python
 	@if [ "$${FASTFIB_NUMBA:-1}" = 0 ]; then echo "FASTFIB_NUMBA=0: the numba kernels' tests skip"; \
 	elif $(PIP) install --quiet "numba>=0.61"; then touch $@; \
 	else echo "note: numba could not be installed: the numba kernels' tests skip"; fi
+
+# dask.distributed is an optional extra (fastfib[dask]), installed for the tests
+# of the dask-threads / dask-processes runners (about a minute more).
+# FASTFIB_DASK=0 leaves it out; its tests then skip. Keep the pins in step
+# with pyproject's `dask` extra.
+$(DASK): $(BIN)/python
+	@if [ "$${FASTFIB_DASK:-1}" = 0 ]; then echo "FASTFIB_DASK=0: the dask runners' tests skip"; \
+	elif $(PIP) install --quiet "distributed>=2024.8" "bokeh>=3.1"; then touch $@; \
+	else echo "note: dask.distributed could not be installed: the dask runners' tests skip"; fi
 
 # Own-GIL subinterpreters need CPython 3.13+: a second venv on pyenv's 3.13.0
 # with the interpreters-pep-734 backport runs the tests that need them (and
@@ -157,7 +167,7 @@ bench: install
 # Rewrite the README's measured blocks (scale, crossover, interpreters on 3.13,
 # builds, benchmarks) from runs on this machine: several minutes; best on a quiet
 # machine. The builds block needs both 3.13 builds (builds-venvs); without them it stays.
-readme: install
+readme: install $(DASK)
 	@$(MAKE) --no-print-directory test-313
 	-@$(MAKE) --no-print-directory builds-venvs
 	$(BIN)/python tools/update_readme.py

@@ -307,6 +307,7 @@ def run_suite(
     start_method: str = "forkserver",
     progress: Progress = lambda what, done, total: None,
     calibrations: dict[str, Calibration] | None = None,
+    dask: Any = None,
 ) -> Iterator[Row]:
     """Yield the rows of a plan, a kernel at a time.
 
@@ -317,6 +318,7 @@ def run_suite(
     baseline and the configurations it is divided into alike: the ratios stay
     true. The kernel's rows (sequential baseline first) are yielded together.
     Closing the generator early (Ctrl-C) terminates worker processes.
+    ``dask``: the dask runners' :class:`~fastfib.dask_runners.DaskOptions`.
     """
     cores = environment.usable_cores()
     total = plan_steps(kernels, runner_names, workers)
@@ -331,7 +333,7 @@ def run_suite(
         parallel = [name for name in runner_names if name != "sequential"]
         # Processes first: forking while this process has no other thread yet is the safe order.
         for name in sorted(parallel, key=lambda name: name != "processes"):
-            runner = runners.make_runner(name, start_method=start_method, preload=PRELOAD)
+            runner = runners.make_runner(name, start_method=start_method, preload=PRELOAD, dask=dask)
             for count in workers:
                 progress(f"starting {name} x{count}", done, total)
                 opened[name, count] = stack.enter_context(runner.open(count))
@@ -354,5 +356,6 @@ def run_suite(
                     row.extra["start_method"] = start_method
                 if "backend" in measurement.pool.state:  # interpreters: which executor
                     row.extra["backend"] = measurement.pool.state["backend"]
+                row.extra.update(measurement.pool.state.get("row_extra", {}))  # dask: which cluster and workers
                 done += 1
                 yield row

@@ -30,6 +30,8 @@ SCHEMA = "fastfib.scale"
 #      (additive, still 1: meta gained gil_enabled_at_end, skipped_runners and unavailable_runners;
 #      a row's extra may hold "backend" (interpreters) and "unavailable": true, an error row for a
 #      kernel that cannot load on that runner, shown as n/a and not counted as a failed run)
+#      (additive, still 1: meta gained "dask", an existing cluster's scheduler and workers (threads,
+#      cores, interpreter) or null; a dask row's extra holds "dask", its cluster and chosen workers)
 SCHEMA_VERSION = 1
 
 

@@ -21,8 +21,9 @@ initializer (the only way a process pool can hand one over).
 Other executors. ``ExecutorRunner`` takes any ``make_executor(workers)``:
 
 * loky: ``ExecutorRunner("loky", lambda w: loky.get_reusable_executor(w))``;
-* dask.distributed, across machines:
-  ``ExecutorRunner("dask", lambda w: Client(address).get_executor())``;
+* dask.distributed: built in as the ``dask-threads`` and ``dask-processes``
+  runners (:mod:`fastfib.dask_runners`: a local cluster per pool, or an
+  existing scheduler), whose gate is a ``distributed.Event``;
 * subinterpreters: built in as the ``interpreters`` runner
   (:mod:`fastfib.subinterpreters`), whose gate is a pair of cross-interpreter
   queues, since a barrier cannot cross interpreters.
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 START_METHODS = ("fork", "forkserver", "spawn")
-RUNNER_NAMES = ("sequential", "threads", "processes", "asyncio", "interpreters")
+RUNNER_NAMES = ("sequential", "threads", "processes", "asyncio", "interpreters", "dask-threads", "dask-processes")
 GATE_TIMEOUT_S = 120.0  # a gate that waits longer than this has lost a worker
 
 Args = Sequence[Any]
@@ -64,10 +65,11 @@ class RunnerUnavailable(ValueError):
 
 def unavailable_runners() -> dict[str, str]:
     """Runners of :data:`RUNNER_NAMES` that cannot run here, each with the reason."""
-    from fastfib import subinterpreters  # it imports this module: import it late
+    from fastfib import dask_runners, subinterpreters  # they import this module: import them late
 
-    why = subinterpreters.unavailable_reason()
-    return {"interpreters": why} if why else {}
+    found = {"interpreters": subinterpreters.unavailable_reason()}
+    found.update(dict.fromkeys(dask_runners.DASK_RUNNERS, dask_runners.unavailable_reason()))
+    return {name: why for name, why in found.items() if why}
 
 
 class Batch:
@@ -417,8 +419,13 @@ class ProcessRunner(ExecutorRunner):
         return barrier, (_wait_at_worker_gate, ())
 
 
-def make_runner(name: str, *, start_method: str = "forkserver", preload: Sequence[str] = ()) -> Runner:
-    """The runner called ``name`` (one of :data:`RUNNER_NAMES`); ValueError otherwise."""
+def make_runner(name: str, *, start_method: str = "forkserver", preload: Sequence[str] = (),
+                dask: Any = None) -> Runner:
+    """The runner called ``name`` (one of :data:`RUNNER_NAMES`); ValueError otherwise.
+
+    ``dask``: a :class:`fastfib.dask_runners.DaskOptions` for the dask runners
+    (None: a local cluster per pool, dashboard on, nothing announced).
+    """
     if name == "sequential":
         return SequentialRunner()
     if name == "threads":
@@ -431,4 +438,8 @@ def make_runner(name: str, *, start_method: str = "forkserver", preload: Sequenc
         from fastfib import subinterpreters
 
         return subinterpreters.make()
+    if name in ("dask-threads", "dask-processes"):  # RunnerUnavailable where dask is not installed
+        from fastfib import dask_runners
+
+        return dask_runners.make(name, dask, preload)
     raise ValueError(f"unknown runner {name!r}; valid runners: {', '.join(RUNNER_NAMES)}")

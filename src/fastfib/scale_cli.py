@@ -16,7 +16,7 @@ import sys
 import time
 from typing import Any, Sequence
 
-from fastfib import environment, measure, registry, report, runners
+from fastfib import dask_cli, environment, measure, registry, report, runners
 from fastfib.command import (
     Command, Progress, UsageError, add_start_method, check_outputs, names, numbers, positive, split,
 )
@@ -60,7 +60,7 @@ class ScaleCommand(Command):
         "3.13+) scale pure Python too, in one process. On a free-threaded build (3.13t/3.14t, GIL\n"
         "disabled) pure-Python threads scale as well: every run is labelled with its build and GIL."
     )
-    epilog = (
+    _epilog = (
         "examples:\n"
         "  fastfib scale                                  # the full run (about a minute on 2 cores)\n"
         "  fastfib scale --quick --json x.json            # workers 1 and 2, fewer repeats (seconds)\n"
@@ -69,23 +69,34 @@ class ScaleCommand(Command):
         "  fastfib scale -r sequential,threads,asyncio    # asyncio adds nothing to CPU-bound work\n"
         "  fastfib scale -r processes --start-method spawn\n"
         "  fastfib scale -r sequential,threads,interpreters,processes -k python,cython-nogil --quick\n"
+        "  fastfib scale -r sequential,dask-threads,dask-processes -k python,cython-nogil -w 1,2\n"
+        "  fastfib scale -r sequential,dask-threads,dask-processes --dask-scheduler tcp://10.0.0.5:8786 -w 2\n"
         "  fastfib compare before.json after.json         # two runs side by side\n"
         "\n"
         "runners: sequential (always run: the baseline of every speedup), threads, processes,\n"
         "asyncio, interpreters (CPython 3.14, or 3.13 with `pip install 'fastfib[interpreters]'`;\n"
-        "elsewhere skipped with the reason). Any concurrent.futures.Executor plugs in from\n"
-        "Python: see fastfib.runners (loky, dask.distributed's Client.get_executor()).\n"
+        "elsewhere skipped with the reason), dask-threads (one dask worker process with W threads)\n"
+        "and dask-processes (W dask worker processes of one thread): a local cluster per pool, its\n"
+        "dashboard address printed, or with --dask-scheduler the workers of an existing cluster\n"
+        "(`pip install 'fastfib[dask]'`). Any concurrent.futures.Executor plugs in from Python:\n"
+        "see fastfib.runners (e.g. loky).\n"
         "A row is marked noisy when its wall times spread over 10 % of the median: re-run on a\n"
         "quieter machine before trusting it. Ctrl-C stops at once (exit status 130); --json then\n"
         "holds the rows finished so far."
     )
+
+    @property
+    def epilog(self) -> str:  # type: ignore[override]
+        missing = runners.unavailable_runners()
+        return self._epilog + "".join(f"\nunavailable here: {name}: {why}" for name, why in missing.items())
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--kernels", "-k", default=None,
                             help="comma-separated kernels (default: %s; available: %s)"
                                  % (",".join(DEFAULT_KERNELS), ", ".join(registry.names())))
         parser.add_argument("--runners", "-r", default=",".join(DEFAULT_RUNNERS),
-                            help="comma-separated runners (default: %(default)s; also: asyncio, interpreters)")
+                            help="comma-separated runners (default: %(default)s; also: asyncio, interpreters, "
+                                 "dask-threads, dask-processes)")
         parser.add_argument("--workers", "-w", default=None,
                             help="comma-separated worker counts (default: 1,2,4,... up to 2 x usable cores)")
         _add_start_method(parser)
@@ -100,6 +111,7 @@ class ScaleCommand(Command):
         parser.add_argument("--json", metavar="PATH", help="write the rows and run metadata as JSON (atomically)")
         parser.add_argument("--plot", metavar="PATH", help="write a PNG of speedup vs workers")
         parser.add_argument("--no-progress", action="store_true", help="no progress output on stderr")
+        dask_cli.add_arguments(parser)
 
     def _plan(self, args: argparse.Namespace) -> dict[str, Any]:
         """Every setting, checked, before any work starts."""
@@ -119,6 +131,7 @@ class ScaleCommand(Command):
             workers = [1, 2] if args.quick else default_workers(cores)
         _check_outputs(args.json, args.plot)
         return {
+            "dask": dask_cli.plan(args, runner_names, skipped, workers),
             "kernels": kernels, "runners": runner_names, "skipped_runners": skipped,
             "workers": workers, "cores": cores,
             "start_method": args.start_method,
@@ -136,14 +149,14 @@ class ScaleCommand(Command):
             skipped_runners=plan["skipped_runners"],
             start_method=plan["start_method"], target_ms=plan["target_ms"], tasks=plan["tasks"],
             repeats=plan["repeats"], workers=plan["workers"], kernels_run=plan["kernels"],
-            runners_run=plan["runners"], command="fastfib " + " ".join(sys.argv[1:]),
+            runners_run=plan["runners"], command="fastfib " + " ".join(sys.argv[1:]), dask=plan["dask"][1],
             complete=False, interrupted=False,
         )
         rows: list[measure.Row] = []
         suite = measure.run_suite(
             plan["kernels"], plan["runners"], plan["workers"], target_s=plan["target_ms"] / 1000,
             tasks=plan["tasks"], repeats=plan["repeats"], start_method=plan["start_method"],
-            progress=progress,
+            progress=progress, dask=plan["dask"][0],
         )
         started = time.monotonic()
         try:
