@@ -11,13 +11,14 @@ import argparse
 import sys
 from typing import Any
 
+from fastfib import dask_cli
 from fastfib.command import (
     Command, Progress, UsageError, add_start_method, check_outputs, names, numbers, positive,
 )
 
 __all__ = ["ProbeCommand", "format_result"]
 
-PROBE_RUNNERS = ("threads", "processes", "interpreters")
+PROBE_RUNNERS = ("threads", "processes", "interpreters", "dask-threads", "dask-processes")
 SCHEMA = "fastfib.probe"
 SCHEMA_VERSION = 1
 
@@ -85,6 +86,7 @@ class ProbeCommand(Command):
         "  fastfib probe -s 'import fastfib' 'fastfib.burn(20, kernel=\"cython-nogil\")'\n"
         "  fastfib probe -s 'import numpy as np; a = np.ones(10**6)' 'a + a' --runners threads --quick\n"
         "  fastfib probe 'import time; time.sleep(0.001)' --workers 1,2,4 --json probe.json --plot probe.png\n"
+        "  fastfib probe -s 'import fastfib' 'fastfib.burn(24, kernel=\"python\")' --runners dask-threads,dask-processes\n"
         "From Python: fastfib.probe(fn, *args); in a test suite: fastfib.testing.assert_releases_gil(fn, *args)."
     )
 
@@ -102,6 +104,7 @@ class ProbeCommand(Command):
         parser.add_argument("--plot", metavar="PATH", help="write a PNG of speedup vs workers, with intervals")
         parser.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
         add_start_method(parser)
+        dask_cli.add_arguments(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         from fastfib import environment, measure, probing, report
@@ -109,6 +112,7 @@ class ProbeCommand(Command):
         chosen = names(args.runners, PROBE_RUNNERS, "runner")
         workers = sorted(set(numbers(args.workers or "1,2", "--workers", int)))
         check_outputs(args.json, args.plot)
+        dask, _ = dask_cli.plan(args, chosen, {}, workers)  # the scheduler reached and fitted, or a usage error
         try:
             probing.compile_source(args.setup, args.stmt)
         except SyntaxError as exc:
@@ -117,7 +121,7 @@ class ProbeCommand(Command):
         spec = probing.Spec(setup=tuple(args.setup), stmt=args.stmt)
         try:
             result = probing.probe_spec(spec, workers=workers, runner_names=chosen, quick=args.quick,
-                                      timeout_s=args.timeout, start_method=args.start_method,
+                                      timeout_s=args.timeout, start_method=args.start_method, dask=dask,
                                       progress=progress)
         except probing.ProbeError as exc:
             progress.clear()

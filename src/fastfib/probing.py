@@ -248,9 +248,9 @@ def _verdict(loop: Callable[[int], None], number: int, min_s: float) -> tuple[st
 
 
 def _scale_point(runner_name: str, workers: int, spec: Spec, task_calls: int, *, start_method: str,
-                 budget_s: float, baseline: runners.Pool) -> ScalePoint:
+                 budget_s: float, baseline: runners.Pool, dask: Any = None) -> ScalePoint:
     point = ScalePoint(runner_name, workers)
-    if runner_name in ("processes", "interpreters"):
+    if runner_name != "threads":  # processes, interpreters, dask: the call travels pickled
         try:
             pickle.dumps(spec)
         except Exception as exc:  # noqa: BLE001 - any pickling failure is this row's answer
@@ -258,7 +258,7 @@ def _scale_point(runner_name: str, workers: int, spec: Spec, task_calls: int, *,
                            "in an importable module, or use -s SETUP / STMT source)")
             return point
     try:
-        runner = runners.make_runner(runner_name, start_method=start_method, preload=("fastfib.probing",))
+        runner = runners.make_runner(runner_name, start_method=start_method, preload=("fastfib.probing",), dask=dask)
     except runners.RunnerUnavailable as exc:
         point.error = str(exc)
         return point
@@ -286,8 +286,9 @@ def _scale_point(runner_name: str, workers: int, spec: Spec, task_calls: int, *,
 
 def probe_spec(spec: Spec, *, workers: Sequence[int] = (1, 2), runner_names: Sequence[str] = ("threads", "processes"),
                quick: bool = False, timeout_s: float = 10.0, start_method: str = "forkserver",
-               progress: Progress = lambda what, done, total: None) -> ProbeResult:
-    """Probe ``spec`` on the running interpreter (see the module notes)."""
+               progress: Progress = lambda what, done, total: None, dask: Any = None) -> ProbeResult:
+    """Probe ``spec`` on the running interpreter (see the module notes). ``dask``: the dask
+    runners' options (:class:`fastfib.dask_runners.DaskOptions`; None: a local cluster per pool)."""
     total = 2 + len(runner_names) * len(workers)
     progress("one call (a trial)", 0, total)
     one_call_s = _on_a_fresh_thread(lambda: _trial(spec), timeout_s)
@@ -306,7 +307,7 @@ def probe_spec(spec: Spec, *, workers: Sequence[int] = (1, 2), runner_names: Seq
             for count in workers:
                 progress(f"{name} x{count}", 2 + len(result.points), total)
                 result.points.append(_scale_point(name, count, spec, number, start_method=start_method,
-                                                  budget_s=1.0 if quick else 3.0, baseline=baseline))
+                                                  budget_s=1.0 if quick else 3.0, baseline=baseline, dask=dask))
     result.points.sort(key=lambda p: (list(runner_names).index(p.runner), p.workers))
     result.advice = advice(result, environment.usable_cores())
     progress("done", total, total)
@@ -367,6 +368,9 @@ def advice(result: ProbeResult, cores: int) -> str:
     cost = _us(result.per_call_s)
     if cores < 2:
         return f"Only {cores} usable core here: no runner can run two calls at once; measure on a bigger machine."
+    if threads is None and result.verdict != "held":
+        return (f"{result.verdict.capitalize()} ({result.released_fraction:.0%} of each {cost} call); threads, "
+                f"where that would pay, were not measured here: add --runners threads.")
     if result.verdict == "no GIL":
         return f"There is no GIL on this interpreter (free-threaded build): threads give {on_threads} here."
     if result.verdict == "held":
