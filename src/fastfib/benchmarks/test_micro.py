@@ -78,24 +78,21 @@ def test_granularity(benchmark, record, pool, paired, granularity_tasks, work_us
 @pytest.fixture(scope="module")
 def batch_task():
     """~1 µs of cython-nogil work per item, ~20 ms per thread: the batching comparison's items."""
-    return granularity.task_for("cython-nogil", 1.0, share_s=0.02)
+    return granularity.batch_task_for("cython-nogil", 1.0, share_s=0.02)
 
 
 @pytest.mark.skipif("cython-nogil" not in registry.KERNELS, reason="extension not built")
 @pytest.mark.parametrize("runner,workers", [("sequential", 1), ("threads", 2)])
-@pytest.mark.parametrize("calls", ["per-item", "batched"])
+@pytest.mark.parametrize("calls", ["per_item", "batched"])
 def test_batching(benchmark, record, pool, paired, batch_task, calls, runner, workers):
     """The fix for tiny nogil calls: the same items per thread as per-item burn() calls or as
     burn_many() batches of granularity.BATCH (one GIL release per batch).
     Goal (reported, not asserted): batched >= 1.7x on 2 cores where per-item gives <= 1.0x."""
-    batches = max(1, batch_task.calls // granularity.BATCH)
-    items = batches * granularity.BATCH
-    if calls == "per-item":
-        task, args = granularity.repeat_burn, [(batch_task.kernel, batch_task.n, items)] * 2
-    else:
-        task, args = granularity.repeat_burn_many, [(batch_task.kernel, batch_task.n, batches, granularity.BATCH)] * 2
-    expected = [items * tasks.oracle(batch_task.n)] * 2
-    benchmark.group = f"batching: 2 x {items:,} items of burn({batch_task.n}) ~1 us each"
-    record(paired(pool(runner, workers), task, args, lambda results: results == expected),
-           question="batching", case=calls, kernel="cython-nogil", runner=runner, workers=workers, tasks=2,
-           n=batch_task.n, items_per_task=items, items_per_call=1 if calls == "per-item" else granularity.BATCH)
+    task, args = batch_task.cases()[calls]
+    expected = [batch_task.expected()] * 2
+    benchmark.group = f"batching: 2 x {batch_task.items:,} items of burn({batch_task.n}) ~1 us of work each"
+    record(paired(pool(runner, workers), task, [args] * 2, lambda results: results == expected),
+           question="batching", case=calls.replace("_", "-"), kernel="cython-nogil", runner=runner,
+           workers=workers, tasks=2, n=batch_task.n, items_per_task=batch_task.items,
+           items_per_call=1 if calls == "per_item" else batch_task.batch,
+           measured_us_per_item=round(batch_task.measured_us, 3))

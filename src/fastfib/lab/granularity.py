@@ -21,12 +21,13 @@ granularity`` and the benchmark suite (``benchmarks/test_micro.py``) both use
 from __future__ import annotations
 
 import statistics
+import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
 from fastfib import gil, measure, paired, registry, runners
 
-__all__ = ["BATCH", "DEFAULT_WORK_US", "Task", "batching", "repeat_burn", "repeat_burn_many", "run", "sweep",
+__all__ = ["BATCH", "DEFAULT_WORK_US", "BatchTask", "Task", "batch_task_for", "batching", "repeat_burn", "repeat_burn_many", "run", "sweep",
            "task_for"]
 
 BATCH = 1000  # items per burn_many call in the batching comparison
@@ -80,23 +81,66 @@ def repeat_burn_many(kernel: str, n: int, batches: int, batch: int) -> int:
     return total
 
 
+@dataclass(frozen=True)
+class BatchTask:
+    """One thread's share of the batching comparison: ``batches`` x ``batch`` items of burn(n),
+    n chosen so that one item's C work (measured inside a batch) is about ``work_us``."""
+
+    kernel: str
+    n: int
+    measured_us: float  # one item's cost inside a batch: the work, without a call's overhead
+    batch: int
+    batches: int
+
+    @property
+    def items(self) -> int:
+        return self.batch * self.batches
+
+    def cases(self) -> dict[str, tuple[Callable[..., int], tuple]]:
+        """The same items as per-item burn() calls, and as burn_many() batches."""
+        return {"per_item": (repeat_burn, (self.kernel, self.n, self.items)),
+                "batched": (repeat_burn_many, (self.kernel, self.n, self.batches, self.batch))}
+
+    def expected(self) -> int:
+        return self.items * measure.oracle(self.n)
+
+
+def batch_task_for(kernel: str = "cython-nogil", work_us: float = 1.0, batch: int = BATCH,
+                   share_s: float = 0.02) -> BatchTask:
+    """The smallest n whose work per item, timed inside a batch, reaches ``work_us``. (Timed
+    per call instead, the call's own overhead -- argument checks, the GIL's release and
+    return -- would count as work: at 1 µs per call the C work is a fifth of that.)"""
+    burn_many = registry.get(kernel).burn_many
+    n, per_item = 1, 0.0
+    while n < 40:
+        items = [n] * batch
+        per_item = min(_timed(burn_many, items) for _ in range(3)) / batch  # type: ignore[arg-type]
+        if per_item >= work_us / 1e6:
+            break
+        n += 1
+    batches = max(1, int(share_s / (per_item * batch)))
+    return BatchTask(kernel, n, 1e6 * per_item, batch, batches)
+
+
+def _timed(call: Callable[..., Any], *args: Any) -> float:
+    start = time.perf_counter()
+    call(*args)
+    return time.perf_counter() - start
+
+
 def batching(kernel: str = "cython-nogil", work_us: float = 1.0, batch: int = BATCH, *, share_s: float = 0.02,
              budget_s: float = 1.0) -> dict[str, Any]:
     """2-thread speedup of per-item calls against batches of ``batch`` items, at ``work_us``
-    per item: the same items either way, each speedup paired with its sequential run."""
-    task = task_for(kernel, work_us, share_s)
-    batches = max(1, task.calls // batch)
-    items = batches * batch
-    expected = [items * measure.oracle(task.n)] * 2
-    cases = {"per_item": (repeat_burn, [(kernel, task.n, items)] * 2),
-             "batched": (repeat_burn_many, [(kernel, task.n, batches, batch)] * 2)}
+    of work per item: the same items either way, each speedup paired with its sequential run."""
+    task = batch_task_for(kernel, work_us, batch, share_s)
+    expected = [task.expected()] * 2
     found: dict[str, Any] = {"kernel": kernel, "work_us": work_us, "measured_us": task.measured_us, "n": task.n,
-                             "batch": batch, "items_per_thread": items}
+                             "batch": batch, "items_per_thread": task.items}
     with runners.make_runner("sequential").open(1) as alone, runners.make_runner("threads").open(2) as pair:
-        for name, (fn, args) in cases.items():
+        for name, (fn, args) in task.cases().items():
 
-            def timed(pool: runners.Pool, fn: Callable[..., int] = fn, args: list = args) -> float:
-                batch_run = pool.run(fn, args)
+            def timed(pool: runners.Pool, fn: Callable[..., int] = fn, args: tuple = args) -> float:
+                batch_run = pool.run(fn, [args] * 2)
                 if batch_run.results != expected:
                     raise RuntimeError(f"wrong result from {kernel} {name} burn({task.n})")
                 return batch_run.wall_s
