@@ -348,16 +348,24 @@ def _said(point: ScalePoint | None, runner: str) -> str:
     if point is None or point.speedup is None:
         return f"no figure on {runner}"
     at = f"on {point.workers} {runner}"
-    if point.speedup.too_noisy:
-        return f"a figure too noisy to tell ({point.speedup.low:.2f}-{point.speedup.high:.2f}x {at})"
+    if point.speedup.too_noisy:  # no single figure; the interval may still say enough
+        return f"{point.speedup.low:.2f}-{point.speedup.high:.2f}x {at} (too wide an interval for one figure)"
     return f"{point.speedup.speedup:.2f}x {at}"
 
 
 def _scaled(point: ScalePoint | None, cores: int) -> bool:
     """Whether a point's whole interval reaches 60 % of the way from 1x to its ideal."""
-    if point is None or point.speedup is None or point.speedup.too_noisy:
+    if point is None or point.speedup is None:
         return False
-    return point.speedup.low >= 1 + 0.6 * (min(point.workers, cores) - 1)
+    return point.speedup.low >= 1 + 0.6 * (min(point.workers, cores) - 1)  # however wide, it scaled
+
+
+def _undecided(point: ScalePoint | None, cores: int) -> bool:
+    """A point too noisy for one figure whose interval also leaves the answer open: it
+    reaches 1x (no gain) and falls short of scaling."""
+    if point is None or point.speedup is None or not point.speedup.too_noisy:
+        return False
+    return point.speedup.high >= 1 and point.speedup.low < 1 + 0.6 * (min(point.workers, cores) - 1)
 
 
 def advice(result: ProbeResult, cores: int) -> str:
@@ -369,8 +377,10 @@ def advice(result: ProbeResult, cores: int) -> str:
     if cores < 2:
         return f"Only {cores} usable core here: no runner can run two calls at once; measure on a bigger machine."
     if threads is None and result.verdict != "held":
-        return (f"{result.verdict.capitalize()} ({result.released_fraction:.0%} of each {cost} call); threads, "
-                f"where that would pay, were not measured here: add --runners threads.")
+        said = {"released": "Releases the GIL", "partly released": "Releases the GIL in part",
+                "no GIL": "No GIL here (free-threaded build)"}[result.verdict]
+        return (f"{said} ({result.released_fraction:.0%} of each {cost} call); threads, where that would pay, "
+                f"were not measured here: add --runners threads.")
     if result.verdict == "no GIL":
         return f"There is no GIL on this interpreter (free-threaded build): threads give {on_threads} here."
     if result.verdict == "held":
@@ -380,7 +390,7 @@ def advice(result: ProbeResult, cores: int) -> str:
                    f"{on_processes} here)")
         return (f"Holds the GIL for {cost} per call: threads serialise it ({on_threads}) and delay every other "
                 f"thread by that much — {instead}.")
-    if threads is not None and threads.speedup is not None and threads.speedup.too_noisy:
+    if _undecided(threads, cores):
         return (f"Releases the GIL ({result.released_fraction:.0%} of each {cost} call), but this machine was too "
                 f"noisy to tell whether threads pay ({on_threads}): run it again on a quieter one.")
     if scaled:
