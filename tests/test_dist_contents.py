@@ -107,7 +107,8 @@ def test_the_wheel_alone_runs_its_benchmark_suite(dists, tmp_path):
 
     found = run(python, "-c", "import fastfib.benchmarks.plugin as p; print(p.__file__)").stdout
     assert Path(found.strip()).resolve().is_relative_to(site.resolve()), found  # the wheel's, not the checkout's
-    run(venv / "bin" / "fastfib", "bench", "--benchmark-disable", "-q", "-p", "no:cacheprovider")
+    untimed = run(venv / "bin" / "fastfib", "bench", "--benchmark-disable", "-q", "-p", "no:cacheprovider")
+    assert "passed" in untimed.stdout and "warning" not in untimed.stdout  # e.g. no assertion-rewrite warning
     run(python, "-m", "pytest", "--pyargs", "fastfib.benchmarks", "--benchmark-only", "-q", "-p",
         "no:cacheprovider", "-k", "scaling and cython-nogil-threads-2", "--fastfib-pair-budget=0",
         "--benchmark-json=bench.json")

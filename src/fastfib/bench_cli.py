@@ -16,6 +16,10 @@ from fastfib.command import EXIT_INTERRUPTED, EXIT_USAGE, Command, UsageError
 __all__ = ["BenchCommand", "pytest_argv"]
 
 SUITE = ["--pyargs", "fastfib.benchmarks"]
+# `fastfib bench` imports fastfib before pytest loads the plugin, which pytest would have
+# marked for assertion rewriting: its warning says so, and nothing is lost (the suite's
+# own test modules are rewritten as usual).
+ALREADY_IMPORTED = "ignore:Module already imported so cannot be rewritten; fastfib:pytest.PytestAssertRewriteWarning"
 PYTEST_INTERRUPTED, PYTEST_USAGE_ERROR = 2, 4  # pytest.ExitCode, without importing pytest early
 
 
@@ -23,7 +27,7 @@ def pytest_argv(passed: list[str]) -> list[str]:
     """The pytest command line for ``fastfib bench PASSED...``: timing on, unless the caller
     turned it off (pytest-benchmark refuses --benchmark-only beside --benchmark-disable)."""
     timing = [] if "--benchmark-disable" in passed else ["--benchmark-only"]
-    return [*SUITE, *timing, *passed]
+    return [*SUITE, "-W", ALREADY_IMPORTED, *timing, *passed]
 
 
 class BenchCommand(Command):
