@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import glob
+import os
+import subprocess
 import threading
 import time
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -56,6 +60,49 @@ def processes_marked(mark: str) -> list[str]:
         except OSError:
             pass
     return found
+
+
+@dataclass
+class Interrupted:
+    """What :func:`interrupt_when` saw: the exit status, stderr before and after the signal."""
+
+    status: int
+    before: str
+    rest: str
+    mark: str  # in the environment of the command and of every process it started
+
+    def survivors(self, seconds: float = 15) -> list[str]:
+        """Process ids of the command's descendants still alive after up to ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while processes_marked(self.mark) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return processes_marked(self.mark)
+
+
+def interrupt_when(argv: list[str], waiting_for: str, signum: int, *, wait_s: float = 60) -> Interrupted:
+    """Start ``argv`` with a fresh mark in its environment (inherited by every descendant) and
+    send ``signum`` shortly after a line of its stderr contains ``waiting_for``; the test fails
+    if the command ended first."""
+    mark = f"FASTFIB_TEST_{uuid.uuid4().hex}"
+    child = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, env=dict(os.environ, FASTFIB_TEST_MARK=mark))
+    assert child.stderr is not None
+    seen = []
+    try:
+        for line in child.stderr:
+            seen.append(line)
+            if waiting_for in line:
+                break
+        else:
+            pytest.fail(f"{' '.join(argv[:4])} ended before {waiting_for!r}: " + "".join(seen))
+        time.sleep(0.3)  # at work, not only starting
+        child.send_signal(signum)
+        rest = child.stderr.read()
+        status = child.wait(wait_s)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    return Interrupted(status, "".join(seen), rest, mark)
 
 
 def oracle(count: int) -> list[int]:

@@ -8,19 +8,18 @@ the tests of how the runners are listed as unavailable run everywhere.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 import dask_tasks
+from helpers import interrupt_when
 from fastfib import dask_runners, report, runners
 
 pytestmark = pytest.mark.timeout(120)
@@ -87,18 +86,6 @@ def test_fastfib_never_imports_dask_unasked():
 
 # --- local clusters -------------------------------------------------------------------------
 
-def _processes_marked(mark: str) -> list[str]:
-    found = []
-    for environ in glob.glob("/proc/[0-9]*/environ"):
-        try:
-            with open(environ, "rb") as handle:
-                if mark.encode() in handle.read():
-                    found.append(environ.split("/")[2])
-        except OSError:
-            pass
-    return found
-
-
 @needs_dask
 def test_scale_on_local_clusters_checks_every_result_and_announces_the_dashboard(tmp_path):
     path = tmp_path / "dask.json"
@@ -125,35 +112,14 @@ def test_scale_on_local_clusters_checks_every_result_and_announces_the_dashboard
 @pytest.mark.parametrize(("signum", "status", "said"), [(signal.SIGINT, 130, "fastfib: interrupted"),
                                                        (signal.SIGTERM, 143, "fastfib: terminated")])
 def test_interrupt_tears_the_clusters_down_and_keeps_the_rows(tmp_path, signum, status, said):
-    mark = f"FASTFIB_TEST_{uuid.uuid4().hex}"
     path = tmp_path / "partial.json"
-    child = subprocess.Popen(
-        [*FASTFIB, "scale", "-k", "python,cython-gil", "-r", "dask-threads,dask-processes", "-w", "2",
-         "--target-ms", "10", "--tasks", "4", "--repeats", "4", "--json", str(path), "--no-dashboard"],
-        stderr=subprocess.PIPE, text=True, env=dict(os.environ, FASTFIB_TEST_MARK=mark),
-    )
-    seen = []
-    try:
-        for line in child.stderr:
-            seen.append(line)
-            if "cython-gil: repeat 1/" in line:
-                break
-        else:
-            pytest.fail("fastfib scale ended before its clusters worked: " + "".join(seen))
-        time.sleep(0.3)
-        child.send_signal(signum)
-        rest = child.stderr.read()
-        assert child.wait(60) == status, rest
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    assert said in rest
-    assert "no dashboard" in "".join(seen)
-    deadline = time.monotonic() + 15
-    while _processes_marked(mark) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _processes_marked(mark) == [], "dask worker processes outlived fastfib scale"
+    got = interrupt_when([*FASTFIB, "scale", "-k", "python,cython-gil", "-r", "dask-threads,dask-processes", "-w",
+                          "2", "--target-ms", "10", "--tasks", "4", "--repeats", "4", "--json", str(path),
+                          "--no-dashboard"], "cython-gil: repeat 1/", signum)
+    assert got.status == status, got.rest
+    assert said in got.rest
+    assert "no dashboard" in got.before
+    assert got.survivors(15) == [], "dask worker processes outlived fastfib scale"
     meta, rows = report.load(path)
     assert meta["interrupted"] is True and meta["complete"] is False
     assert [(r.kernel, r.runner) for r in rows] == [

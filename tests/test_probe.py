@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 import zlib
 
 import pytest
@@ -23,7 +22,7 @@ import fastfib
 from fastfib import environment, probing, registry
 from fastfib.testing import assert_holds_gil, assert_releases_gil
 
-from helpers import processes_marked
+from helpers import interrupt_when
 
 needs_gil = pytest.mark.skipif(not environment.gil_enabled(),
                                reason="needs the GIL: on a free-threaded build with it disabled, nothing holds it")
@@ -200,28 +199,10 @@ def test_the_source_of_a_stmt_compiles_into_a_loop_with_its_own_setup_per_worker
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the child's processes through /proc")
 def test_ctrl_c_stops_a_probe_cleanly_and_leaves_no_process(tmp_path):
-    mark = f"FASTFIB_TEST_{uuid.uuid4().hex}"
     out = tmp_path / "probe.json"
-    child = subprocess.Popen([*FASTFIB, "probe", "-s", "import time", "time.sleep(0.005)", "--runners",
-                              "processes", "--workers", "1,2", "--json", str(out)],
-                             stderr=subprocess.PIPE, text=True, env=dict(os.environ, FASTFIB_TEST_MARK=mark))
-    try:
-        for line in child.stderr:  # wait until the process pool is at work
-            if "processes x1" in line:
-                break
-        else:
-            pytest.fail("fastfib probe ended before its processes started")
-        time.sleep(0.3)
-        child.send_signal(signal.SIGINT)
-        rest = child.stderr.read()
-        assert child.wait(30) == 130, rest
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    assert "fastfib: interrupted" in rest
-    deadline = time.monotonic() + 10
-    while processes_marked(mark) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert processes_marked(mark) == [], "processes outlived fastfib probe"
+    got = interrupt_when([*FASTFIB, "probe", "-s", "import time", "time.sleep(0.005)", "--runners", "processes",
+                          "--workers", "1,2", "--json", str(out)], "processes x1", signal.SIGINT, wait_s=30)
+    assert got.status == 130, got.rest
+    assert "fastfib: interrupted" in got.rest
+    assert got.survivors(10) == [], "processes outlived fastfib probe"
     assert not out.exists()  # nothing half-written

@@ -6,19 +6,15 @@ Small plans only (1 ms tasks, one repeat): these check behaviour, never speed.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import sys
-import time
-import uuid
 
 import pytest
 
 from fastfib import report
 from fastfib.cli import main
 
-from helpers import forks_beside_threads, processes_marked
+from helpers import forks_beside_threads, interrupt_when
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -129,34 +125,14 @@ def test_crossover_reports_where_the_curves_meet(tmp_path, capsys):
 @pytest.mark.parametrize(("signum", "status", "said"), [(signal.SIGINT, 130, "fastfib: interrupted"),
                                                        (signal.SIGTERM, 143, "fastfib: terminated")])
 def test_sigint_and_sigterm_exit_130_143_keep_rows_and_leave_no_process(tmp_path, signum, status, said):
-    mark = f"FASTFIB_TEST_{uuid.uuid4().hex}"
     path = tmp_path / "partial.json"
-    env = dict(os.environ, FASTFIB_TEST_MARK=mark)  # inherited by every descendant
-    child = subprocess.Popen(
-        [sys.executable, "-m", "fastfib", "scale", "-k", "python,cython-gil", "-r", "processes", "-w", "1,2",
-         "--target-ms", "20", "--repeats", "5", "--json", str(path)],
-        stderr=subprocess.PIPE, text=True, env=env,
-    )
-    try:
-        # Wait until the second kernel is at work on the process pools (the first one's rows are done).
-        for line in child.stderr:
-            if "cython-gil: repeat 1/" in line:
-                break
-        else:
-            pytest.fail("fastfib scale ended before its processes started")
-        time.sleep(0.3)
-        child.send_signal(signum)
-        rest = child.stderr.read()
-        assert child.wait(30) == status, rest
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-    assert said in rest
-    deadline = time.monotonic() + 10
-    while processes_marked(mark) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert processes_marked(mark) == [], "processes outlived fastfib scale"
+    # Signalled once the second kernel is at work on the process pools (the first one's rows are done).
+    got = interrupt_when([sys.executable, "-m", "fastfib", "scale", "-k", "python,cython-gil", "-r", "processes",
+                          "-w", "1,2", "--target-ms", "20", "--repeats", "5", "--json", str(path)],
+                         "cython-gil: repeat 1/", signum, wait_s=30)
+    assert got.status == status, got.rest
+    assert said in got.rest
+    assert got.survivors(10) == [], "processes outlived fastfib scale"
     meta, rows = report.load(path)
     assert meta["interrupted"] is True and meta["complete"] is False
     assert [(r.kernel, r.runner, r.workers) for r in rows] == [
