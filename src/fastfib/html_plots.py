@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Sequence
 
-from fastfib import measure
+from fastfib import measure, report
 from fastfib.lab import crossover, plotting
 
 __all__ = ["crossover_plot", "inline_svg", "overlay_plot"]
@@ -92,12 +92,7 @@ def overlay_plot(path: str, runs: Sequence[tuple[str, Sequence[measure.Row]]], c
                     ax.plot([w for w, _ in points], [s for _, s in points], marker="o", color=colours[runner],
                             ls=_LINESTYLES[number % len(_LINESTYLES)], label=f"{label}: {runner}")
         ax.set_xticks(counts)
-        ax.set_title(kernel)
-        ax.set_xlabel("workers")
-        ax.set_ylabel("speedup vs sequential")
-        ax.set_ylim(0, top)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left")
+        report.dress_panel(ax, kernel, top)
     for index in range(len(kernels), lines * columns):
         axes[index // columns][index % columns].set_visible(False)
     plotting.save(figure, path)

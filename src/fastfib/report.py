@@ -18,7 +18,7 @@ from fastfib import measure
 from fastfib.measure import Row
 
 __all__ = [
-    "SCHEMA", "SCHEMA_VERSION", "TABLE_HEADER", "ReportError", "check_writable", "describe", "document",
+    "SCHEMA", "SCHEMA_VERSION", "TABLE_HEADER", "ReportError", "check_writable", "describe", "document", "dress_panel",
     "format_compare", "format_headline", "format_table", "gil_label", "grid", "legend", "load", "ms", "pair_rows",
     "ratio", "table_cells", "times", "write_atomic", "write_document", "write_json", "write_plot",
 ]
@@ -237,6 +237,16 @@ def _series(rows: Sequence[Row]) -> dict[tuple[str, str], list[tuple[int, float]
     return {key: sorted(points) for key, points in found.items()}
 
 
+def dress_panel(ax: Any, kernel: str, top: float) -> None:
+    """One kernel's panel of a speedup-vs-workers plot: its title, axes, grid and legend."""
+    ax.set_title(kernel)
+    ax.set_xlabel("workers")
+    ax.set_ylabel("speedup vs sequential")
+    ax.set_ylim(0, top)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left")
+
+
 def write_plot(path: str | os.PathLike[str], rows: Sequence[Row], cores: int, title: str = "") -> None:
     """PNG (SVG for a path ending in .svg): speedup vs workers, one panel per kernel, one line per runner, with
     the ideal min(workers, cores), each line's fitted Amdahl curve (dashed) and, for rows whose ``extra``
@@ -278,12 +288,7 @@ def write_plot(path: str | os.PathLike[str], rows: Sequence[Row], cores: int, ti
                 ax.plot(grid, [measure.amdahl_speedup(serial, min(w, cores)) for w in grid], ls="--",
                         lw=1, color=drawn[0].get_color(), label=f"{runner}: Amdahl, serial {serial:.2f}")
         ax.set_xticks(sorted({w for (k, _), pts in series.items() if k == kernel for w, _ in pts} | {1}))
-        ax.set_title(kernel)
-        ax.set_xlabel("workers")
-        ax.set_ylabel("speedup vs sequential")
-        ax.set_ylim(0, top)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="upper left")
+        dress_panel(ax, kernel, top)
     for index in range(len(kernels), lines * columns):
         axes[index // columns][index % columns].set_visible(False)
     if title:
