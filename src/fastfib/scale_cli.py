@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 from fastfib import dask_cli, environment, measure, registry, report, runners
 from fastfib.command import (
-    Command, Progress, UsageError, add_start_method, check_outputs, names, numbers, positive, split,
+    Command, Progress, UsageError, add_start_method, check_outputs, names, numbers, positive,
 )
 from fastfib.lab import crossover
 
@@ -36,11 +36,6 @@ def default_workers(cores: int) -> list[int]:
         counts.append(count)
         count *= 2
     return counts
-
-
-# The shared toolbox (fastfib.command), under the names this module has always used.
-_split, _names, _numbers, _positive, _check_outputs, _add_start_method = (
-    split, names, numbers, positive, check_outputs, add_start_method)
 
 
 # --- fastfib scale --------------------------------------------------------------------------
@@ -99,12 +94,12 @@ class ScaleCommand(Command):
                                  "dask-threads, dask-processes)")
         parser.add_argument("--workers", "-w", default=None,
                             help="comma-separated worker counts (default: 1,2,4,... up to 2 x usable cores)")
-        _add_start_method(parser)
-        parser.add_argument("--target-ms", type=_positive(float, "--target-ms"), default=None,
+        add_start_method(parser)
+        parser.add_argument("--target-ms", type=positive(float, "--target-ms"), default=None,
                             help="about how long one task takes on every kernel (default: 10; --quick: 5)")
-        parser.add_argument("--tasks", type=_positive(int, "--tasks"), default=None,
+        parser.add_argument("--tasks", type=positive(int, "--tasks"), default=None,
                             help="tasks per measurement (default: 4 x the largest worker count)")
-        parser.add_argument("--repeats", type=_positive(int, "--repeats"), default=None,
+        parser.add_argument("--repeats", type=positive(int, "--repeats"), default=None,
                             help="repeats of each measurement; the median is reported (default: 5; --quick: 3)")
         parser.add_argument("--quick", action="store_true",
                             help="a fast look: workers 1 and 2, 3 repeats, 5 ms tasks (under 15 s on 2 cores)")
@@ -119,17 +114,17 @@ class ScaleCommand(Command):
         if args.kernels is None:
             kernels = [name for name in DEFAULT_KERNELS if name in available]
         else:
-            kernels = _names(args.kernels, available, "kernel")
-        runner_names = _names(args.runners, runners.RUNNER_NAMES, "runner")
+            kernels = names(args.kernels, available, "kernel")
+        runner_names = names(args.runners, runners.RUNNER_NAMES, "runner")
         # A known runner this interpreter lacks (interpreters before 3.13) is skipped, with the reason.
         skipped = {name: why for name, why in runners.unavailable_runners().items() if name in runner_names}
         runner_names = [name for name in runner_names if name not in skipped]
         cores = environment.usable_cores()
         if args.workers is not None:
-            workers = sorted(set(_numbers(args.workers, "--workers", int)))
+            workers = sorted(set(numbers(args.workers, "--workers", int)))
         else:
             workers = [1, 2] if args.quick else default_workers(cores)
-        _check_outputs(args.json, args.plot)
+        check_outputs(args.json, args.plot)
         return {
             "dask": dask_cli.plan(args, runner_names, skipped, workers),
             "kernels": kernels, "runners": runner_names, "skipped_runners": skipped,
@@ -280,20 +275,20 @@ class CrossoverCommand(Command):
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--task-ms", default=",".join(f"{v:g}" for v in DEFAULT_TASK_MS),
                             help="comma-separated task sizes in ms (default: %(default)s)")
-        parser.add_argument("--workers", "-w", type=_positive(int, "--workers"), default=None,
+        parser.add_argument("--workers", "-w", type=positive(int, "--workers"), default=None,
                             help="workers in each pool (default: usable cores)")
-        _add_start_method(parser)
-        parser.add_argument("--repeats", type=_positive(int, "--repeats"), default=3,
+        add_start_method(parser)
+        parser.add_argument("--repeats", type=positive(int, "--repeats"), default=3,
                             help="repeats per size; the median is reported (default: %(default)s)")
         parser.add_argument("--json", metavar="PATH", help="write the points and the meeting point as JSON")
         parser.add_argument("--no-progress", action="store_true", help="no progress output on stderr")
 
     def run(self, args: argparse.Namespace) -> int:
-        sizes = sorted(set(_numbers(args.task_ms, "--task-ms", float)))
+        sizes = sorted(set(numbers(args.task_ms, "--task-ms", float)))
         if "cython-nogil" not in registry.names():
             raise UsageError(f"the crossover needs the cython-nogil kernel: {registry.UNAVAILABLE.get('cython-nogil')}")
         workers = args.workers or max(2, environment.usable_cores())
-        _check_outputs(args.json)
+        check_outputs(args.json)
         progress = Progress(enabled=not args.no_progress)
         meta = measure.metadata(workers=workers, start_method=args.start_method, repeats=args.repeats,
                                 kernel=crossover.KERNEL, command="fastfib " + " ".join(sys.argv[1:]))
