@@ -24,7 +24,6 @@ builds ``assert_releases_gil`` / ``assert_holds_gil`` on it.
 
 from __future__ import annotations
 
-import math
 import pickle
 import statistics
 import textwrap
@@ -34,10 +33,10 @@ import traceback
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Sequence
 
-from fastfib import environment, paired, runners
+from fastfib import environment, paired, probe_advice, runners
 from fastfib.gilwatch import GilWatch
 
-__all__ = ["ProbeError", "ProbeResult", "Spec", "advice", "probe", "probe_spec", "run_spec"]
+__all__ = ["ProbeError", "ProbeResult", "Spec", "probe", "probe_spec", "run_spec"]
 
 RELEASED_AT = 0.8  # released fraction from which a call counts as releasing the GIL
 
@@ -309,7 +308,7 @@ def probe_spec(spec: Spec, *, workers: Sequence[int] = (1, 2), runner_names: Seq
                 result.points.append(_scale_point(name, count, spec, number, start_method=start_method,
                                                   budget_s=1.0 if quick else 3.0, baseline=baseline, dask=dask))
     result.points.sort(key=lambda p: (list(runner_names).index(p.runner), p.workers))
-    result.advice = advice(result, environment.usable_cores())
+    result.advice = probe_advice.advice(result, environment.usable_cores())
     progress("done", total, total)
     return result
 
@@ -328,82 +327,3 @@ def probe(fn: Callable[..., Any], *args: Any, workers: Sequence[int] = (1, 2),
     spec = Spec(fn=fn, args=tuple(args), kwargs=tuple(sorted(kwargs.items())))
     return probe_spec(spec, workers=workers, runner_names=runners, quick=quick, timeout_s=timeout,
                       start_method=start_method)
-
-
-# --- advice --------------------------------------------------------------------------------
-
-def _us(seconds: float) -> str:
-    us = 1e6 * seconds
-    return f"{us:.2g} µs" if us < 10 else f"{us:.0f} µs" if us < 1000 else f"{us / 1000:.3g} ms"
-
-
-def _best(result: ProbeResult, runner: str) -> ScalePoint | None:
-    """The point of ``runner`` at the most workers that gave a figure."""
-    points = [p for p in result.points if p.runner == runner and p.speedup is not None and p.workers > 1]
-    return max(points, key=lambda p: p.workers) if points else None
-
-
-def _said(point: ScalePoint | None, runner: str) -> str:
-    """ "1.85x on 2 threads", or why there is no figure."""
-    if point is None or point.speedup is None:
-        return f"no figure on {runner}"
-    at = f"on {point.workers} {runner}"
-    if point.speedup.too_noisy:  # no single figure; the interval may still say enough
-        return f"{point.speedup.low:.2f}-{point.speedup.high:.2f}x {at} (too wide an interval for one figure)"
-    return f"{point.speedup.speedup:.2f}x {at}"
-
-
-def _scaled(point: ScalePoint | None, cores: int) -> bool:
-    """Whether a point's whole interval reaches 60 % of the way from 1x to its ideal."""
-    if point is None or point.speedup is None:
-        return False
-    return point.speedup.low >= 1 + 0.6 * (min(point.workers, cores) - 1)  # however wide, it scaled
-
-
-def _undecided(point: ScalePoint | None, cores: int) -> bool:
-    """A point too noisy for one figure whose interval also leaves the answer open: it
-    reaches 1x (no gain) and falls short of scaling."""
-    if point is None or point.speedup is None or not point.speedup.too_noisy:
-        return False
-    return point.speedup.high >= 1 and point.speedup.low < 1 + 0.6 * (min(point.workers, cores) - 1)
-
-
-def advice(result: ProbeResult, cores: int) -> str:
-    """One or two plain sentences from the figures and this machine."""
-    threads, processes = _best(result, "threads"), _best(result, "processes")
-    on_threads, on_processes = _said(threads, "threads"), _said(processes, "processes")
-    scaled = _scaled(threads, cores)
-    cost = _us(result.per_call_s)
-    if cores < 2:
-        return f"Only {cores} usable core here: no runner can run two calls at once; measure on a bigger machine."
-    if threads is None and result.verdict != "held":
-        said = {"released": "Releases the GIL", "partly released": "Releases the GIL in part",
-                "no GIL": "No GIL here (free-threaded build)"}[result.verdict]
-        return (f"{said} ({result.released_fraction:.0%} of each {cost} call); threads, where that would pay, "
-                f"were not measured here: add --runners threads.")
-    if result.verdict == "no GIL":
-        return f"There is no GIL on this interpreter (free-threaded build): threads give {on_threads} here."
-    if result.verdict == "held":
-        instead = (f"use processes ({on_processes} here) or release the GIL around the C work"
-                   if _scaled(processes, cores) else
-                   f"release the GIL around the C work, or use processes with more work per task (they gave "
-                   f"{on_processes} here)")
-        return (f"Holds the GIL for {cost} per call: threads serialise it ({on_threads}) and delay every other "
-                f"thread by that much — {instead}.")
-    if _undecided(threads, cores):
-        return (f"Releases the GIL ({result.released_fraction:.0%} of each {cost} call), but this machine was too "
-                f"noisy to tell whether threads pay ({on_threads}): run it again on a quieter one.")
-    if scaled:
-        return (f"Releases the GIL ({result.released_fraction:.0%} of each call), and it pays: threads give "
-                f"{on_threads} here, with no start-up or pickling to pay.")
-    if result.verdict == "partly released":
-        ceiling = 1 / max(1e-9, 1 - result.released_fraction)
-        return (f"Releases the GIL for only about {result.released_fraction:.0%} of each {cost} call: threads give "
-                f"{on_threads} (Amdahl's ceiling on any number of threads: {ceiling:.2g}x); release it around more "
-                f"of the work, or use processes ({on_processes} here).")
-    if result.per_call_s < 100e-6:
-        batch = math.ceil(100e-6 / max(result.per_call_s, 1e-9))
-        return (f"Releases the GIL, but at {cost} per call the hand-over of the GIL costs more than the call: "
-                f"threads give {on_threads}; batch ≥ {batch} items per call (≥ 100 µs of work per release) to pay.")
-    return (f"Releases the GIL for {cost} per call, yet threads give {on_threads}: something else serialises the "
-            f"calls (a lock, memory bandwidth, or a busy machine); compare processes ({on_processes} here).")
