@@ -7,7 +7,6 @@ one core), retried because the machine is shared.
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 
@@ -173,20 +172,6 @@ def test_unreadable_or_invalid_files_are_refused(tmp_path):
         report.load(tmp_path / "bad.json")
     with pytest.raises(report.ReportError, match="cannot read"):
         report.load(tmp_path / "missing.json")
-
-
-def test_check_writable(tmp_path):
-    report.check_writable(tmp_path / "new.json")
-    assert list(tmp_path.iterdir()) == []  # the probe leaves nothing
-    with pytest.raises(report.ReportError, match="does not exist"):
-        report.check_writable(tmp_path / "no" / "such" / "x.json")
-    with pytest.raises(report.ReportError, match="is a directory"):
-        report.check_writable(tmp_path)
-    if os.geteuid() != 0:  # root writes anywhere
-        locked = tmp_path / "locked"
-        locked.mkdir(mode=0o500)
-        with pytest.raises(report.ReportError, match="cannot write"):
-            report.check_writable(locked / "x.json")
 
 
 def test_plot_is_a_non_empty_png(tmp_path):

@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from fastfib import gil, measure
-from fastfib.report import grid, times
+from fastfib.files import envelope
+from fastfib.tables import grid, times
 
 __all__ = ["SCHEMA", "TOO_NOISY", "Build", "BuildsError", "format_text", "ratio_cell", "run", "spread"]
 
@@ -181,10 +182,10 @@ def run(pythons: Sequence[str], *, kernels: Sequence[str] | None, target_s: floa
     rows = [_row(kernel, index, walls, calibrated[kernel], tasks) for kernel in chosen for index in range(len(builds))]
     meta = measure.metadata(tasks=tasks, rounds=rounds, workers=workers, target_ms=1000 * target_s,
                             too_noisy=TOO_NOISY, skipped_kernels=skipped)
-    return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "meta": meta,
-            "builds": [{"label": b.label, "python": b.python, "python_gil": "1" if b.gil_forced else None,
-                        "gil_enabled_at_end": end, "meta": b.meta} for b, end in zip(builds, at_end)],
-            "rows": rows}
+    return envelope(SCHEMA, SCHEMA_VERSION, meta, {
+        "builds": [{"label": b.label, "python": b.python, "python_gil": "1" if b.gil_forced else None,
+                    "gil_enabled_at_end": end, "meta": b.meta} for b, end in zip(builds, at_end)],
+        "rows": rows})
 
 
 def _row(kernel: str, index: int, walls: dict[tuple[str, int], list[dict[str, Any]]], calibration: dict[str, Any],

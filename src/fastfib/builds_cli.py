@@ -7,7 +7,7 @@ import os
 import shutil
 import sys
 
-from fastfib import builds, environment, registry, report
+from fastfib import builds, environment, files, registry
 from fastfib.command import Command, Progress, UsageError
 
 __all__ = ["BuildsCommand"]
@@ -82,8 +82,8 @@ class BuildsCommand(Command):
                 raise UsageError(f"unknown kernel {name!r}; kernels: {', '.join(known)}")
         if args.json:
             try:
-                report.check_writable(args.json)
-            except report.ReportError as exc:
+                files.check_writable(args.json)
+            except files.FileError as exc:
                 raise UsageError(str(exc)) from None
         if args.quick:
             args.target_ms, args.tasks, args.rounds = 5.0, 4, 5
@@ -99,6 +99,6 @@ class BuildsCommand(Command):
         progress.clear()
         print(builds.format_text(document))
         if args.json:
-            report.write_document(args.json, document)
+            files.write_document(args.json, document)
             print(f"wrote {args.json}")
         return 1 if any(row["error"] for row in document["rows"]) else 0

@@ -17,7 +17,7 @@ import time
 from typing import Sequence
 
 import fastfib
-from fastfib import cancel, environment, gil, registry
+from fastfib import cancel, environment, files, gil, registry, tables
 from fastfib._args import check_n
 from fastfib.command import (
     EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, Command, Parser, Terminated, UsageError, add_json_flag,
@@ -166,9 +166,7 @@ class KernelsCommand(Command):
             return 0
         rows = [("kernel", "GIL while computing", "range", "what it is")]
         rows += [(k.name, k.gil, _range(k), k.description) for k in found]
-        widths = [max(len(row[i]) for row in rows) for i in range(3)]
-        for row in rows:
-            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[3])
+        print(tables.columns(rows, left=4))
         for name, why in registry.UNAVAILABLE.items():
             print(f"{name}: unavailable: {why}")
         print(f"on {gil.interpreter_label()}")
@@ -215,9 +213,7 @@ class InfoCommand(Command):
         lines.append(("parallel on threads", _parallel_kernels(fastfib.kernels())))
         lines += [(name, f"unavailable: {why}") for name, why in info["unavailable_kernels"].items()]
         lines += [(f"runner {name}", f"unavailable: {why}") for name, why in info["unavailable_runners"].items()]
-        width = max(len(key) for key, _ in lines)
-        for key, value in lines:
-            print(f"{key.ljust(width)}  {value}")
+        print(tables.columns(lines, left=2))
         return 0
 
 
@@ -253,14 +249,14 @@ class ReportCommand(Command):
         parser.add_argument("--title", default="", help="the page's title (default: fastfib report)")
 
     def run(self, args: argparse.Namespace) -> int:
-        from fastfib import html_report, report  # jinja2 and matplotlib only when reporting
+        from fastfib import html_report  # jinja2 and matplotlib only when reporting
 
         if any(os.path.realpath(path) == os.path.realpath(args.output) for path in args.documents):
             raise UsageError(f"-o {args.output} is one of the documents: the page would replace it")
         try:
-            report.check_writable(args.output)
+            files.check_writable(args.output)
             size = html_report.write(args.documents, args.output, title=args.title)
-        except report.ReportError as exc:
+        except files.FileError as exc:  # a report's ReportError too
             raise UsageError(str(exc)) from None
         print(f"wrote {args.output} ({len(args.documents)} run(s), {size / 1024:.0f} KiB)")
         return 0

@@ -149,13 +149,13 @@ def positive(convert: Callable[[str], Any], what: str) -> Callable[[str], Any]:
 
 def check_outputs(*paths: str | None) -> None:
     """A UsageError, before any work starts, for an output path that cannot be written."""
-    from fastfib import report
+    from fastfib import files
 
     for path in paths:
         if path:
             try:
-                report.check_writable(path)
-            except report.ReportError as exc:
+                files.check_writable(path)
+            except files.FileError as exc:
                 raise UsageError(str(exc)) from None
 
 

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 
 import fastfib
-from fastfib import html_plots, measure, report
+from fastfib import files, html_plots, measure, report, tables
 from fastfib.report_documents import Run, Table, TableRow, load_run
 
 __all__ = ["Overlay", "Page", "build", "render", "where", "write"]
@@ -130,14 +130,14 @@ def _rows_overlay(kind: str, group: list[tuple[str, Run]], labels: list[str], di
         header += [f"wall ms {label}", f"speedup {label}", f"speedup {label}/{base_label}"]
     body = []
     for row in shared:
-        cells = [row.kernel, row.runner, str(row.workers), report.ms((row.wall_s or {}).get("median")),
-                 report.times(row.speedup)]
+        cells = [row.kernel, row.runner, str(row.workers), tables.ms((row.wall_s or {}).get("median")),
+                 tables.times(row.speedup)]
         compared = [row]
         for label, _ in others:
             other = next(b for a, b in paired[label][0] if a is row)
             compared.append(other)
-            cells += [report.ms((other.wall_s or {}).get("median")), report.times(other.speedup),
-                      report.times(report.ratio(row.speedup, other.speedup))]
+            cells += [tables.ms((other.wall_s or {}).get("median")), tables.times(other.speedup),
+                      tables.times(report.ratio(row.speedup, other.speedup))]
         status = ("error" if any(r.error for r in compared) else "noisy" if any(r.noisy for r in compared) else "")
         body.append(TableRow(cells, status))
     for label, run in others:
@@ -168,14 +168,14 @@ def _speedup_differences(first: str, second: str, pairs: list[tuple[measure.Row,
     beyond = sorted([item for item in compared if abs(math.log(item[2])) > math.log1p(measure.NOISY_SPREAD)],
                     key=lambda item: -abs(math.log(item[2])))
     lowest, highest = min(r for _, _, r in compared), max(r for _, _, r in compared)
-    lines = [f"{second} vs {first}: speedup {second}/{first} from {report.times(lowest)} to {report.times(highest)} "
+    lines = [f"{second} vs {first}: speedup {second}/{first} from {tables.times(lowest)} to {tables.times(highest)} "
              f"over {len(compared)} shared parallel row(s); {len(beyond)} differ by more than "
              f"{measure.NOISY_SPREAD:.0%}" + ("" if beyond else ": within the noise")]
     for a, b, r in beyond[:MOST_DIFFERENCES]:
         better = "scales better" if r > 1 else "scales worse"
         noisy = " (noisy: re-run to trust it)" if a.noisy or b.noisy else ""
-        lines.append(f"{a.kernel} on {a.runner} x{a.workers}: {report.times(a.speedup)} in {first}, "
-                     f"{report.times(b.speedup)} in {second} ({second} {better}, {report.times(r)}){noisy}")
+        lines.append(f"{a.kernel} on {a.runner} x{a.workers}: {tables.times(a.speedup)} in {first}, "
+                     f"{tables.times(b.speedup)} in {second} ({second} {better}, {tables.times(r)}){noisy}")
     return lines
 
 
@@ -187,7 +187,7 @@ def _crossover_overlay(group: list[tuple[str, Run]], labels: list[str], differen
         cells = [f"{size:g}"]
         for _, run in group:
             point = next((p for p in run.points or [] if p.target_ms == size), None)
-            cells.append("-" if point is None else report.times(point.ratio))
+            cells.append("-" if point is None else tables.times(point.ratio))
         body.append(TableRow(cells))
     differences = differences + [f"{label}: {run.finding}" for label, run in group]
     runs = [(label, run.points or []) for label, run in group]
@@ -255,5 +255,5 @@ def write(paths: Sequence[str], output: str, title: str = "") -> int:
         with open(temporary, "wb") as out:
             out.write(data)
 
-    report.write_atomic(output, put)
+    files.write_atomic(output, put)
     return len(data)

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from fastfib import environment, measure, registry, report, runners
+from fastfib import environment, files, measure, registry, report, runners
 from fastfib.command import (
     EXIT_INTERRUPTED, EXIT_TERMINATED, Command, Parser, Progress, UsageError, check_outputs, names, numbers, positive,
 )
@@ -281,8 +281,8 @@ class LabCommand(Command):
         if args.json:
             meta = measure.metadata(command="fastfib " + " ".join(sys.argv[1:]), experiment=experiment.name,
                                     quick=args.quick, duration_s=round(duration, 2), load_average_at_start=load)
-            report.write_document(args.json, {"schema": f"fastfib.lab.{experiment.name}",
-                                              "schema_version": LAB_SCHEMA_VERSION, "meta": meta, **result})
+            files.write_document(args.json, files.envelope(f"fastfib.lab.{experiment.name}", LAB_SCHEMA_VERSION,
+                                                           meta, result))
             print(f"wrote {args.json}")
         if plot_path:
             experiment.module.plot(result, plot_path)

@@ -25,7 +25,7 @@ SCHEMA_VERSION = 1
 
 def format_result(result: Any) -> str:
     """The verdict, the cost per call, the scaling table and the advice, as text."""
-    from fastfib.report import grid
+    from fastfib.tables import grid
 
     lines = [
         f"probe: {result.label}",
@@ -107,7 +107,7 @@ class ProbeCommand(Command):
         dask_cli.add_arguments(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from fastfib import environment, measure, probing, report
+        from fastfib import environment, files, measure, probing, report
 
         chosen = names(args.runners, PROBE_RUNNERS, "runner")
         workers = sorted(set(numbers(args.workers or "1,2", "--workers", int)))
@@ -134,8 +134,8 @@ class ProbeCommand(Command):
         result.meta.update(measure.metadata(), stmt=args.stmt, setup=args.setup)
         print(format_result(result))
         if args.json:
-            report.write_document(args.json, {"schema": SCHEMA, "schema_version": SCHEMA_VERSION,
-                                              "meta": result.meta, "result": result.to_json()})
+            files.write_document(args.json, files.envelope(SCHEMA, SCHEMA_VERSION, result.meta,
+                                                           {"result": result.to_json()}))
         if args.plot:
             report.write_plot(args.plot, plot_rows(result), environment.usable_cores(), title=f"probe: {result.label}")
         return 0

@@ -1,8 +1,8 @@
 """Reports of measured rows: the terminal table, the versioned JSON, the PNG plot,
 and the side-by-side comparison of two JSON files.
 
-Files are written atomically (a temporary file in the same folder, then
-``os.replace``): a reader, or a Ctrl-C, never sees half a file.
+Files are written atomically (:mod:`fastfib.files`): a reader, or a Ctrl-C,
+never sees half a file.
 """
 
 from __future__ import annotations
@@ -10,17 +10,18 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from fastfib import measure
+from fastfib.files import FileError, envelope, write_atomic, write_document
 from fastfib.measure import Row
+from fastfib.tables import grid, ms, num, times
 
 __all__ = [
-    "SCHEMA", "SCHEMA_VERSION", "TABLE_HEADER", "ReportError", "check_writable", "describe", "document", "dress_panel",
-    "format_compare", "format_headline", "format_table", "gil_label", "grid", "legend", "load", "ms", "pair_rows",
-    "ratio", "table_cells", "times", "write_atomic", "write_document", "write_json", "write_plot",
+    "SCHEMA", "SCHEMA_VERSION", "TABLE_HEADER", "ReportError", "describe", "document", "dress_panel",
+    "format_compare", "format_headline", "format_table", "gil_label", "legend", "load", "pair_rows",
+    "ratio", "table_cells", "write_json", "write_plot",
 ]
 
 SCHEMA = "fastfib.scale"
@@ -35,66 +36,20 @@ SCHEMA = "fastfib.scale"
 SCHEMA_VERSION = 1
 
 
-class ReportError(Exception):
-    """A report that cannot be read or written; the message says which and why."""
+class ReportError(FileError):
+    """A scale report that cannot be read; the message says which file and why."""
 
 
-# --- files ----------------------------------------------------------------------------------
-
-def check_writable(path: str | os.PathLike[str]) -> None:
-    """Raise ReportError unless ``path`` can be written (checked before any work starts)."""
-    target = Path(path)
-    if target.is_dir():
-        raise ReportError(f"{target} is a directory, not a file")
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise ReportError(f"cannot write {target}: folder {folder} does not exist")
-    try:  # the only sure test: create (and remove) a file beside it
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{target.name}.", suffix=".probe"):
-            pass
-    except OSError as exc:
-        raise ReportError(f"cannot write {target}: {exc.strerror or exc}") from None
-
-
-def write_atomic(path: str | os.PathLike[str], write: Callable[[str], None]) -> None:
-    target = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=target.parent if str(target.parent) else ".",
-                                         prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        write(temporary)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
-
+# --- the JSON document ----------------------------------------------------------------------
 
 def document(meta: dict[str, Any], rows: Sequence[Row]) -> dict[str, Any]:
     """The JSON document: schema name and version, run metadata, rows."""
-    return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "meta": meta,
-            "rows": [row.to_dict() for row in rows]}
+    return envelope(SCHEMA, SCHEMA_VERSION, meta, {"rows": [row.to_dict() for row in rows]})
 
 
 def write_json(path: str | os.PathLike[str], meta: dict[str, Any], rows: Sequence[Row]) -> None:
     """Write the rows and metadata to ``path`` atomically."""
     write_document(path, document(meta, rows))
-
-
-def write_document(path: str | os.PathLike[str], data: Any) -> None:
-    """Write any JSON-ready ``data`` to ``path`` atomically (no NaN: strict JSON)."""
-    text = json.dumps(data, indent=2, allow_nan=False) + "\n"
-
-    def write(temporary: str) -> None:
-        with open(temporary, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-
-    write_atomic(path, write)
 
 
 def load(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[Row]]:
@@ -122,36 +77,6 @@ def load(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[Row]]:
 
 # --- the table ------------------------------------------------------------------------------
 
-def times(value: float | None) -> str:
-    """A ratio written like "1.93×"."""
-    return "-" if value is None else f"{value:.2f}×"
-
-
-def _num(value: float | None, digits: int = 2) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def _ms(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    ms = 1000 * seconds
-    return f"{ms:.0f}" if ms >= 100 else f"{ms:.1f}" if ms >= 1 else f"{ms:.2f}"
-
-
-ms = _ms  # seconds written as milliseconds, to a precision that suits their size
-
-
-def grid(header: Sequence[str], body: Sequence[Sequence[str]], left: int) -> str:
-    """Columns padded to their widest cell; the first ``left`` columns aligned left."""
-    widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(str(c).ljust(w) if i < left else str(c).rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, body)])
-
-
 TABLE_HEADER = ("kernel", "runner", "workers", "n", "task ms", "wall ms (min-max)", "speedup",
                 "efficiency", "parallelism", "stall ms", "serial", "start-up ms", "note")
 
@@ -160,17 +85,17 @@ def table_cells(rows: Sequence[Row]) -> list[list[str]]:
     """The cells of the table of ``rows`` under TABLE_HEADER (the terminal's and the HTML report's)."""
     body = []
     for row in rows:
-        lead = [row.kernel, row.runner, str(row.workers), str(row.n), _num(row.task_ms, 2)]
+        lead = [row.kernel, row.runner, str(row.workers), str(row.n), num(row.task_ms, 2)]
         if row.error:
             label = "n/a" if row.extra.get("unavailable") else "ERROR"  # n/a: the kernel cannot load there
             body.append(lead + ["-"] * 7 + [f"{label}: {row.error}"])
             continue
         wall = row.wall_s or {}
         body.append(lead + [
-            f"{_ms(wall.get('median'))} ({_ms(wall.get('min'))}-{_ms(wall.get('max'))})",
-            times(row.speedup), _num(row.efficiency), _num(row.parallelism),
-            _num(row.heartbeat_max_stall_ms, 1), _num(row.serial_fraction),
-            "-" if row.runner == "sequential" else _ms(row.startup_s),
+            f"{ms(wall.get('median'))} ({ms(wall.get('min'))}-{ms(wall.get('max'))})",
+            times(row.speedup), num(row.efficiency), num(row.parallelism),
+            num(row.heartbeat_max_stall_ms, 1), num(row.serial_fraction),
+            "-" if row.runner == "sequential" else ms(row.startup_s),
             "noisy" if row.noisy else "",
         ])
     return body
@@ -272,8 +197,8 @@ def write_plot(path: str | os.PathLike[str], rows: Sequence[Row], cores: int, ti
     for index, kernel in enumerate(kernels):
         ax = axes[index // columns][index % columns]
         most = max([w for (k, _), pts in series.items() if k == kernel for w, _ in pts] or [cores])
-        grid = [1 + i * (most - 1) / 100 for i in range(101)]
-        ax.plot(grid, [min(w, cores) for w in grid], color="0.6", lw=1, label=f"ideal: min(workers, {cores})")
+        xs = [1 + i * (most - 1) / 100 for i in range(101)]
+        ax.plot(xs, [min(w, cores) for w in xs], color="0.6", lw=1, label=f"ideal: min(workers, {cores})")
         for (name, runner), points in series.items():
             if name != kernel:
                 continue
@@ -285,7 +210,7 @@ def write_plot(path: str | os.PathLike[str], rows: Sequence[Row], cores: int, ti
                             color=drawn[0].get_color(), lw=1)
             serial = measure.amdahl_fit([(min(w, cores), s) for w, s in points])
             if serial is not None:
-                ax.plot(grid, [measure.amdahl_speedup(serial, min(w, cores)) for w in grid], ls="--",
+                ax.plot(xs, [measure.amdahl_speedup(serial, min(w, cores)) for w in xs], ls="--",
                         lw=1, color=drawn[0].get_color(), label=f"{runner}: Amdahl, serial {serial:.2f}")
         ax.set_xticks(sorted({w for (k, _), pts in series.items() if k == kernel for w, _ in pts} | {1}))
         dress_panel(ax, kernel, top)
@@ -345,7 +270,7 @@ def format_compare(a: tuple[dict[str, Any], list[Row]], b: tuple[dict[str, Any],
     for row, other in pairs:
         wa = (row.wall_s or {}).get("median")
         wb = (other.wall_s or {}).get("median")
-        body.append([row.kernel, row.runner, str(row.workers), _ms(wa), _ms(wb), times(ratio(wa, wb)),
+        body.append([row.kernel, row.runner, str(row.workers), ms(wa), ms(wb), times(ratio(wa, wb)),
                      times(row.speedup), times(other.speedup), times(ratio(row.speedup, other.speedup))])
     lines = [f"A = {first}: {describe(meta_a)}", f"B = {second}: {describe(meta_b)}", ""]
     lines.append(grid(header, body, left=2) if body else "no (kernel, runner, workers) row in common")

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from fastfib import measure, report
+from fastfib import measure, report, tables
 from fastfib.lab import crossover
 from fastfib.report import ReportError
 
@@ -223,7 +223,7 @@ def _probe(path: str, data: dict[str, Any]) -> Run:
             for r in records if r["speedup"] is not None]
     cores = int(meta.get("usable_cores") or 1)
     finding = (f"verdict: {result['verdict']} (released fraction {result['released_fraction']:.0%}); "
-               f"{report.ms(result['per_call_s'])} ms per call. {result['advice']}")
+               f"{tables.ms(result['per_call_s'])} ms per call. {result['advice']}")
     return Run(path, "probe", f"fastfib probe: {result['label']}", meta,
                meta.get("command") or f"fastfib probe {result['label']!r}", records_table(records), finding,
                _row_notes(records_table(records)), rows=rows,
@@ -351,9 +351,9 @@ def cell(key: str, value: Any) -> str:
         if isinstance(value, float) and not math.isfinite(value):
             return str(value)
         if "speedup" in key or key in ("ideal", "ratio", "time_ratio"):
-            return report.times(float(value))
+            return tables.times(float(value))
         if key.endswith("_s") or "_s " in key:
-            return report.ms(float(value))
+            return tables.ms(float(value))
         if isinstance(value, int):
             return f"{value:,}" if abs(value) >= 10_000 else str(value)
         return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"

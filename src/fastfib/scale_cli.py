@@ -10,15 +10,14 @@ the rows finished so far.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from typing import Any, Sequence
 
-from fastfib import dask_cli, environment, measure, registry, report, runners
+from fastfib import dask_cli, environment, files, measure, registry, report, runners, tables
 from fastfib.command import (
-    Command, Progress, UsageError, add_start_method, check_outputs, names, numbers, positive,
+    Command, Progress, UsageError, add_start_method, check_outputs, names, numbers, print_json, positive,
 )
 from fastfib.lab import crossover
 
@@ -244,9 +243,7 @@ class CompareCommand(Command):
             raise UsageError(str(exc)) from None
         if args.json:
             pairs = [{"a": row.to_dict(), "b": other.to_dict()} for row, other in report.pair_rows(a[1], b[1])[0]]
-            json.dump({"a": {"path": args.a, "meta": a[0]}, "b": {"path": args.b, "meta": b[0]},
-                       "pairs": pairs}, sys.stdout, indent=2)
-            sys.stdout.write("\n")
+            print_json({"a": {"path": args.a, "meta": a[0]}, "b": {"path": args.b, "meta": b[0]}, "pairs": pairs})
             return 0
         print(report.format_compare(a, b, (os.path.basename(args.a), os.path.basename(args.b))))
         return 0
@@ -296,7 +293,7 @@ class CrossoverCommand(Command):
                                  repeats=args.repeats, progress=progress)
         progress.clear()
         meet, summary = crossover.meeting_point(points)
-        print(report.grid(crossover.TABLE_HEADER, crossover.table_cells(points), left=0))
+        print(tables.grid(crossover.TABLE_HEADER, crossover.table_cells(points), left=0))
         print(f"\n{workers} workers each; processes start by {args.start_method}; "
               f"efficiency = throughput / ({workers} x sequential throughput).")
         print(f"Where they meet: {summary}.")
@@ -305,7 +302,7 @@ class CrossoverCommand(Command):
             print("Executor overhead dominates both (efficiency < 0.5) at: "
                   + ", ".join(f"{p.task_ms:.3g} ms" for p in swamped) + ".")
         if args.json:
-            report.write_document(args.json, crossover.document(meta, points))
+            files.write_document(args.json, crossover.document(meta, points))
             print(f"wrote {args.json}")
         return 0
 

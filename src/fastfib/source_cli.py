@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import fastfib
-from fastfib.command import Command, UsageError
+from fastfib import tables
+from fastfib.command import Command, UsageError, print_json
 
 __all__ = ["SOURCES", "SourceCommand", "SourceFile", "c_source_dir", "compiled_module", "locate"]
 
@@ -114,7 +114,7 @@ class SourceCommand(Command):
         found = [(source, locate(source)) for source in SOURCES]
         module = compiled_module()
         if args.json:
-            json.dump({
+            print_json({
                 "fastfib_version": fastfib.__version__,
                 "package_dir": str(PACKAGE_DIR),
                 "compiled_module": None if module is None else str(module),
@@ -122,8 +122,7 @@ class SourceCommand(Command):
                     {"name": source.name, "role": source.role, "path": None if path is None else str(path)}
                     for source, path in found
                 ],
-            }, sys.stdout, indent=2)
-            sys.stdout.write("\n")
+            })
         else:
             self._print_table(found, module)
         return 0 if all(path is not None for _, path in found) else 1
@@ -131,10 +130,10 @@ class SourceCommand(Command):
     @staticmethod
     def _print_table(found: list[tuple[SourceFile, Path | None]], module: Path | None) -> None:
         print(f"fastfib {fastfib.__version__}: the extension's sources, in the order the data flows")
-        width = max(len(source.name) for source, _ in found)
+        lines = []
         for source, path in found:
-            print(f"  {source.name.ljust(width)}  {source.role}")
-            print(f"  {''.ljust(width)}  -> {path if path is not None else 'MISSING from this install'}")
+            lines += [(source.name, source.role), ("", f"-> {path if path is not None else 'MISSING from this install'}")]
+        print(tables.columns(lines, left=2, indent="  "))
         print(f"compiled module: {module if module is not None else 'not built'}")
         print("Print one with 'fastfib source FILE', e.g. 'fastfib source _kernels.pyx'.")
 

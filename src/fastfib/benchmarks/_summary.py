@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from fastfib import environment, measure, report
+from fastfib import environment, measure, tables
 from fastfib.paired import TOO_WIDE, PairedRatio
 
 SCHEMA = "fastfib.bench-summary"
@@ -153,14 +153,14 @@ def format_summary(summary: dict[str, Any]) -> str:
               "pairs", "ideal", "efficiency", "verdict"]
     body = [
         [row["question"], row["case"], row["kernel"], row["runner"], str(row["workers"]),
-         f"{1000 * row['median_s']:.2f}", "-" if row["too_noisy"] else report.times(row["speedup"]),
+         f"{1000 * row['median_s']:.2f}", "-" if row["too_noisy"] else tables.times(row["speedup"]),
          _interval(row["low"], row["high"]), _interval(row["q1"], row["q3"]), str(row["pairs"]),
-         report.times(row["ideal"]), "-" if row["too_noisy"] else f"{row['efficiency']:.2f}", verdict(row)]
+         tables.times(row["ideal"]), "-" if row["too_noisy"] else f"{row['efficiency']:.2f}", verdict(row)]
         for row in summary["rows"]
     ]
     parts = []
     if body:
-        parts += [report.grid(header, body, left=4),
+        parts += [tables.grid(header, body, left=4),
                   "speedup = median over pairs of sequential / parallel wall, the two timed in alternation in one "
                   "benchmark (A B A B ... A;",
                   "  each parallel run against the mean of the sequential runs on either side); 95% CI = "
@@ -174,7 +174,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     ratios = [[r["question"], r["case"], r["kernel"], r["reference"], f"{1000 * r['median_s']:.4g}",
                f"{r['time_ratio']:.2f}", f"{r['low']:.2f}-{r['high']:.2f}"] for r in summary["ratios"]]
     if ratios:
-        parts += [report.grid(["question", "case", "kernel", "vs", "median ms", "time ratio", "IQR range"],
+        parts += [tables.grid(["question", "case", "kernel", "vs", "median ms", "time ratio", "IQR range"],
                               ratios, left=4),
                   "time ratio = median / the reference kernel's median in the same case (< 1: faster); "
                   "single-thread timings of separate benchmarks, not paired:",

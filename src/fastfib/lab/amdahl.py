@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from fastfib import environment, measure, report
+from fastfib.tables import grid, times
 
 __all__ = ["fit", "measure_fresh", "run"]
 
@@ -81,7 +82,6 @@ def finding(fits: Sequence[dict[str, Any]], cores: int) -> str:
 
 
 def format_text(result: dict[str, Any]) -> str:
-    from fastfib.report import grid, times
 
     header = ["kernel", "runner", "serial fraction", "ceiling 1/f", "measured (workers: speedup, Karp-Flatt)"]
     body = []

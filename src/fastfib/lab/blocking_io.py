@@ -29,6 +29,7 @@ from typing import Any, Callable, Sequence
 
 from fastfib import gil, measure, pure, runners
 from fastfib.lab.server import FibServer
+from fastfib.tables import grid, times
 
 __all__ = ["CLIENTS", "fetch", "run", "run_client"]
 
@@ -195,7 +196,6 @@ def finding(rows: list[dict[str, Any]], concurrency: int, latency_s: float, burn
 
 
 def format_text(result: dict[str, Any]) -> str:
-    from fastfib.report import grid, times
 
     header = ["workload", "client", "in flight", "req/s", "speedup", "p50 ms", "p90 ms", "p99 ms", "max ms",
               "server peak"]

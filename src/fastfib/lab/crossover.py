@@ -21,7 +21,8 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
-from fastfib import measure, report, runners
+from fastfib import measure, runners, tables
+from fastfib.files import envelope
 
 __all__ = ["KERNEL", "MEET_WITHIN", "TABLE_HEADER", "Point", "document", "meeting_point", "sweep", "table_cells"]
 
@@ -129,8 +130,8 @@ def overhead_bound(points: Sequence[Point], below: float = 0.5) -> list[Point]:
 
 def document(meta: dict[str, Any], points: Sequence[Point]) -> dict[str, Any]:
     meet, summary = meeting_point(points)
-    return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "meta": meta,
-            "points": [p.to_dict() for p in points], "meet_ms": meet, "summary": summary}
+    return envelope(SCHEMA, SCHEMA_VERSION, meta,
+                    {"points": [p.to_dict() for p in points], "meet_ms": meet, "summary": summary})
 
 
 TABLE_HEADER = ("task ms (target)", "n", "task ms", "tasks", "threads tasks/s", "processes tasks/s",
@@ -140,5 +141,5 @@ TABLE_HEADER = ("task ms (target)", "n", "task ms", "tasks", "threads tasks/s", 
 def table_cells(points: Sequence[Point]) -> list[list[str]]:
     """The cells of the points' table under TABLE_HEADER (the terminal's and the HTML report's)."""
     return [[f"{p.target_ms:g}", str(p.n), f"{p.task_ms:.3g}", str(p.tasks), f"{p.threads_per_s:,.0f}",
-             f"{p.processes_per_s:,.0f}", report.times(p.ratio), f"{p.threads_efficiency:.2f}",
+             f"{p.processes_per_s:,.0f}", tables.times(p.ratio), f"{p.threads_efficiency:.2f}",
              f"{p.processes_efficiency:.2f}"] for p in points]

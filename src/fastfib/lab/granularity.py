@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
 from fastfib import gil, measure, paired, registry, runners
+from fastfib.tables import grid
 
 __all__ = ["BATCH", "DEFAULT_WORK_US", "BatchTask", "Task", "batch_task_for", "batching", "repeat_burn", "repeat_burn_many", "run", "sweep",
            "task_for"]
@@ -227,7 +228,6 @@ def finding(points: Sequence[Point], batched: dict[str, Any] | None = None) -> s
 
 
 def format_text(result: dict[str, Any]) -> str:
-    from fastfib.report import grid
 
     header = ["kernel", "target µs/call", "n", "measured µs/call", "calls/thread", "sequential ms", "2 threads ms",
               "speedup"]

@@ -26,6 +26,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from fastfib import gil, measure, registry
+from fastfib.tables import grid
 
 __all__ = ["Step", "record", "run", "statistics_of"]
 
@@ -178,7 +179,6 @@ def finding(rows: list[dict[str, Any]]) -> str:
 
 
 def format_text(result: dict[str, Any]) -> str:
-    from fastfib.report import grid
 
     header = ["kernel", "switch interval ms", "steps", "switches/s", "longest run ms", "longest run steps",
               "median run ms", "parallelism"]

@@ -24,6 +24,7 @@ from typing import Any, Callable, Sequence
 
 from fastfib import gil, measure, registry
 from fastfib.lab.blocking_io import percentile
+from fastfib.tables import grid
 
 __all__ = ["run", "wakeups"]
 
@@ -90,7 +91,6 @@ def finding(rows: list[dict[str, Any]]) -> str:
 
 
 def format_text(result: dict[str, Any]) -> str:
-    from fastfib.report import grid
 
     header = ["beside the I/O thread", "one CPU call ms", "wake-ups", "late: median ms", "p99 ms", "max ms"]
     body = [[r["beside"], "-" if r["call_ms"] is None else f"{r['call_ms']:.1f}", f"{r['wakeups']:,}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastfib import report
+from fastfib import files
 
 __all__ = ["figure", "save"]
 
@@ -26,6 +26,6 @@ def save(fig: Any, path: str) -> None:
     fig.tight_layout()
     kind = "svg" if str(path).endswith(".svg") else "png"
     try:
-        report.write_atomic(path, lambda temporary: fig.savefig(temporary, format=kind, dpi=110))
+        files.write_atomic(path, lambda temporary: fig.savefig(temporary, format=kind, dpi=110))
     finally:
         plt.close(fig)

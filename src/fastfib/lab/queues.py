@@ -24,6 +24,7 @@ import time
 from typing import Any, Callable
 
 from fastfib import pure, registry
+from fastfib.tables import grid
 
 __all__ = ["consume", "produce", "processes", "run", "thread_workers", "verify"]
 
@@ -161,7 +162,6 @@ def finding(rows: list[dict[str, Any]]) -> str:
 
 
 def format_text(result: dict[str, Any]) -> str:
-    from fastfib.report import grid
 
     header = ["pattern", "workers", "items/s", "received", "missing", "duplicated", "wrong", "exactly once"]
     body = [[r["pattern"], str(r["workers"]), f"{r['items_per_s']:,.0f}", f"{r['received']:,}", str(r["missing"]),

@@ -36,6 +36,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from fastfib.lab.timing import start_together
+from fastfib.tables import grid
 
 __all__ = ["PLAIN_LOOP_SNIPPET", "find_python39", "locked", "owner_thread", "plain_loop", "run", "unsafe"]
 
@@ -196,7 +197,6 @@ def finding(rows: list[dict[str, Any]], loops: list[dict[str, Any]], threads: in
 
 
 def format_text(result: dict[str, Any]) -> str:
-    from fastfib.report import grid
 
     s = result["settings"]
     body = [[r["method"], f"{r['expected']:,}", f"{r['counted']:,}", f"{r['lost_updates']:,}",

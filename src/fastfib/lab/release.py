@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterator, Sequence
 from fastfib import gil, measure, registry
 from fastfib.lab.timing import start_together
 from fastfib.gilwatch import GilWatch
+from fastfib.tables import grid
 
 SHORT_INTERVAL_S = 0.0005
 
@@ -316,7 +317,6 @@ def finding(rows: list[dict[str, Any]]) -> str:
 
 
 def format_text(result: dict[str, Any]) -> str:
-    from fastfib.report import grid
 
     header = ["operation", "one call ms", "stall ms (least)", "stall/call, long interval", "2 threads",
               "releases the GIL?"]
