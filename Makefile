@@ -25,7 +25,7 @@ install: $(BUILT)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(PIP_INSTALL) --quiet --upgrade pip "setuptools>=68" "Cython>=3.1"
+	$(PIP_INSTALL) --quiet --upgrade pip "setuptools>=77" "Cython>=3.1"
 
 # GMP is optional (it adds the gmp kernel). Where we run as root with apt-get,
 # as on CI, install Debian's libgmp-dev when its header is missing; elsewhere
