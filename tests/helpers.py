@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -102,6 +103,7 @@ def interrupt_when(argv: list[str], waiting_for: str, signum: int, *, wait_s: fl
         if child.poll() is None:
             child.kill()
             child.wait()
+        child.stderr.close()
     return Interrupted(status, "".join(seen), rest, mark)
 
 
@@ -142,7 +144,7 @@ class Heartbeat:
     def longest_gap(self, start: float, end: float) -> float:
         """The longest stretch of [start, end] with no tick in it, in seconds."""
         points = [start, *(t for t in self.ticks if start < t < end), end]
-        return max(b - a for a, b in zip(points, points[1:]))
+        return max(b - a for a, b in itertools.pairwise(points))
 
 
 def run_together(count: int, work: Callable[[int, list[str]], None]) -> list[str]:

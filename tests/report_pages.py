@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 DATA = Path(__file__).resolve().parent / "data" / "report"
 SAMPLES = sorted(DATA.glob("*.json"))

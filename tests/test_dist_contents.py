@@ -11,8 +11,8 @@ when cibuildwheel runs this suite against an installed wheel).
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import json
+import shutil
 import subprocess
 import sys
 import sysconfig

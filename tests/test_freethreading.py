@@ -81,7 +81,8 @@ def test_the_extension_declares_free_threading_and_own_gil_support():
     setup = os.path.join(os.path.dirname(__file__), os.pardir, "setup.py")
     if not os.path.exists(setup):
         pytest.skip("needs the source checkout (setup.py)")
-    text = open(setup, encoding="utf-8").read()
+    with open(setup, encoding="utf-8") as source:
+        text = source.read()
     assert '"freethreading_compatible": True' in text
     assert '"subinterpreters_compatible": "own_gil"' in text
     assert '("CYTHON_USE_MODULE_STATE", "1")' in text

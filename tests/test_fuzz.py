@@ -4,18 +4,14 @@ exactly the documented error -- never a crash, never a truncated number."""
 from __future__ import annotations
 
 import operator
-from decimal import Decimal
-from fractions import Fraction
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fastfib
 from fastfib import registry
 from fastfib.cli import main
-
 from helpers import oracle
 
 F = oracle(3001)

@@ -13,7 +13,6 @@ import pytest
 
 import fastfib
 from fastfib import pure, registry
-
 from helpers import Heartbeat
 
 ROOT = Path(__file__).resolve().parents[1]

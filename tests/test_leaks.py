@@ -14,7 +14,6 @@ import pytest
 
 from fastfib import registry
 from fastfib.cancel import CancelToken
-
 from helpers import rss_bytes
 
 

@@ -21,7 +21,6 @@ import pytest
 import fastfib
 from fastfib import environment, probing, registry
 from fastfib.testing import assert_holds_gil, assert_releases_gil
-
 from helpers import interrupt_when
 
 needs_gil = pytest.mark.skipif(not environment.gil_enabled(),
@@ -62,7 +61,8 @@ def test_verdicts_for_calls_whose_behaviour_is_known(call, args, expected):
 
 
 @needs_gil
-@pytest.mark.parametrize("name", [k.name for k in fastfib.kernels() if k.burn is not None and k.with_gil != "partly released"])
+@pytest.mark.parametrize("name", [k.name for k in fastfib.kernels()
+                                  if k.burn is not None and k.with_gil != "partly released"])
 def test_the_verdict_on_each_burn_kernel_is_what_the_registry_says(name):
     n = 25 if registry.get(name).max_n else 22
     result = fastfib.probe(fastfib.burn, n, kernel=name, runners=(), workers=(), quick=True)

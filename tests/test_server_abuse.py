@@ -16,7 +16,6 @@ import pytest
 
 import fastfib
 from fastfib.lab.server import port_is_free
-
 from helpers import rss_bytes
 
 pytestmark = [pytest.mark.timeout(180),

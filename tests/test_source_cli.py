@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 import fastfib
-from fastfib import cli  # registers the source command
-from fastfib import source_cli
+from fastfib import (
+    cli,  # registers the source command
+    source_cli,
+)
 from fastfib._version import __version__
 
 

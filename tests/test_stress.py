@@ -12,7 +12,6 @@ import pytest
 
 import fastfib
 from fastfib import registry
-
 from helpers import oracle, run_together
 
 THREADS = 32

@@ -109,9 +109,11 @@ def check_wheel(path: Path, source_root: Path | None = None) -> list[str]:
                 problems.append(f"missing: {folder}/{stem}{suffix} for the compiled {module}")
     if source_root is not None:
         package = source_root / "src" / "fastfib"
-        expected = [f"fastfib/{p.relative_to(package).as_posix()}" for pattern in ("*.py", "*.pyx", "*.pxd", "*.pyi", "*.j2", "*.css")
+        shipped = ("*.py", "*.pyx", "*.pxd", "*.pyi", "*.j2", "*.css")
+        expected = [f"fastfib/{p.relative_to(package).as_posix()}" for pattern in shipped
                     for p in package.rglob(pattern) if "__pycache__" not in p.parts]
-        expected += [f"fastfib/csrc/{p.name}" for pattern in ("*.c", "*.h") for p in (source_root / "csrc").glob(pattern)]
+        expected += [f"fastfib/csrc/{p.name}" for pattern in ("*.c", "*.h")
+                     for p in (source_root / "csrc").glob(pattern)]
         problems += [f"missing (in the source tree): {name}" for name in sorted(expected) if name not in present]
     return problems
 

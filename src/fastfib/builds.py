@@ -26,8 +26,9 @@ import os
 import statistics
 import subprocess
 import tempfile
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from fastfib import gil, measure
 from fastfib.files import envelope
@@ -108,11 +109,22 @@ class Build:
                 at_end = self.ask("bye").get("gil_enabled_at_end")
             self.process.wait(timeout=30)
         except (BuildsError, subprocess.TimeoutExpired):
-            self.process.kill()
-            self.process.wait()
+            pass
         finally:
-            self.log.close()
+            self.kill()
         return at_end
+
+    def kill(self) -> None:
+        """End the worker now if it still runs, and close its pipes and log."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+            for pipe in (self.process.stdin, self.process.stdout):
+                if pipe is not None:
+                    pipe.close()
+        if self.log is not None:
+            self.log.close()
 
 
 def spread(values: Sequence[float]) -> dict[str, float]:
@@ -132,8 +144,10 @@ def ratio_cell(figure: dict[str, float] | None) -> str:
     return f"{times(median)} ({low:.2f}-{high:.2f})"
 
 
-def _pythons_to_builds(pythons: Sequence[str], workers: int, progress: Callable[[str, int, int], None]) -> list[Build]:
-    builds: list[Build] = []
+def _start_builds(builds: list[Build], pythons: Sequence[str], workers: int,
+                  progress: Callable[[str, int, int], None]) -> None:
+    """Start a worker per interpreter (two on a free-threaded one), each appended to ``builds``
+    before it starts, so the caller ends every one it began even when a start fails."""
     for python in pythons:
         progress(f"starting a worker on {python}", 0, 1)
         first = Build(python, gil_forced=False)
@@ -143,7 +157,6 @@ def _pythons_to_builds(pythons: Sequence[str], workers: int, progress: Callable[
             forced = Build(python, gil_forced=True)
             builds.append(forced)
             forced.start(workers)
-    return builds
 
 
 def run(pythons: Sequence[str], *, kernels: Sequence[str] | None, target_s: float, tasks: int, rounds: int,
@@ -151,13 +164,14 @@ def run(pythons: Sequence[str], *, kernels: Sequence[str] | None, target_s: floa
     """Measure (see the module notes); the JSON-ready document."""
     builds: list[Build] = []
     try:
-        builds = _pythons_to_builds(pythons, workers, progress)
+        _start_builds(builds, pythons, workers, progress)
         wanted = list(kernels) if kernels else [k for k in DEFAULT_KERNELS if k in builds[0].kernels]
         missing = {k: [b.label for b in builds if k not in b.kernels] for k in wanted}
         chosen = [k for k in wanted if not missing[k]]
         skipped = {k: f"not available on {', '.join(where)}" for k, where in missing.items() if where}
         if not chosen:
-            raise BuildsError("no kernel is available on every build: " + "; ".join(f"{k} {why}" for k, why in skipped.items()))
+            raise BuildsError("no kernel is available on every build: "
+                              + "; ".join(f"{k} {why}" for k, why in skipped.items()))
         reference = builds[0]
         calibrated = {}
         for kernel in chosen:
@@ -172,19 +186,18 @@ def run(pythons: Sequence[str], *, kernels: Sequence[str] | None, target_s: floa
             order = order[number % len(order):] + order[:number % len(order)]
             for kernel in chosen:
                 for index in order:
-                    walls[kernel, index].append(builds[index].ask("repeat", kernel=kernel, threads_first=number % 2 == 1))
+                    walls[kernel, index].append(
+                        builds[index].ask("repeat", kernel=kernel, threads_first=number % 2 == 1))
         at_end = [build.stop() for build in builds]
     finally:
         for build in builds:
-            if build.process is not None and build.process.poll() is None:
-                build.process.kill()
-                build.process.wait()
+            build.kill()
     rows = [_row(kernel, index, walls, calibrated[kernel], tasks) for kernel in chosen for index in range(len(builds))]
     meta = measure.metadata(tasks=tasks, rounds=rounds, workers=workers, target_ms=1000 * target_s,
                             too_noisy=TOO_NOISY, skipped_kernels=skipped)
     return envelope(SCHEMA, SCHEMA_VERSION, meta, {
         "builds": [{"label": b.label, "python": b.python, "python_gil": "1" if b.gil_forced else None,
-                    "gil_enabled_at_end": end, "meta": b.meta} for b, end in zip(builds, at_end)],
+                    "gil_enabled_at_end": end, "meta": b.meta} for b, end in zip(builds, at_end, strict=True)],
         "rows": rows})
 
 
@@ -196,7 +209,7 @@ def _row(kernel: str, index: int, walls: dict[tuple[str, int], list[dict[str, An
                            "task_ms_on_first": 1000 * calibration["task_s"], "error": "; ".join(errors) or None,
                            "sequential_s": [w.get("sequential_s") for w in mine],
                            "threads_s": [w.get("threads_s") for w in mine]}
-    good = [(w, f) for w, f in zip(mine, first) if "error" not in w and "error" not in f]
+    good = [(w, f) for w, f in zip(mine, first, strict=True) if "error" not in w and "error" not in f]
     if not good:
         return {**row, "sequential": None, "vs_first": None, "speedup": None}
     return {**row, "sequential": spread([w["sequential_s"] for w, _ in good]),
@@ -220,7 +233,8 @@ def format_text(document: dict[str, Any]) -> str:
     body = []
     for row in rows:
         if row["error"]:
-            body.append([row["kernel"], builds[row["build"]]["label"], str(row["n"]), "-", "-", f"ERROR: {row['error']}"])
+            body.append([row["kernel"], builds[row["build"]]["label"], str(row["n"]), "-", "-",
+                         f"ERROR: {row['error']}"])
             continue
         body.append([row["kernel"], builds[row["build"]]["label"], str(row["n"]), _ms(row["sequential"]),
                      "1.00× (the reference)" if row["build"] == 0 else ratio_cell(row["vs_first"]),
@@ -235,11 +249,13 @@ def format_text(document: dict[str, Any]) -> str:
     lines.append("")
     for index, build in enumerate(builds):
         info = build["meta"]
+        label = gil.build_label(bool(info.get("free_threaded_build")), bool(info.get("gil_enabled")))
         lines.append(f"build {index + 1}: {build['label']}: {info.get('python_implementation', '')} "
-                     f"{info.get('python_version', '?')} ({gil.build_label(bool(info.get('free_threaded_build')), bool(info.get('gil_enabled')))}"
+                     f"{info.get('python_version', '?')} ({label}"
                      f"{', PYTHON_GIL=1' if build['python_gil'] else ''}), {build['python']}")
         if build["gil_enabled_at_end"] not in (None, info.get("gil_enabled")):
-            lines.append("  the GIL was re-enabled during the run: an imported extension lacks the free-threading declaration")
+            lines.append("  the GIL was re-enabled during the run: "
+                         "an imported extension lacks the free-threading declaration")
     lines.append(f"{meta['usable_cores']} usable cores, {meta['cpu_model']}; {meta['tasks']} tasks of about "
                  f"{meta['target_ms']:g} ms per run; the rounds rotate the builds' order")
     for kernel, why in meta.get("skipped_kernels", {}).items():

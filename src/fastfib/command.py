@@ -14,7 +14,8 @@ import argparse
 import json
 import sys
 import time
-from typing import Any, Callable, Sequence, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TextIO
 
 __all__ = [
     "EXIT_INTERRUPTED", "EXIT_TERMINATED", "EXIT_USAGE", "Command", "Parser", "Progress", "Terminated", "UsageError",
@@ -44,7 +45,7 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line (a UsageError), not the whole usage."""
 
-    def error(self, message: str) -> None:  # argparse would print the whole usage
+    def error(self, message: str) -> NoReturn:  # argparse would print the whole usage
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 

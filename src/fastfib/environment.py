@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from fastfib import registry, runners
-from fastfib.gil import free_threaded_build, gil_enabled  # re-exported: the GIL facts live in fastfib.gil
 from fastfib._version import __version__
+from fastfib.gil import free_threaded_build, gil_enabled  # re-exported: the GIL facts live in fastfib.gil
 
 __all__ = ["collect", "cpu_model", "free_threaded_build", "gil_enabled", "gil_reenabled", "usable_cores"]
 

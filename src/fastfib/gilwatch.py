@@ -7,10 +7,12 @@ lab release`` and of :mod:`fastfib.testing`'s assertions.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import sys
 import threading
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 __all__ = ["SILENCE_S", "TICK_S", "GilWatch"]
 
@@ -49,7 +51,7 @@ class GilWatch:
             ticks.append(clock())  # only with the GIL held: a tick inside a call is a release
             sleep(TICK_S)
 
-    def __enter__(self) -> "GilWatch":
+    def __enter__(self) -> GilWatch:
         self._thread.start()
         while len(self.ticks) < 3:  # running, and waiting for the GIL from now on
             time.sleep(TICK_S)
@@ -103,14 +105,14 @@ class GilWatch:
         silent = 0.0
         for start, end in self.windows:
             points = [start, *(t for t in ticks if start < t < end), end]
-            silent += sum(b - a for a, b in zip(points, points[1:]) if b - a > SILENCE_S)
+            silent += sum(b - a for a, b in itertools.pairwise(points) if b - a > SILENCE_S)
         return max(0.0, 1 - silent / called)
 
     def longest_stall_ms(self) -> float:
         ticks, longest = self.ticks[:], 0.0
         for start, end in self.windows:
             points = [start, *(t for t in ticks if start < t < end), end]
-            longest = max(longest, *(b - a for a, b in zip(points, points[1:])))
+            longest = max(longest, *(b - a for a, b in itertools.pairwise(points)))
         return 1000 * longest
 
 

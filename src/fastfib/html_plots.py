@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 import re
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from fastfib import measure, report
 from fastfib.lab import crossover, plotting

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import math
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Sequence
+from typing import Any
 
 import fastfib
 from fastfib import files, html_plots, measure, report, tables
@@ -64,7 +65,7 @@ def _labels(count: int) -> list[str]:
 def build(paths: Sequence[str], title: str = "") -> Page:
     """Read every document (ReportError on the first bad one), pair runs of one kind, draw every plot."""
     runs = [load_run(path) for path in paths]
-    labelled = list(zip(_labels(len(runs)), runs))
+    labelled = list(zip(_labels(len(runs)), runs, strict=True))
     page = Page(title or "fastfib report", labelled)
     by_kind: dict[str, list[tuple[str, Run]]] = {}
     for label, run in labelled:
@@ -108,7 +109,8 @@ def _meta_differences(group: list[tuple[str, Run]]) -> list[str]:
     for label, key in DIFFERENCES:
         values = [run.meta.get(key) for _, run in group]
         if len({repr(value) for value in values}) > 1:
-            found.append(f"{label}: " + ", ".join(f"{name} {_said(value)}" for (name, _), value in zip(group, values)))
+            said = (f"{name} {_said(value)}" for (name, _), value in zip(group, values, strict=True))
+            found.append(f"{label}: " + ", ".join(said))
     return found or ["the runs' interpreter, build, GIL, cores, CPU and fastfib are the same"]
 
 
@@ -140,11 +142,12 @@ def _rows_overlay(kind: str, group: list[tuple[str, Run]], labels: list[str], di
                       tables.times(report.ratio(row.speedup, other.speedup))]
         status = ("error" if any(r.error for r in compared) else "noisy" if any(r.noisy for r in compared) else "")
         body.append(TableRow(cells, status))
-    for label, run in others:
+    for label, _ in others:
         pairs, only_base, only_other = paired[label]
         differences += _speedup_differences(base_label, label, pairs)
         if only_base or only_other:
-            differences.append(f"{only_base} row(s) only in {base_label}, {only_other} only in {label} (not in the table)")
+            differences.append(f"{only_base} row(s) only in {base_label}, {only_other} only in {label} "
+                               "(not in the table)")
     table = Table(header, body, caption="" if body else "no (kernel, runner, workers) row in common")
     cores = max(int(run.meta.get("usable_cores") or 1) for _, run in group)
     runs = [(f"{label} {_short(run.meta)}", run.rows or []) for label, run in group]
@@ -161,8 +164,11 @@ def _short(meta: dict[str, Any]) -> str:
 
 def _speedup_differences(first: str, second: str, pairs: list[tuple[measure.Row, measure.Row]]) -> list[str]:
     """The parallel rows whose speedups differ by more than the noise threshold, largest first, in words."""
-    compared = [(a, b, report.ratio(a.speedup, b.speedup)) for a, b in pairs if a.runner != "sequential"]
-    compared = [(a, b, r) for a, b, r in compared if r is not None and r > 0]
+    compared: list[tuple[measure.Row, measure.Row, float]] = []
+    for a, b in pairs:
+        r = report.ratio(a.speedup, b.speedup)
+        if a.runner != "sequential" and r is not None and r > 0:
+            compared.append((a, b, r))
     if not compared:
         return [f"{second} vs {first}: no parallel row with a speedup in both"]
     beyond = sorted([item for item in compared if abs(math.log(item[2])) > math.log1p(measure.NOISY_SPREAD)],
@@ -205,7 +211,8 @@ def where(meta: dict[str, Any]) -> list[tuple[str, str]]:
     lines = []
     python = " ".join(str(meta[k]) for k in ("python_implementation", "python_version") if known(meta.get(k)))
     if python:
-        lines.append(("interpreter", python + (f" ({meta['python_executable']})" if known(meta.get("python_executable")) else "")))
+        where = f" ({meta['python_executable']})" if known(meta.get("python_executable")) else ""
+        lines.append(("interpreter", python + where))
     if "free_threaded_build" in meta:
         lines.append(("build", "free-threaded" if meta["free_threaded_build"] else "with the GIL"))
     if meta.get("gil_enabled") is not None:

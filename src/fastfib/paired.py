@@ -27,8 +27,9 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 __all__ = ["CONFIDENCE", "MAX_PAIRS", "MIN_PAIRS", "PRECISE_WIDTH", "TOO_WIDE", "Alternation", "PairedRatio",
            "extend", "measure", "median_interval"]
@@ -103,7 +104,7 @@ class PairedRatio:
         return found
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PairedRatio":
+    def from_dict(cls, data: dict[str, Any]) -> PairedRatio:
         return cls(**{key: data[key] for key in ("speedup", "low", "high", "coverage", "q1", "q3", "pairs")},
                    ratios=list(data.get("ratios", [])))
 

@@ -13,7 +13,14 @@ from typing import Any
 
 from fastfib import dask_cli
 from fastfib.command import (
-    Command, Progress, UsageError, add_start_method, check_outputs, names, numbers, positive,
+    Command,
+    Progress,
+    UsageError,
+    add_start_method,
+    check_outputs,
+    names,
+    numbers,
+    positive,
 )
 
 __all__ = ["ProbeCommand", "format_result"]
@@ -86,7 +93,8 @@ class ProbeCommand(Command):
         "  fastfib probe -s 'import fastfib' 'fastfib.burn(20, kernel=\"cython-nogil\")'\n"
         "  fastfib probe -s 'import numpy as np; a = np.ones(10**6)' 'a + a' --runners threads --quick\n"
         "  fastfib probe 'import time; time.sleep(0.001)' --workers 1,2,4 --json probe.json --plot probe.png\n"
-        "  fastfib probe -s 'import fastfib' 'fastfib.burn(24, kernel=\"python\")' --runners dask-threads,dask-processes\n"
+        "  fastfib probe -s 'import fastfib' 'fastfib.burn(24, kernel=\"python\")'"
+        " --runners dask-threads,dask-processes\n"
         "From Python: fastfib.probe(fn, *args); in a test suite: fastfib.testing.assert_releases_gil(fn, *args)."
     )
 

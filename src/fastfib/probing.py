@@ -30,8 +30,9 @@ import textwrap
 import threading
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from fastfib import environment, paired, probe_advice, runners
 from fastfib.gilwatch import GilWatch
@@ -152,8 +153,9 @@ class ProbeResult:
         """{runner: {workers: median paired speedup, or None (error, or too noisy to tell)}}."""
         found: dict[str, dict[int, float | None]] = {}
         for point in self.points:
-            ok = point.speedup is not None and not point.speedup.too_noisy
-            found.setdefault(point.runner, {})[point.workers] = point.speedup.speedup if ok else None
+            paired = point.speedup
+            told = paired is not None and not paired.too_noisy
+            found.setdefault(point.runner, {})[point.workers] = paired.speedup if paired is not None and told else None
         return found
 
     def to_json(self) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from fastfib import measure
 from fastfib.files import FileError, envelope, write_atomic, write_document
@@ -136,6 +137,12 @@ def gil_label(meta: dict[str, Any]) -> str:
     return label
 
 
+def _speedup_or_why(row: Row) -> str:
+    if row.speedup is not None:
+        return times(row.speedup)
+    return "n/a" if row.extra.get("unavailable") else "ERROR"
+
+
 def format_headline(rows: Sequence[Row], cores: int) -> str:
     """The answer in a few lines: each runner's speedup per kernel at the worker count
     that matches the cores (or the nearest one measured)."""
@@ -145,8 +152,7 @@ def format_headline(rows: Sequence[Row], cores: int) -> str:
     at = min(counts, key=lambda count: (abs(count - cores), count))
     lines = [f"At {at} worker(s) on {cores} usable core(s), speedup over sequential:"]
     for runner in dict.fromkeys(row.runner for row in rows if row.runner != "sequential"):
-        found = [f"{row.kernel} {times(row.speedup) if row.speedup is not None else ('n/a' if row.extra.get('unavailable') else 'ERROR')}"
-                 for row in rows if row.runner == runner and row.workers == at]
+        found = [f"{row.kernel} {_speedup_or_why(row)}" for row in rows if row.runner == runner and row.workers == at]
         lines.append(f"  {runner + ':':<11} " + ", ".join(found))
     return "\n".join(lines)
 

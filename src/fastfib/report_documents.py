@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from fastfib import measure, report, tables
 from fastfib.lab import crossover
@@ -147,7 +148,7 @@ def _scale(path: str) -> Run:
     cores = int(meta.get("usable_cores") or 1)
     body = report.table_cells(rows)
     table = Table(list(report.TABLE_HEADER),
-                  [TableRow(cells, _row_status(row)) for cells, row in zip(body, rows)], says_status=True)
+                  [TableRow(cells, _row_status(row)) for cells, row in zip(body, rows, strict=True)], says_status=True)
     notes = _row_notes(table)
     if meta.get("interrupted") or meta.get("complete") is False:
         notes.insert(0, "incomplete run (interrupted): only the rows finished are shown")
@@ -254,12 +255,15 @@ def _bench(path: str, data: dict[str, Any]) -> Run:
                draw=(lambda target: report.write_plot(target, rows, cores)) if rows else None)
 
 
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def _bench_meta(data: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
-    machine = data.get("machine_info") if isinstance(data.get("machine_info"), dict) else {}
-    commit = data.get("commit_info") if isinstance(data.get("commit_info"), dict) else {}
-    first = next((b.get("extra_info") for b in data.get("benchmarks") or []
+    machine, commit = _object(data.get("machine_info")), _object(data.get("commit_info"))
+    first = next((b["extra_info"] for b in data.get("benchmarks") or []
                   if isinstance(b, dict) and isinstance(b.get("extra_info"), dict)), {})
-    cpu = machine.get("cpu") if isinstance(machine.get("cpu"), dict) else {}
+    cpu = _object(machine.get("cpu"))
     commit_id = str(commit.get("id") or "")[:12]
     return {
         "python_implementation": machine.get("python_implementation"),
@@ -284,10 +288,10 @@ def bench_rows(records: Sequence[dict[str, Any]]) -> list[measure.Row]:
         if record.get("question", "scaling") != "scaling":
             continue
         try:
-            speedup = _number(record.get("speedup"))
+            speedup, median = _number(record.get("speedup")), _number(record.get("median_s"))
             found.append(measure.Row(
                 str(record["kernel"]), str(record["runner"]), int(record["workers"]), int(record.get("tasks") or 0),
-                int(record.get("n") or 0), 0.0, wall_s={"median": _number(record.get("median_s"))},
+                int(record.get("n") or 0), 0.0, wall_s={} if median is None else {"median": median},
                 speedup=speedup, efficiency=_number(record.get("efficiency")),
                 noisy=_is_noisy(record), extra=_interval(record)))
         except (KeyError, TypeError, ValueError):
@@ -373,7 +377,7 @@ def records_table(records: Sequence[dict[str, Any]], hidden: set[str] = frozense
                 columns.setdefault(key)
     header = [_header(key) for key in columns]
     rows = [TableRow([cell(key, record.get(key)) for key in columns], _status(original))
-            for record, original in zip(flat, records)]
+            for record, original in zip(flat, records, strict=True)]
     return Table(header, rows, caption)
 
 

@@ -132,7 +132,8 @@ class SourceCommand(Command):
         print(f"fastfib {fastfib.__version__}: the extension's sources, in the order the data flows")
         lines = []
         for source, path in found:
-            lines += [(source.name, source.role), ("", f"-> {path if path is not None else 'MISSING from this install'}")]
+            where = path if path is not None else "MISSING from this install"
+            lines += [(source.name, source.role), ("", f"-> {where}")]
         print(tables.columns(lines, left=2, indent="  "))
         print(f"compiled module: {module if module is not None else 'not built'}")
         print("Print one with 'fastfib source FILE', e.g. 'fastfib source _kernels.pyx'.")

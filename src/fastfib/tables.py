@@ -6,7 +6,7 @@ command) prints a table without depending on the report layer.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 __all__ = ["columns", "grid", "ms", "num", "times"]
 
@@ -38,7 +38,7 @@ def columns(lines: Sequence[Sequence[object]], left: int, indent: str = "") -> s
     widths = _widths(lines)
     return "\n".join(
         (indent + "  ".join(str(c).ljust(w) if i < left else str(c).rjust(w)
-                            for i, (c, w) in enumerate(zip(cells, widths)))).rstrip()
+                            for i, (c, w) in enumerate(zip(cells, widths, strict=True)))).rstrip()
         for cells in lines)
 
 

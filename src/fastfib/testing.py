@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import time
 import unittest
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fastfib import environment
 from fastfib.gilwatch import GilWatch

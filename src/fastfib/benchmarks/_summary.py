@@ -21,7 +21,8 @@ version 1, whose speedups divided the medians of separate benchmarks.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from fastfib import environment, measure, tables
 from fastfib.paired import TOO_WIDE, PairedRatio

@@ -12,7 +12,8 @@ alternation (A B A B ... A) inside one benchmark, so both see the same machine
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
 
