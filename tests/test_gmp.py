@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import Heartbeat
 
 import fastfib
 from fastfib import pure, registry
-
-from helpers import Heartbeat
 
 ROOT = Path(__file__).resolve().parents[1]
 gmp_built = pytest.mark.skipif("gmp" not in registry.KERNELS, reason=registry.UNAVAILABLE.get("gmp", ""))
@@ -130,8 +129,8 @@ def test_builds_and_falls_back_without_gmp(tmp_path):
 
 @gmp_built
 def test_scale_measures_gmp_on_its_exact_big_n_workload():
-    from fastfib import measure
+    from fastfib import tasks
 
-    task = measure.calibrate("gmp", 0.002)
+    task = tasks.calibrate("gmp", 0.002)
     assert task.n >= 10_000 and task.task_s > 0
-    assert measure.burn_task("gmp", task.n) == measure.oracle(task.n)
+    assert tasks.burn_task("gmp", task.n) == tasks.oracle(task.n)
