@@ -226,14 +226,9 @@ class Runner:
     max_workers: int | None = None  # None: any number
     pool_class: type[Pool] = Pool  # a runner that keeps state of its own per pool subclasses Pool
 
-    def __init__(
-        self,
-        name: str,
-        make_executor: Callable[[int], cf.Executor],
-        *,
-        make_gate: Callable[[int, cf.Executor], tuple[Any, tuple]] | None = None,
-        description: str = "",
-    ) -> None:
+    def __init__(self, name: str, make_executor: Callable[[int], cf.Executor], *,
+                 make_gate: Callable[[int, cf.Executor], tuple[Any, tuple]] | None = None,
+                 description: str = "") -> None:
         self.name = name
         self.make_executor = make_executor
         self.make_gate = make_gate
@@ -306,11 +301,8 @@ class ThreadRunner(Runner):
     """A ``ThreadPoolExecutor``: one interpreter, so only GIL-free work overlaps."""
 
     def __init__(self) -> None:
-        super().__init__(
-            "threads", lambda w: cf.ThreadPoolExecutor(w, thread_name_prefix="fastfib-worker"),
-            make_gate=_thread_gate,
-            description="a ThreadPoolExecutor: shares one GIL",
-        )
+        super().__init__("threads", lambda w: cf.ThreadPoolExecutor(w, thread_name_prefix="fastfib-worker"),
+                         make_gate=_thread_gate, description="a ThreadPoolExecutor: shares one GIL")
 
 
 class _AsyncioPool(Pool):
@@ -348,11 +340,9 @@ class AsyncioRunner(Runner):
     pool_class = _AsyncioPool
 
     def __init__(self) -> None:
-        super().__init__(
-            "asyncio", lambda w: cf.ThreadPoolExecutor(w, thread_name_prefix="fastfib-asyncio"),
-            make_gate=_thread_gate,
-            description="asyncio: run_in_executor on a thread pool, gathered by the event loop",
-        )
+        super().__init__("asyncio", lambda w: cf.ThreadPoolExecutor(w, thread_name_prefix="fastfib-asyncio"),
+                         make_gate=_thread_gate,
+                         description="asyncio: run_in_executor on a thread pool, gathered by the event loop")
 
 
 _WORKER_GATE: Any = None  # a process worker's barrier, set by _init_process_worker
@@ -392,10 +382,8 @@ class ProcessRunner(Runner):
         if start_method == "forkserver" and self.preload:
             self.context.set_forkserver_preload(list(self.preload))
         self._pending_barrier: Any = None
-        super().__init__(
-            "processes", self._make_executor, make_gate=self._make_gate,
-            description=f"a ProcessPoolExecutor ({start_method}): one interpreter and GIL per worker",
-        )
+        super().__init__("processes", self._make_executor, make_gate=self._make_gate,
+                         description=f"a ProcessPoolExecutor ({start_method}): one interpreter and GIL per worker")
 
     def _make_executor(self, workers: int) -> cf.Executor:
         self._pending_barrier = self.context.Barrier(workers + 1)
