@@ -1,4 +1,5 @@
-"""Runner semantics: results in order, exceptions propagate, nothing left running.
+"""Runner semantics: results in order, exceptions propagate, nothing left running; and the
+runner modules import one another without a circle.
 
 No timing is asserted: these pass on a loaded machine. The task functions are
 fastfib's own (importable, so process workers can unpickle them).
