@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 import dask_tasks
-from helpers import interrupt_when
 from fastfib import dask_runners, report, runners
+from helpers import interrupt_when
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -195,7 +195,7 @@ def test_scale_on_an_existing_cluster_records_its_workers(scheduler, tmp_path):
 def test_parked_threads_keep_exactly_w_tasks_at_once(scheduler):
     options = dask_runners.DaskOptions(scheduler=scheduler)
     with runners.make_runner("dask-threads", dask=options).open(1) as pool:  # the 1-thread worker
-        assert pool.state["row_extra"]["dask"]["threads_parked"] == 0
+        assert pool.row_extra["dask"]["threads_parked"] == 0
     with runners.make_runner("dask-processes", dask=options, preload=("dask_tasks",)).open(2) as pool:
         for _ in range(2):  # a second batch: the first one's parked threads went free
             spans = pool.run(dask_tasks.span, [(0.05,)] * 6).results

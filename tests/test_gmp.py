@@ -129,8 +129,8 @@ def test_builds_and_falls_back_without_gmp(tmp_path):
 
 @gmp_built
 def test_scale_measures_gmp_on_its_exact_big_n_workload():
-    from fastfib import measure
+    from fastfib import tasks
 
-    task = measure.calibrate("gmp", 0.002)
+    task = tasks.calibrate("gmp", 0.002)
     assert task.n >= 10_000 and task.task_s > 0
-    assert measure.burn_task("gmp", task.n) == measure.oracle(task.n)
+    assert tasks.burn_task("gmp", task.n) == tasks.oracle(task.n)

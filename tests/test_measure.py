@@ -10,9 +10,8 @@ import json
 
 import pytest
 
-from fastfib import environment, measure, registry, report, runners
+from fastfib import environment, measure, registry, report, runners, tasks
 from fastfib.measure import Row
-
 from helpers import forks_beside_threads
 
 pytestmark = pytest.mark.timeout(120)
@@ -59,8 +58,8 @@ def test_heartbeat_ticks_while_idle():
 
 
 def test_calibration_grows_with_the_target():
-    small = measure.calibrate("cython-nogil", 0.00005)
-    large = measure.calibrate("cython-nogil", 0.002)
+    small = tasks.calibrate("cython-nogil", 0.00005)
+    large = tasks.calibrate("cython-nogil", 0.002)
     assert 0 < small.n <= large.n <= registry.get("cython-nogil").max_n
     assert small.task_s > 0
 
@@ -68,7 +67,7 @@ def test_calibration_grows_with_the_target():
 # --- one row --------------------------------------------------------------------------------
 
 def test_a_row_measures_every_figure():
-    calibration = measure.calibrate("cython-nogil", 0.0005)
+    calibration = tasks.calibrate("cython-nogil", 0.0005)
     with runners.make_runner("threads").open(2) as pool:
         row = measure.measure_row(pool, "threads", calibration, tasks=4, repeats=2, baseline_s=0.01, cores=2)
     assert row.error is None
@@ -82,10 +81,10 @@ def test_a_row_measures_every_figure():
 
 
 def test_a_wrong_result_makes_the_row_an_error(monkeypatch):
-    wrong = registry.Kernel("off-by-one", "held", None, "returns F(n) + 1", burn=lambda n: measure.oracle(n) + 1)
+    wrong = registry.Kernel("off-by-one", "held", None, "returns F(n) + 1", burn=lambda n: tasks.oracle(n) + 1)
     monkeypatch.setitem(registry.KERNELS, "off-by-one", wrong)
     with runners.make_runner("threads").open(2) as pool:
-        row = measure.measure_row(pool, "threads", measure.Calibration("off-by-one", 12, 0.0001),
+        row = measure.measure_row(pool, "threads", tasks.Calibration("off-by-one", 12, 0.0001),
                                   tasks=4, repeats=3, baseline_s=0.01, cores=2)
     assert row.error.startswith("wrong result: task 0 returned 145, F(12) = 144")
     assert row.wall_s is None and row.speedup is None
@@ -93,7 +92,7 @@ def test_a_wrong_result_makes_the_row_an_error(monkeypatch):
 
 def test_a_failing_task_makes_the_row_an_error():
     with runners.make_runner("sequential").open(1) as pool:
-        row = measure.measure_row(pool, "sequential", measure.Calibration("cython-gil", 200, 0.001),
+        row = measure.measure_row(pool, "sequential", tasks.Calibration("cython-gil", 200, 0.001),
                                   tasks=2, repeats=1, baseline_s=None, cores=2, is_baseline=True)
     assert row.error.startswith("OverflowError:")
     assert row.speedup is None
@@ -123,7 +122,7 @@ def test_nogil_threads_really_run_in_parallel():
     1.3 cores busy either, the machine is too busy to tell, and the check is
     skipped rather than failed.
     """
-    calibration = measure.calibrate("cython-nogil", 0.01)
+    calibration = tasks.calibrate("cython-nogil", 0.01)
     seen = []
     processes = runners.make_runner("processes", start_method="fork", preload=measure.PRELOAD)
     with runners.make_runner("threads").open(2) as threads, processes.open(2) as procs:
@@ -136,7 +135,8 @@ def test_nogil_threads_really_run_in_parallel():
             seen.append((round(two.parallelism, 2), round(other.parallelism, 2)))
     if all(other <= 1.3 for _, other in seen):
         pytest.skip(f"machine too busy: 2 processes never kept 1.3 cores busy either (threads, processes: {seen})")
-    pytest.fail(f"cython-nogil on 2 threads never kept 1.3 cores busy while 2 processes did (threads, processes: {seen})")
+    pytest.fail(f"cython-nogil on 2 threads never kept 1.3 cores busy while 2 processes did "
+                f"(threads, processes: {seen})")
 
 
 # --- reports --------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Runner semantics: results in order, exceptions propagate, nothing left running.
+"""Runner semantics: results in order, exceptions propagate, nothing left running; and the
+runner modules import one another without a circle.
 
 No timing is asserted: these pass on a loaded machine. The task functions are
 fastfib's own (importable, so process workers can unpickle them).
@@ -9,13 +10,15 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
 
-from fastfib import pure, runners
-from fastfib.runners import ExecutorRunner, ProcessRunner
+from fastfib import executors, pure, runners
+from fastfib.executors import ProcessRunner
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -23,13 +26,13 @@ WORKERS = 2
 FIBS = [pure.fib(i) for i in range(40)]
 
 
-def _make(kind: str) -> runners.Runner:
+def _make(kind: str) -> executors.Runner:
     if kind.startswith("processes-"):
         return ProcessRunner(kind.split("-", 1)[1], preload=["fastfib.pure"])
     return runners.make_runner(kind)
 
 
-KINDS = ["sequential", "threads", "asyncio"] + [f"processes-{m}" for m in runners.START_METHODS]
+KINDS = ["sequential", "threads", "asyncio"] + [f"processes-{m}" for m in executors.START_METHODS]
 
 
 def _alive(pid: int) -> bool:
@@ -121,7 +124,7 @@ def test_a_closed_pool_refuses_work(clean):
 
 def test_any_executor_plugs_in(clean):
     # A plain executor without a start gate: warmed by one trivial task per worker.
-    runner = ExecutorRunner("plain-threads", lambda w: cf.ThreadPoolExecutor(w, thread_name_prefix="fastfib-worker"))
+    runner = executors.Runner("plain-threads", lambda w: cf.ThreadPoolExecutor(w, thread_name_prefix="fastfib-worker"))
     with runner.open(3) as pool:
         assert pool.run(pure.fib, [(i,) for i in range(10)]).results == FIBS[:10]
 
@@ -148,3 +151,18 @@ def test_the_sequential_baseline_runs_every_task_in_order_on_one_fresh_thread_of
     threads = {ident for ident, _ in batch.results}
     assert [index for _, index in batch.results] == list(range(5))
     assert len(threads) == 1 and threading.get_ident() not in threads
+
+
+@pytest.mark.parametrize("module, never", [
+    ("fastfib.executors", {"fastfib.runners", "fastfib.subinterpreters", "fastfib.dask_runners"}),
+    ("fastfib.subinterpreters", {"fastfib.runners"}),
+    ("fastfib.dask_runners", {"fastfib.runners"}),
+    ("fastfib.runners", set()),
+])
+def test_each_runner_module_imports_alone_and_none_imports_the_registry(module, never):
+    # No import circle: fastfib.runners (the names) imports every runner module; they import the
+    # machinery, fastfib.executors, and it imports none of them.
+    code = f"import sys, {module}; print(*sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert not never & set(done.stdout.split())

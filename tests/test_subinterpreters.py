@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from fastfib import measure, pure, registry, runners, subinterpreters
+from fastfib import executors, measure, pure, registry, runners, subinterpreters, tasks
 from fastfib.cli import main
 
 pytestmark = pytest.mark.timeout(120)
@@ -39,17 +39,23 @@ def clean():
     assert not _interp_threads(), f"interpreter workers left running: {_interp_threads()}"
 
 
-def test_runner_is_listed_with_or_without_a_pool():
+def test_runner_is_listed_and_either_runs_a_task_or_scale_says_why_not(capsys, clean):
     assert "interpreters" in runners.RUNNER_NAMES
-    assert runners.unavailable_runners().get("interpreters") == WHY
+    if WHY is None:
+        with runners.make_runner("interpreters").open(1) as pool:
+            assert pool.run(pure.fib, [(20,)]).results == [6765]
+        return
+    with pytest.raises(SystemExit):
+        main(["scale", "--help"])
+    assert f"unavailable here: interpreters: {WHY}" in capsys.readouterr().out
 
 
 @pytest.mark.skipif(WHY is None, reason="an interpreter pool exists here")
 def test_unavailable_runner_says_why():
     assert "3.13" in WHY  # names what would make it available
-    with pytest.raises(runners.RunnerUnavailable, match="'interpreters' is unavailable here: .*3.13"):
+    with pytest.raises(executors.RunnerUnavailable, match="'interpreters' is unavailable here: .*3.13"):
         runners.make_runner("interpreters")
-    assert issubclass(runners.RunnerUnavailable, ValueError)
+    assert issubclass(executors.RunnerUnavailable, ValueError)
 
 
 @pytest.mark.skipif(WHY is None, reason="an interpreter pool exists here")
@@ -79,18 +85,18 @@ def test_results_in_order_errors_propagate_and_pool_cleaned_up(clean):
 def test_the_extension_loads_in_an_own_gil_subinterpreter(clean):
     # setup.py builds it with subinterpreters_compatible=own_gil and module state.
     with runners.make_runner("interpreters").open(2) as pool:
-        missing = pool.state["unavailable_kernels"]
+        missing = pool.unavailable_kernels
         for name in ("cython-gil", "cython-nogil", "gmp"):
             assert name not in missing, missing.get(name)
         kernels = [name for name in ("python", "cython-gil", "cython-nogil") if name in registry.KERNELS]
-        batch = pool.run(measure.burn_task, [(name, 20) for name in kernels])
+        batch = pool.run(tasks.burn_task, [(name, 20) for name in kernels])
     assert batch.results == [6765] * len(kernels)
 
 
 @needs_pool
 @pytest.mark.skipif("numpy" not in registry.KERNELS, reason="numpy is not installed")
 def test_a_kernel_that_cannot_load_is_a_row_error_not_a_crash(clean):
-    calibrations = {name: measure.Calibration(name, 12, 0.0001) for name in ("numpy", "python")}
+    calibrations = {name: tasks.Calibration(name, 12, 0.0001) for name in ("numpy", "python")}
     rows = list(measure.run_suite(["numpy", "python"], ["sequential", "interpreters"], [2], target_s=0.0001,
                                   tasks=2, repeats=1, calibrations=calibrations))
     by = {(row.kernel, row.runner): row for row in rows}

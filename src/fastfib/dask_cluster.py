@@ -13,7 +13,8 @@ import logging
 import os
 import platform
 import socket
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["CONNECT_TIMEOUT_S", "DASK_RUNNERS", "INSTALL", "LayoutError", "check_cluster", "choose_layout",
            "cluster_facts", "connect", "is_this_host", "scheduler_info", "unavailable_reason"]

@@ -47,13 +47,22 @@ import os
 import signal
 import threading
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from fastfib import runners
+from fastfib import executors
 from fastfib.dask_cluster import (  # re-exported: the runners' whole API in one place
-    DASK_RUNNERS, INSTALL, LayoutError, check_cluster, choose_layout, cluster_facts, connect, is_this_host,
-    scheduler_info, unavailable_reason,
+    DASK_RUNNERS,
+    INSTALL,
+    LayoutError,
+    check_cluster,
+    choose_layout,
+    cluster_facts,
+    connect,
+    is_this_host,
+    scheduler_info,
+    unavailable_reason,
 )
 
 __all__ = ["DASK_RUNNERS", "INSTALL", "DaskOptions", "DaskRunner", "LayoutError", "check_cluster", "choose_layout",
@@ -91,7 +100,7 @@ def _gate_task(topic: str, release: str, modules: Sequence[str]) -> int:
     for name in modules:  # imported here, in the warm-up round, never inside the timing
         importlib.import_module(name)
     get_worker().log_event(topic, {"pid": os.getpid(), "release": release})
-    if not Event(release).wait(runners.GATE_TIMEOUT_S):
+    if not Event(release).wait(executors.GATE_TIMEOUT_S):
         raise TimeoutError("the start gate was never opened")
     return os.getpid()
 
@@ -101,7 +110,7 @@ def _parked_task(topic: str, release: str, done: str) -> int:
     from distributed import Event, get_worker
 
     get_worker().log_event(topic, {"pid": os.getpid(), "release": release, "parked": True})
-    Event(done).wait(runners.GATE_TIMEOUT_S)
+    Event(done).wait(executors.GATE_TIMEOUT_S)
     return os.getpid()
 
 
@@ -119,7 +128,7 @@ def dask_setup(worker: Any) -> None:
 # --- this side --------------------------------------------------------------------------------
 
 class _Gate:
-    """One round of the gate; quacks like the barrier :class:`fastfib.runners.Pool` waits on."""
+    """One round of the gate; quacks like the barrier :class:`fastfib.executors.Pool` waits on."""
 
     def __init__(self, client: Any, topic: str, parked: int) -> None:
         from distributed import Event
@@ -158,9 +167,10 @@ class _Gate:
 
 
 class _PinnedExecutor(cf.Executor):
-    """``Client.get_executor`` pinned to the chosen workers; ``shutdown`` cancels what is left."""
+    """``Client.get_executor`` pinned to the chosen workers; ``shutdown`` cancels what is left
+    and closes the session (the cluster started for it, or the connection)."""
 
-    def __init__(self, session: "_Session") -> None:
+    def __init__(self, session: _Session) -> None:
         self.session = session
         self._inner = session.client.get_executor(workers=sorted(session.layout), allow_other_workers=False,
                                                   pure=False)
@@ -170,22 +180,26 @@ class _PinnedExecutor(cf.Executor):
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         futures = list(self._inner._futures)
-        if cancel_futures and futures:
-            try:
-                self.session.client.cancel(futures, force=True)
-            except Exception:  # noqa: BLE001 - closing anyway
-                pass
-        self._inner.shutdown(wait=wait and not cancel_futures)
+        try:
+            if cancel_futures and futures:
+                try:
+                    self.session.client.cancel(futures, force=True)
+                except Exception:  # noqa: BLE001 - closing anyway
+                    pass
+            self._inner.shutdown(wait=wait and not cancel_futures)
+        finally:
+            self.session.close()
 
 
 class _Session:
     """A pool's cluster (local, started here) or connection (existing), and its chosen workers."""
 
-    def __init__(self, runner: "DaskRunner", workers: int) -> None:
+    def __init__(self, runner: DaskRunner, workers: int) -> None:
         options = runner.options
+        self.preload = runner.preload  # what every gate task imports before it arrives
         self.cluster: Any = None
         self.local = options.scheduler is None
-        if self.local:
+        if options.scheduler is None:
             import dask
             from distributed import Client, LocalCluster
 
@@ -236,7 +250,7 @@ class _Session:
         if gate is not None:
             gate.arrive(message)
 
-    def submit_round(self, modules: Sequence[str]) -> tuple[_Gate, list[Any]]:
+    def submit_round(self) -> tuple[_Gate, list[Any]]:
         """A new gate round: a pinned gate per used thread, a parked task per surplus thread."""
         self.finish_round()
         gate = _Gate(self.client, self.topic, sum(parked for _, parked in self.layout.values()))
@@ -245,7 +259,7 @@ class _Session:
         gates: list[Any] = []
         for address, (used, parked) in sorted(self.layout.items()):
             pin = {"workers": [address], "allow_other_workers": False, "pure": False}
-            gates += [self.client.submit(_gate_task, self.topic, gate.release.name, tuple(modules), **pin)
+            gates += [self.client.submit(_gate_task, self.topic, gate.release.name, self.preload, **pin)
                       for _ in range(used)]
             gate.parked_futures += [self.client.submit(_parked_task, self.topic, gate.release.name, gate.done.name,
                                                        **pin) for _ in range(parked)]
@@ -271,24 +285,38 @@ class _Session:
                 self.cluster.close(timeout=CLOSE_TIMEOUT_S)
 
 
-class _DaskPool(runners.Pool):
-    """A :class:`fastfib.runners.Pool` whose gate rounds are dask tasks (see the module notes)."""
+class _DaskPool(executors.Pool):
+    """A pool whose gate rounds are dask tasks (see the module notes)."""
 
-    def _submit_gates(self) -> list[Any]:
-        session: _Session = self.state["session"]
-        self._barrier, gates = session.submit_round(self.runner.preload)  # type: ignore[attr-defined]
-        return gates
+    session: _Session  # its executor's: the cluster and the chosen workers
 
-    def __init__(self, runner: "DaskRunner", workers: int) -> None:
+    def __init__(self, runner: executors.Runner, workers: int) -> None:
         super().__init__(runner, workers)
-        self.state["session"].finish_round()  # the warm-up round's parked threads go free
-        if not self.state["session"].on_this_host:
+        self.session.finish_round()  # the warm-up round's parked threads go free
+        if not self.session.on_this_host:
             self.pids = []  # other machines' process ids: their CPU time cannot be read from here
 
+    def _on_open(self) -> None:
+        assert isinstance(self.executor, _PinnedExecutor)
+        self.session = self.executor.session
+        self.row_extra = {"dask": self.session.describe}
 
-class DaskRunner(runners.ExecutorRunner):
+    def _submit_gates(self) -> list[Any]:
+        self._barrier, gates = self.session.submit_round()
+        return gates
+
+    def _collect(self, futures: list[Any]) -> list[Any]:
+        try:
+            return super()._collect(futures)
+        finally:
+            self.session.finish_round()
+
+
+class DaskRunner(executors.Runner):
     """W tasks at once on a dask.distributed cluster: threads of one worker, or one thread
     each of W workers (see the module notes)."""
+
+    pool_class = _DaskPool
 
     def __init__(self, kind: str, options: DaskOptions | None = None, preload: Sequence[str] = ()) -> None:
         if kind not in ("threads", "processes"):
@@ -306,41 +334,17 @@ class DaskRunner(runners.ExecutorRunner):
         )
 
     def _make_executor(self, workers: int) -> cf.Executor:
-        return _PinnedExecutor(_Session(self, workers))
-
-    def open(self, workers: int) -> runners.Pool:
-        if workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
-        return _DaskPool(self, workers)
-
-    def on_open(self, pool: runners.Pool) -> None:
-        assert isinstance(pool.executor, _PinnedExecutor)
-        session = pool.executor.session
-        pool.state["session"] = session
-        pool.state["row_extra"] = {"dask": session.describe}
+        session = _Session(self, workers)
         if session.local and self.options.announce is not None:
             dashboard = session.describe.get("dashboard")
-            self.options.announce(
-                f"{self.name} x{pool.workers}: local cluster at {session.describe['scheduler']}, "
-                + (f"dashboard {dashboard}" if dashboard else "no dashboard"))
-
-    def collect(self, pool: runners.Pool, futures: list[Any]) -> list[Any]:
-        try:
-            return super().collect(pool, futures)
-        finally:
-            pool.state["session"].finish_round()
-
-    def on_close(self, pool: runners.Pool) -> None:
-        session = pool.state.pop("session", None)
-        if session is not None:
-            session.close()
+            self.options.announce(f"{self.name} x{workers}: local cluster at {session.describe['scheduler']}, "
+                                  + (f"dashboard {dashboard}" if dashboard else "no dashboard"))
+        return _PinnedExecutor(session)
 
 
 def make(name: str, options: DaskOptions | None = None, preload: Sequence[str] = ()) -> DaskRunner:
     """The runner ``name`` (one of :data:`DASK_RUNNERS`); RunnerUnavailable where dask is missing."""
     why = unavailable_reason()
     if why:
-        raise runners.RunnerUnavailable(f"runner {name!r} is unavailable here: {why}")
+        raise executors.RunnerUnavailable(f"runner {name!r} is unavailable here: {why}")
     return DaskRunner(name.removeprefix("dask-"), options, preload)
-
-

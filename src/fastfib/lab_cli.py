@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from fastfib import environment, files, measure, registry, report, runners
+from fastfib import environment, executors, files, measure, registry, report, runners
 from fastfib.command import (
     EXIT_INTERRUPTED, EXIT_TERMINATED, Command, Parser, Progress, UsageError, check_outputs, names, numbers, positive,
 )
@@ -80,7 +80,7 @@ def _io_args(p: argparse.ArgumentParser) -> None:
                    help="requests the server handles at once; more wait for a slot (default: %(default)s)")
     p.add_argument("--sweep", default=None, help="concurrency levels for the threads client (default: 1,2,4,8,16)")
     p.add_argument("--no-cpu", action="store_true", help="leave out the CPU-bound contrast (GET /burn)")
-    p.add_argument("--start-method", choices=runners.START_METHODS, default="forkserver",
+    p.add_argument("--start-method", choices=executors.START_METHODS, default="forkserver",
                    help="how the processes client's workers start (default: %(default)s)")
 
 
@@ -115,7 +115,7 @@ def _queue_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--consumers", type=positive(int, "--consumers"), default=2,
                    help="consumer processes (default: %(default)s)")
     p.add_argument("--kernel", "-k", default="cython-nogil", help="kernel computing F(item mod 94) (default: %(default)s)")
-    p.add_argument("--start-method", choices=runners.START_METHODS, default="forkserver",
+    p.add_argument("--start-method", choices=executors.START_METHODS, default="forkserver",
                    help="how the processes start (default: %(default)s)")
 
 
@@ -133,7 +133,7 @@ def _amdahl_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target-ms", type=positive(float, "--target-ms"), default=None,
                    help="fresh run: ms per task (default: 10; --quick: 4)")
     p.add_argument("--repeats", type=positive(int, "--repeats"), default=3, help="fresh run: repeats (default: 3)")
-    p.add_argument("--start-method", choices=runners.START_METHODS, default="forkserver",
+    p.add_argument("--start-method", choices=executors.START_METHODS, default="forkserver",
                    help="fresh run: how processes start (default: %(default)s)")
 
 

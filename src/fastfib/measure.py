@@ -1,7 +1,7 @@
 """Measurements: what one (kernel, runner, workers) configuration does with T tasks.
 
 For each configuration :func:`measure_row` runs the same T tasks ``burn(n)``
-R times on a warm :class:`~fastfib.runners.Pool` and records:
+R times on a warm :class:`~fastfib.executors.Pool` and records:
 
 * wall time: median, min and max of the R repeats (only the work: pool start-up
   is reported apart, as ``startup_s``);
@@ -17,8 +17,8 @@ R times on a warm :class:`~fastfib.runners.Pool` and records:
 
 Every task's result is checked against an independent oracle (the pure-Python
 fast doubling): a wrong result makes the row an error, never a figure.
-What one task is, its oracle and its sizing (:func:`calibrate`) live in
-:mod:`fastfib.tasks`; :func:`run_suite` runs a whole plan, repeats interleaved.
+What one task is, its oracle and its sizing live in :mod:`fastfib.tasks`;
+:func:`run_suite` runs a whole plan, repeats interleaved.
 """
 
 from __future__ import annotations
@@ -29,20 +29,22 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
-from fastfib import environment, runners
-from fastfib.tasks import Calibration, burn_task, calibrate, oracle  # re-exported: the measuring API
+from fastfib import environment, executors, runners
+from fastfib.tasks import Calibration, burn_task, calibrate, oracle
 
 __all__ = [
-    "NOISY_SPREAD", "Calibration", "Heartbeat", "Row", "amdahl_fit", "amdahl_speedup", "burn_task",
-    "calibrate", "cpu_seconds", "karp_flatt", "Measurement", "measure_row", "metadata", "oracle", "plan_steps", "run_suite",
+    "NOISY_SPREAD", "PRELOAD", "Heartbeat", "Measurement", "Row", "amdahl_fit", "amdahl_speedup", "cpu_seconds",
+    "karp_flatt", "measure_row", "metadata", "plan_steps", "run_suite",
+    "Calibration", "burn_task", "calibrate", "oracle",  # TODO(lead): drop once lab/ imports tasks
 ]
 
 NOISY_SPREAD = 0.10  # a row whose (max - min) / median wall exceeds this is flagged noisy
-PRELOAD = ("fastfib.measure",)  # what every process worker imports before its first task (tasks too)
+PRELOAD = ("fastfib.tasks",)  # what every worker process imports before its first task: the task's module
 
 
 # --- the instruments ------------------------------------------------------------------------
@@ -69,7 +71,7 @@ class Heartbeat:
             sleep(self.tick_s)  # needs the GIL back to return: that wait is the stall
             ticks.append(clock())
 
-    def __enter__(self) -> "Heartbeat":
+    def __enter__(self) -> Heartbeat:
         self.started = time.perf_counter()
         self._thread.start()
         return self
@@ -81,7 +83,7 @@ class Heartbeat:
     def max_stall_ms(self, start: float, end: float) -> float:
         """The longest time between heartbeats within [start, end], in milliseconds."""
         points = [start] + [t for t in self.ticks if start < t < end] + [end]
-        return 1000 * max(b - a for a, b in zip(points, points[1:]))
+        return 1000 * max(b - a for a, b in zip(points, points[1:], strict=False))
 
 
 def _process_cpu_s(pid: int) -> float:
@@ -134,7 +136,7 @@ def amdahl_fit(points: Sequence[tuple[float, float]]) -> float | None:
 
 def metadata(**settings: Any) -> dict[str, Any]:
     """What every figure depends on (interpreter, GIL, cores, CPU, build), plus ``settings``."""
-    info = environment.collect()
+    info: dict[str, Any] = environment.collect()
     extension = info.pop("extension", {}) or {}
     info.pop("kernels", None)
     return {
@@ -176,7 +178,7 @@ class Row:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Row":
+    def from_dict(cls, data: dict[str, Any]) -> Row:
         known = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in data.items() if key in known})
 
@@ -189,7 +191,7 @@ class Measurement:
     repeats are skipped.
     """
 
-    def __init__(self, pool: runners.Pool, runner_name: str, calibration: Calibration, tasks: int) -> None:
+    def __init__(self, pool: executors.Pool, runner_name: str, calibration: Calibration, tasks: int) -> None:
         self.pool = pool
         self.calibration = calibration
         kernel, n = calibration.kernel, calibration.n
@@ -197,7 +199,7 @@ class Measurement:
                           startup_s=pool.startup_s)
         self.expected = oracle(n)
         self.args = [(kernel, n)] * tasks
-        why = pool.state.get("unavailable_kernels", {}).get(kernel)  # e.g. numpy in a subinterpreter
+        why = pool.unavailable_kernels.get(kernel)  # e.g. numpy in a subinterpreter
         if why:  # reported in its row, and not counted as a failure of the run
             self.result.error = f"{kernel} cannot load on {runner_name}: {why}"
             self.result.extra["unavailable"] = True
@@ -205,7 +207,7 @@ class Measurement:
         self.cpus: list[float] = []
         self.stalls: list[float] = []
 
-    def _guarded(self, step: Callable[[], None]) -> None:
+    def _guarded(self, step: Callable[[], object]) -> None:
         if self.result.error is not None:
             return
         try:
@@ -266,7 +268,7 @@ class _WrongResult(Exception):
 
 
 def measure_row(
-    pool: runners.Pool,
+    pool: executors.Pool,
     runner_name: str,
     calibration: Calibration,
     *,
@@ -329,7 +331,7 @@ def run_suite(
             progress(f"calibrating {kernel}", done, total)
             calibrations[kernel] = calibrate(kernel, target_s)
     with contextlib.ExitStack() as stack:
-        opened: dict[tuple[str, int], runners.Pool] = {}
+        opened: dict[tuple[str, int], executors.Pool] = {}
         parallel = [name for name in runner_names if name != "sequential"]
         # Processes first: forking while this process has no other thread yet is the safe order.
         for name in sorted(parallel, key=lambda name: name != "processes"):
@@ -354,8 +356,8 @@ def run_suite(
                 row = measurement.row(baseline_s=baseline_s, cores=cores, is_baseline=index == 0)
                 if row.runner == "processes":
                     row.extra["start_method"] = start_method
-                if "backend" in measurement.pool.state:  # interpreters: which executor
-                    row.extra["backend"] = measurement.pool.state["backend"]
-                row.extra.update(measurement.pool.state.get("row_extra", {}))  # dask: which cluster and workers
+                if measurement.pool.backend is not None:  # interpreters: which executor
+                    row.extra["backend"] = measurement.pool.backend
+                row.extra.update(measurement.pool.row_extra)  # dask: which cluster and workers
                 done += 1
                 yield row

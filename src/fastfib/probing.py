@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from fastfib import environment, paired, probe_advice, runners
+from fastfib import environment, executors, paired, probe_advice, runners
 from fastfib.gilwatch import GilWatch
 
 __all__ = ["ProbeError", "ProbeResult", "Spec", "probe", "probe_spec", "run_spec"]
@@ -172,7 +172,7 @@ Progress = Callable[[str, int, int], None]  # (what is starting, steps done, ste
 def _on_a_fresh_thread(work: Callable[[], Any], timeout_s: float | None = None) -> Any:
     """``work()`` on a thread of its own, so that a call that never returns is noticed, and
     so that the probed code runs on a fresh, shallow stack: on CPython 3.11 Python code started
-    deep in a caller's stack can run several times slower (see runners.SequentialRunner)."""
+    deep in a caller's stack can run several times slower (see executors.SequentialRunner)."""
     outcome: dict[str, Any] = {}
 
     def attempt() -> None:
@@ -249,7 +249,7 @@ def _verdict(loop: Callable[[int], None], number: int, min_s: float) -> tuple[st
 
 
 def _scale_point(runner_name: str, workers: int, spec: Spec, task_calls: int, *, start_method: str,
-                 budget_s: float, baseline: runners.Pool, dask: Any = None) -> ScalePoint:
+                 budget_s: float, baseline: executors.Pool, dask: Any = None) -> ScalePoint:
     point = ScalePoint(runner_name, workers)
     if runner_name != "threads":  # processes, interpreters, dask: the call travels pickled
         try:
@@ -260,13 +260,13 @@ def _scale_point(runner_name: str, workers: int, spec: Spec, task_calls: int, *,
             return point
     try:
         runner = runners.make_runner(runner_name, start_method=start_method, preload=("fastfib.probing",), dask=dask)
-    except runners.RunnerUnavailable as exc:
+    except executors.RunnerUnavailable as exc:
         point.error = str(exc)
         return point
     tasks = [(spec, task_calls)] * (2 * workers)
     expected = [task_calls] * len(tasks)
 
-    def timed(pool: runners.Pool) -> float:
+    def timed(pool: executors.Pool) -> float:
         batch = pool.run(run_spec, tasks)
         if batch.results != expected:
             raise ProbeError(f"{runner_name}: a task returned {batch.results!r}")

@@ -261,8 +261,8 @@ def _object(value: Any) -> dict[str, Any]:
 
 def _bench_meta(data: dict[str, Any], summary: dict[str, Any]) -> dict[str, Any]:
     machine, commit = _object(data.get("machine_info")), _object(data.get("commit_info"))
-    first = next((b["extra_info"] for b in data.get("benchmarks") or []
-                  if isinstance(b, dict) and isinstance(b.get("extra_info"), dict)), {})
+    first: dict[str, Any] = next((b["extra_info"] for b in data.get("benchmarks") or []
+                                 if isinstance(b, dict) and isinstance(b.get("extra_info"), dict)), {})
     cpu = _object(machine.get("cpu"))
     commit_id = str(commit.get("id") or "")[:12]
     return {

@@ -12,14 +12,14 @@ What a worker is. Every worker is a thread of this process running its own
 interpreter, with its own GIL, its own modules and its own copy of every
 module-level object. Pure-Python code therefore runs in parallel, as on
 processes, but with no fork and no second address space. Tasks and results
-cross by pickle, so a task must be an importable function (``fastfib.measure.
+cross by pickle, so a task must be an importable function (``fastfib.tasks.
 burn_task``), never a lambda.
 
 Which kernels load there. A compiled module loads in an own-GIL subinterpreter
 only if it declares ``Py_MOD_PER_INTERPRETER_GIL_SUPPORTED``. fastfib's Cython
 modules do (``subinterpreters_compatible=own_gil`` with module state, see
 setup.py); numpy does not, nor does numba, which needs it. A pool asks one
-worker which kernels it lacks when it opens (``pool.state["unavailable_kernels"]``,
+worker which kernels it lacks when it opens (``Pool.unavailable_kernels``,
 name -> reason), and the measurement reports those kernels' rows as errors
 with the reason instead of failing the run.
 
@@ -49,9 +49,10 @@ import os
 import queue
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from fastfib import runners
+from fastfib import executors
 
 __all__ = ["InterpreterRunner", "QueueGate", "backend_name", "make", "unavailable_reason"]
 
@@ -99,7 +100,7 @@ def backend_name() -> str | None:
 def _wait_at_queue_gate(arrivals: Any, release: Any) -> int:
     """A gate task, run inside a worker interpreter: arrive, then wait for a release token."""
     arrivals.put(os.getpid())
-    deadline = time.monotonic() + runners.GATE_TIMEOUT_S
+    deadline = time.monotonic() + executors.GATE_TIMEOUT_S
     while True:
         try:
             release.get_nowait()
@@ -114,7 +115,7 @@ def _wait_at_queue_gate(arrivals: Any, release: Any) -> int:
 class QueueGate:
     """The barrier-shaped start gate over two cross-interpreter queues.
 
-    It offers what :class:`fastfib.runners.Pool` uses of a ``threading.Barrier``:
+    It offers what :class:`fastfib.executors.Pool` uses of a ``threading.Barrier``:
     ``n_waiting`` (workers arrived and not yet released), ``wait`` (release
     them all; the caller does not block) and ``abort`` (free any waiting worker).
     """
@@ -169,12 +170,12 @@ def _short(why: str) -> str:
     return lines[0] if lines else why
 
 
-class InterpreterRunner(runners.ExecutorRunner):
+class InterpreterRunner(executors.Runner):
     """An ``InterpreterPoolExecutor``: one interpreter and one GIL per worker, one process."""
 
     def __init__(self) -> None:
         if isinstance(_BACKEND, str):
-            raise runners.RunnerUnavailable(f"runner {NAME!r} is unavailable here: {_BACKEND}")
+            raise executors.RunnerUnavailable(f"runner {NAME!r} is unavailable here: {_BACKEND}")
         executor_class, self._create_queue, self.backend = _BACKEND
         super().__init__(
             NAME, lambda w: executor_class(w, thread_name_prefix="fastfib-interp"),
@@ -186,19 +187,19 @@ class InterpreterRunner(runners.ExecutorRunner):
         gate = QueueGate(workers, self._create_queue)
         return gate, (_wait_at_queue_gate, (gate.arrivals, gate.release))
 
-    def open(self, workers: int) -> runners.Pool:
+    def open(self, workers: int) -> executors.Pool:
         pool = super().open(workers)
         try:
             assert pool.executor is not None
-            missing = pool.executor.submit(_unavailable_kernels).result(runners.GATE_TIMEOUT_S)
+            missing = pool.executor.submit(_unavailable_kernels).result(executors.GATE_TIMEOUT_S)
         except BaseException:
             pool.close(terminate=True)
             raise
-        pool.state["unavailable_kernels"] = {name: _short(why) for name, why in missing.items()}
-        pool.state["backend"] = self.backend
+        pool.unavailable_kernels = {name: _short(why) for name, why in missing.items()}
+        pool.backend = self.backend
         return pool
 
 
 def make() -> InterpreterRunner:
-    """The runner; :class:`fastfib.runners.RunnerUnavailable` (a ValueError) where there is none."""
+    """The runner; :class:`fastfib.executors.RunnerUnavailable` (a ValueError) where there is none."""
     return InterpreterRunner()

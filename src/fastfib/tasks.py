@@ -13,8 +13,8 @@ from __future__ import annotations
 import functools
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from fastfib import pure, registry
 
@@ -78,9 +78,9 @@ def calibrate(kernel: str, target_s: float) -> Calibration:
     Burn cost grows by about PHI per step of n, so the chosen task lands within
     about 25 % of the target; the row records the cost actually measured.
     """
-    if registry.get(kernel).burn is None:
-        return _calibrate_fib(kernel, target_s)
     burn = registry.get(kernel).burn
+    if burn is None:
+        return _calibrate_fib(kernel, target_s)
     max_n = registry.get(kernel).max_n or 200
     n, took = 8, _best_time(burn, 8)
     while took < target_s and n < max_n:

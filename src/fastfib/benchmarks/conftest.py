@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import fastfib
-from fastfib import environment, registry, runners, tasks
+from fastfib import environment, executors, registry, runners, tasks
 from fastfib import paired as pairing
 from fastfib.paired import Alternation, PairedRatio
 
@@ -79,11 +79,11 @@ def calibrated(long_suite: bool) -> Callable[[str], tasks.Calibration]:
 
 @pytest.fixture(scope="session")
 def pool(request: pytest.FixtureRequest) -> Any:
-    """pool(runner, workers) -> a started, warmed runners.Pool, shared for the session."""
+    """pool(runner, workers) -> a started, warmed executors.Pool, shared for the session."""
     start_method = request.config.getoption("fastfib_start_method")
-    opened: dict[tuple[str, int], runners.Pool] = {}
+    opened: dict[tuple[str, int], executors.Pool] = {}
 
-    def get(runner: str, workers: int) -> runners.Pool:
+    def get(runner: str, workers: int) -> executors.Pool:
         key = (runner, workers)
         if key not in opened:
             made = runners.make_runner(runner, start_method=start_method, preload=PRELOAD)
@@ -128,16 +128,16 @@ class Paired:
     run is checked.
     """
 
-    def __init__(self, benchmark: Any, baseline: runners.Pool, budget_s: float) -> None:
+    def __init__(self, benchmark: Any, baseline: executors.Pool, budget_s: float) -> None:
         self.benchmark = benchmark
         self.baseline = baseline
         self.budget_s = budget_s
 
-    def __call__(self, on: runners.Pool, task: Callable[..., Any], args: Sequence[tuple[Any, ...]],
+    def __call__(self, on: executors.Pool, task: Callable[..., Any], args: Sequence[tuple[Any, ...]],
                  expect: Callable[[list[Any]], bool]) -> PairedRatio | None:
         """Benchmark ``task`` over ``args`` on ``on``; None when timing is disabled."""
 
-        def run(pool: runners.Pool, keep: Callable[[float], None] | None = None) -> float:
+        def run(pool: executors.Pool, keep: Callable[[float], None] | None = None) -> float:
             batch = pool.run(task, list(args))
             if not expect(batch.results):
                 raise AssertionError(f"wrong result on {pool.workers} worker(s): {batch.results!r}")

@@ -37,7 +37,7 @@ import pytest
 # (benchmark fixture, extra_info) of every fastfib benchmark that ran; filled by conftest's `record`.
 RECORDED: list[tuple[Any, dict[str, Any]]] = []
 
-START_METHODS = ("fork", "forkserver", "spawn")  # runners.START_METHODS, without importing fastfib here
+START_METHODS = ("fork", "forkserver", "spawn")  # executors.START_METHODS, without importing fastfib here
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

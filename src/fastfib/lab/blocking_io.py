@@ -27,7 +27,7 @@ import time
 import urllib.request
 from typing import Any, Callable, Sequence
 
-from fastfib import gil, measure, pure, runners
+from fastfib import executors, gil, measure, pure, runners
 from fastfib.lab.server import FibServer
 from fastfib.tables import grid, times
 
@@ -91,7 +91,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def run_client(client: str, server: FibServer, path: str, expected: str, *, requests: int, concurrency: int,
-               pools: dict[str, runners.Pool]) -> dict[str, Any]:
+               pools: dict[str, executors.Pool]) -> dict[str, Any]:
     """R requests for ``path`` from one client kind, C at a time; every answer checked."""
     url = server.url + path
     started = time.perf_counter()

@@ -21,7 +21,7 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
-from fastfib import measure, runners, tables
+from fastfib import executors, measure, runners, tables
 from fastfib.files import envelope
 
 __all__ = ["KERNEL", "MEET_WITHIN", "TABLE_HEADER", "Point", "document", "meeting_point", "sweep", "table_cells"]
@@ -51,7 +51,7 @@ class Point:
         return asdict(self)
 
 
-def _throughput(pool: runners.Pool, n: int, tasks: int, repeats: int) -> float:
+def _throughput(pool: executors.Pool, n: int, tasks: int, repeats: int) -> float:
     expected = measure.oracle(n)
     rates = []
     for _ in range(repeats):

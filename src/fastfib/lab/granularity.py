@@ -25,7 +25,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Sequence
 
-from fastfib import gil, measure, paired, registry, runners
+from fastfib import executors, gil, measure, paired, registry, runners
 from fastfib.tables import grid
 
 __all__ = ["BATCH", "DEFAULT_WORK_US", "BatchTask", "Task", "batch_task_for", "batching", "repeat_burn", "repeat_burn_many", "run", "sweep",
@@ -140,7 +140,7 @@ def batching(kernel: str = "cython-nogil", work_us: float = 1.0, batch: int = BA
     with runners.make_runner("sequential").open(1) as alone, runners.make_runner("threads").open(2) as pair:
         for name, (fn, args) in task.cases().items():
 
-            def timed(pool: runners.Pool, fn: Callable[..., int] = fn, args: tuple = args) -> float:
+            def timed(pool: executors.Pool, fn: Callable[..., int] = fn, args: tuple = args) -> float:
                 batch_run = pool.run(fn, [args] * 2)
                 if batch_run.results != expected:
                     raise RuntimeError(f"wrong result from {kernel} {name} burn({task.n})")
