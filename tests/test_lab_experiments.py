@@ -13,11 +13,10 @@ import json
 import sys
 
 import pytest
+from helpers import needs_gil
 
 from fastfib import gil, measure, registry, report
 from fastfib.lab import amdahl, blocking_io, granularity, interleave, latency, queues, race, release
-
-from helpers import needs_gil
 
 pytestmark = pytest.mark.timeout(120)
 needs_extension = pytest.mark.skipif("cython-nogil" not in registry.KERNELS, reason="extension not built")

@@ -10,17 +10,21 @@ on any number of cores. The plot puts every measured point beside its curve.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+import argparse
+from collections.abc import Sequence
+from typing import Any
 
-from fastfib import environment, measure, report
+from fastfib import environment, measure, report, runners
+from fastfib.command import UsageError, names, numbers
+from fastfib.lab.experiment import START_METHOD, Experiment, Option, ProgressFn, available, burn_kernels
 from fastfib.tables import grid, times
 
-__all__ = ["fit", "measure_fresh", "run"]
+__all__ = ["EXPERIMENT", "fit", "measure_fresh", "run"]
 
 
 def measure_fresh(kernels: Sequence[str], runner_names: Sequence[str], workers: Sequence[int], *, target_s: float,
                   tasks: int, repeats: int, start_method: str,
-                  progress: Callable[[str, int, int], None]) -> list[measure.Row]:
+                  progress: ProgressFn) -> list[measure.Row]:
     """A ``fastfib scale`` run, in-process: the rows it would write."""
     suite = measure.run_suite(kernels, ["sequential", *runner_names], workers, target_s=target_s, tasks=tasks,
                               repeats=repeats, start_method=start_method, progress=progress)
@@ -55,7 +59,7 @@ def fit(rows: Sequence[measure.Row], cores: int) -> list[dict[str, Any]]:
 
 def run(*, source: str | None, kernels: Sequence[str], runner_names: Sequence[str], workers: Sequence[int],
         target_s: float, tasks: int, repeats: int, start_method: str = "forkserver",
-        progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> dict[str, Any]:
+        progress: ProgressFn = lambda what, done, total: None) -> dict[str, Any]:
     """Fit a saved run (``source``) or a fresh one; a JSON-ready dict with a one-sentence ``finding``."""
     if source:
         meta, rows = report.load(source)
@@ -82,7 +86,6 @@ def finding(fits: Sequence[dict[str, Any]], cores: int) -> str:
 
 
 def format_text(result: dict[str, Any]) -> str:
-
     header = ["kernel", "runner", "serial fraction", "ceiling 1/f", "measured (workers: speedup, Karp-Flatt)"]
     body = []
     for f in result["fits"]:
@@ -115,3 +118,33 @@ def plot(result: dict[str, Any], path: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     plotting.save(figure, path)
+
+
+def _run(settings: argparse.Namespace, progress: ProgressFn) -> dict[str, Any]:
+    workers = sorted(set(numbers(settings.workers, "--workers", int)))
+    runner_names = [name for name in names(settings.runners, runners.RUNNER_NAMES, "runner") if name != "sequential"]
+    try:
+        return run(source=settings.source, kernels=burn_kernels(settings.kernels), runner_names=runner_names,
+                   workers=workers, target_s=settings.target_ms / 1000, tasks=4 * max(workers),
+                   repeats=settings.repeats, start_method=settings.start_method, progress=progress)
+    except (report.ReportError, ValueError) as exc:  # a --from file that is not a scale run, or has no fit
+        raise UsageError(str(exc)) from None
+
+
+EXPERIMENT = Experiment(
+    name="amdahl", help="the serial fraction of each kernel x runner, fitted, with the curves", description=__doc__,
+    examples=("fastfib scale --json s.json && fastfib lab amdahl --from s.json --plot a.png",),
+    options=(
+        Option("--from", "fit a saved `fastfib scale --json` run", dest="source", metavar="SCALE.json"),
+        Option("--kernels", "fresh run: kernels", default=available("python,cython-gil,cython-nogil"), short="-k"),
+        Option("--runners", "fresh run: runners", default="threads,processes", short="-r"),
+        Option("--workers", "fresh run: worker counts", default="1,2,4", quick="1,2", short="-w"),
+        Option("--target-ms", "fresh run: ms per task", default="10", quick="4", number=float),
+        Option("--repeats", "fresh run: repeats", default="3", number=int),
+        START_METHOD,
+    ),
+    run=_run, format_text=format_text, plot=plot,
+    readme=("the law fitted",
+            "The serial fraction of each kernel x runner, fitted from measured speedups, says how far each could "
+            "ever scale: near 0 for nogil threads and for processes, near 1 for GIL-holding threads."),
+)
