@@ -43,7 +43,7 @@ class Option:
     action: str | None = None  # "store_true" (a flag) or "append" (repeatable); None: one value
     metavar: str | None = None
     dest: str | None = None  # the setting's name; None: the flag's, as argparse makes it
-    adds: Callable[[argparse.ArgumentParser], None] | None = None  # an option other commands share, added so
+    adds: Callable[[argparse.ArgumentParser], None] | None = None  # adds an option shared with other commands
 
     @property
     def name(self) -> str:
