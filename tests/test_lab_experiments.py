@@ -15,8 +15,8 @@ import sys
 import pytest
 
 from fastfib import gil, measure, registry, report
+from fastfib.amdahl import speedup as amdahl_speedup
 from fastfib.lab import amdahl, blocking_io, granularity, interleave, latency, queues, race, release
-
 from helpers import needs_gil
 
 pytestmark = pytest.mark.timeout(120)
@@ -170,7 +170,7 @@ def test_io_run_checks_every_answer_and_reports_each_client():
 
 def test_amdahl_fits_a_saved_scale_run(tmp_path):
     rows = [measure.Row("cython-nogil", "sequential", 1, 4, 20, 1.0, speedup=1.0),
-            measure.Row("cython-nogil", "threads", 2, 4, 20, 1.0, speedup=measure.amdahl_speedup(0.1, 2)),
+            measure.Row("cython-nogil", "threads", 2, 4, 20, 1.0, speedup=amdahl_speedup(0.1, 2)),
             measure.Row("python", "sequential", 1, 4, 20, 1.0, speedup=1.0),
             measure.Row("python", "threads", 2, 4, 20, 1.0, speedup=1.0)]
     path = tmp_path / "scale.json"

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from fastfib import environment, measure, registry, report, runners, tasks
+from fastfib import amdahl, environment, measure, registry, report, runners, tasks
 from fastfib.measure import Row
 from helpers import forks_beside_threads
 
@@ -29,17 +29,17 @@ def _row(**changes) -> Row:
 # --- formulas -------------------------------------------------------------------------------
 
 def test_karp_flatt():
-    assert measure.karp_flatt(2.0, 2) == pytest.approx(0.0)
-    assert measure.karp_flatt(1.0, 2) == pytest.approx(1.0)
-    assert measure.karp_flatt(1.6, 4) == pytest.approx((1 / 1.6 - 1 / 4) / (1 - 1 / 4))
-    assert measure.karp_flatt(1.0, 1) is None
+    assert amdahl.karp_flatt(2.0, 2) == pytest.approx(0.0)
+    assert amdahl.karp_flatt(1.0, 2) == pytest.approx(1.0)
+    assert amdahl.karp_flatt(1.6, 4) == pytest.approx((1 / 1.6 - 1 / 4) / (1 - 1 / 4))
+    assert amdahl.karp_flatt(1.0, 1) is None
 
 
 def test_amdahl_fit_recovers_the_serial_fraction():
-    points = [(p, measure.amdahl_speedup(0.2, p)) for p in (2, 4, 8)]
-    assert measure.amdahl_fit(points) == pytest.approx(0.2, abs=0.001)
-    assert measure.amdahl_fit([(1, 1.0)]) is None
-    assert measure.amdahl_fit([(2, 0.5)]) == 1.0  # slower than sequential: all serial
+    points = [(p, amdahl.speedup(0.2, p)) for p in (2, 4, 8)]
+    assert amdahl.fit(points) == pytest.approx(0.2, abs=0.001)
+    assert amdahl.fit([(1, 1.0)]) is None
+    assert amdahl.fit([(2, 0.5)]) == 1.0  # slower than sequential: all serial
 
 
 def test_heartbeat_longest_gap_is_measured_between_bounds():
@@ -75,7 +75,7 @@ def test_a_row_measures_every_figure():
     assert row.cpu_s > 0 and row.parallelism > 0
     assert row.speedup == pytest.approx(0.01 / row.wall_s["median"])
     assert row.efficiency == pytest.approx(row.speedup / 2)
-    assert row.serial_fraction == pytest.approx(measure.karp_flatt(row.speedup, 2))
+    assert row.serial_fraction == pytest.approx(amdahl.karp_flatt(row.speedup, 2))
     assert row.heartbeat_max_stall_ms > 0
     assert row.startup_s == pool.startup_s
 

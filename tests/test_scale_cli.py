@@ -1,4 +1,4 @@
-"""``fastfib scale``, ``compare`` and ``crossover`` from the command line.
+"""``fastfib scale`` and ``compare`` from the command line (``crossover``: test_lab_cli.py).
 
 Small plans only (1 ms tasks, one repeat): these check behaviour, never speed.
 """
@@ -13,7 +13,6 @@ import pytest
 
 from fastfib import report
 from fastfib.cli import main
-
 from helpers import forks_beside_threads, interrupt_when
 
 pytestmark = pytest.mark.timeout(90)
@@ -42,8 +41,6 @@ def _fails_cleanly(capsys, argv, message):
     (["scale", "--target-ms", "nan"], "--target-ms must be > 0"),
     (["scale", "--start-method", "vfork"], "invalid choice: 'vfork'"),
     (["scale", "--json", "/no/such/dir/x.json"], "folder /no/such/dir does not exist"),
-    (["crossover", "--task-ms", "0.1,0"], "--task-ms must all be > 0"),
-    (["crossover", "--workers", "0"], "--workers must be > 0"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
     _fails_cleanly(capsys, argv, message)
@@ -55,7 +52,7 @@ def test_unwritable_plot_writes_nothing(capsys, tmp_path):
 
 
 def test_help_teaches_with_examples(capsys):
-    for command in ("scale", "compare", "crossover"):
+    for command in ("scale", "compare"):
         with pytest.raises(SystemExit) as exit_:
             main([command, "--help"])
         assert exit_.value.code == 0
@@ -110,15 +107,6 @@ def test_compare_refuses_other_schema_versions(two_runs, tmp_path, capsys):
     future = tmp_path / "future.json"
     future.write_text(json.dumps(data))
     _fails_cleanly(capsys, ["compare", str(a), str(future)], "uses schema version 2")
-
-
-def test_crossover_reports_where_the_curves_meet(tmp_path, capsys):
-    path = tmp_path / "crossover.json"
-    assert main(["crossover", "--task-ms", "0.05,1", "--repeats", "1", "--json", str(path), "--no-progress"]) == 0
-    out = capsys.readouterr().out
-    assert "Where they meet:" in out and "threads/processes" in out
-    data = json.loads(path.read_text())
-    assert data["schema"] == "fastfib.crossover" and len(data["points"]) == 2
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the child's processes through /proc")

@@ -1,75 +1,53 @@
 """Rewrite README.md's block of the lab's experiments from fresh measurements.
 
-Runs ``fastfib lab <name> --quick --json docs/lab/<name>.json`` for every
-experiment (one after another: they measure), then replaces what lies between
-``<!-- lab:begin -->`` and ``<!-- lab:end -->`` in README.md with one section
-per experiment: what it shows, in one sentence, and the finding it printed --
-numbers from the JSON file, never typed by hand. Nothing else in README.md is
-touched. ``make lab-readme`` runs it; ``--from-json`` rebuilds the block from
-the JSON files already in docs/lab/ without measuring again.
+Runs every experiment that declares a README entry (``readme`` in its
+:class:`~fastfib.lab.experiment.Experiment`) in this process, one after
+another (they measure), on its --quick settings, and writes the document
+``fastfib lab <name> --quick --json docs/lab/<name>.json`` would write. Then it
+replaces what lies between ``<!-- lab:begin -->`` and ``<!-- lab:end -->`` in
+README.md with one section per experiment: what it shows, in one sentence, and
+its finding -- numbers from the JSON file, never typed by hand. Nothing else in
+README.md is touched. ``make lab-readme`` runs it; ``--from-json`` rebuilds the
+block from the JSON files already in docs/lab/ without measuring again.
 
     python tools/lab_readme.py              # measure (about a minute) and rewrite the block
     python tools/lab_readme.py --from-json  # rewrite from docs/lab/*.json
     python tools/lab_readme.py --check      # exit 1 if the block is missing
+    python tools/lab_readme.py --dry-run race   # measure race into a temporary folder, print the block
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import subprocess
+import shutil
 import sys
-import time
+import tempfile
 from pathlib import Path
+
+from fastfib import files
+from fastfib.lab_cli import EXPERIMENTS, conduct
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 RESULTS = ROOT / "docs" / "lab"  # committed: the figures README quotes come from these files
 BEGIN, END = "<!-- lab:begin -->", "<!-- lab:end -->"
 
-# Each experiment, in the order of `fastfib lab --help`, with what it shows in one sentence.
-SHOWS = {
-    "io": ("threads help when blocking",
-           "Threads recover concurrency when the work is waiting on a socket (speedup about the number of requests "
-           "in flight, up to the server's capacity), and give nothing when the server's work is pure-Python CPU."),
-    "race": ("a lost update and its fixes",
-             "A read-modify-write with a forced switch inside loses updates on threads; a Lock or a single owner "
-             "thread fed by a Queue makes it exact; a plain `x += 1` loop lost updates on CPython 3.9 and no "
-             "longer does on 3.10+ with the GIL (an implementation detail, not a promise)."),
-    "queue": ("worker pools and producer/consumer",
-              "Thread workers with `task_done`/`join` and a producer and consumers in separate processes, joined by "
-              "sentinels, consume every item exactly once; the processes pay for pickling and pipes."),
-    "amdahl": ("the law fitted",
-               "The serial fraction of each kernel x runner, fitted from measured speedups, says how far each could "
-               "ever scale: near 0 for nogil threads and for processes, near 1 for GIL-holding threads."),
-    "interleave": ("who runs when",
-                   "Two threads take turns at the switch interval under the GIL (the longest run of one thread "
-                   "follows `sys.setswitchinterval`), while the nogil kernel lets both run at once."),
-    "release": ("which library calls release the GIL",
-                "Sleeps, socket waits, file reads, hashlib, zlib, large numpy operations and the nogil kernel "
-                "release the GIL; Python loops hand it over every switch interval, and a C call that holds it "
-                "(builtin `sum`, the GIL kernel) blocks every other thread for the whole call."),
-    "latency": ("the convoy effect",
-                "An I/O thread waking from a 1 ms sleep is late by the switch interval beside pure Python, by the "
-                "whole call beside a GIL-holding C call, and not at all beside the nogil kernel."),
-    "granularity": ("when releasing pays",
-                    "Releasing the GIL pays on threads only when each nogil call does enough work: around a "
-                    "microsecond the threads queue for the GIL, from tens of microseconds they approach the cores."),
-}
+# The experiments README's block shows, in the order of `fastfib lab --help`: name -> experiment, (title, shows).
+SHOWN = {experiment.name: (experiment, experiment.readme) for experiment in EXPERIMENTS if experiment.readme}
 
 
-def measure(names: list[str]) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def measure(names: list[str], results: Path) -> None:
+    results.mkdir(parents=True, exist_ok=True)
     for name in names:
-        started = time.monotonic()
-        subprocess.run([sys.executable, "-m", "fastfib", "lab", name, "--quick", "--no-progress",
-                        "--json", str(RESULTS / f"{name}.json")], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-        print(f"lab_readme: fastfib lab {name} --quick: {time.monotonic() - started:.1f} s (wall, with start-up)",
-              file=sys.stderr, flush=True)
+        path = results / f"{name}.json"
+        outcome = conduct(SHOWN[name][0], quick=True)
+        files.write_document(path, outcome.document(f"fastfib lab {name} --quick --no-progress --json {path}"))
+        print(f"lab_readme: fastfib lab {name} --quick: {outcome.duration_s:.1f} s", file=sys.stderr, flush=True)
 
 
-def block(names: list[str]) -> str:
-    documents = {name: json.loads((RESULTS / f"{name}.json").read_text(encoding="utf-8")) for name in names}
+def block(names: list[str], results: Path) -> str:
+    documents = {name: json.loads((results / f"{name}.json").read_text(encoding="utf-8")) for name in names}
     meta = documents[names[0]]["meta"]
     lines = [
         BEGIN,
@@ -86,7 +64,7 @@ def block(names: list[str]) -> str:
         "machine are rough: run them on yours.",
     ]
     for name in names:
-        title, shows = SHOWS[name]
+        title, shows = SHOWN[name][1]
         document = documents[name]
         lines += ["", f"### `fastfib lab {name}`: {title}", "", shows, "",
                   f"Measured (`fastfib lab {name} --quick`, {document['meta']['duration_s']:.1f} s): "
@@ -106,15 +84,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--from-json", action="store_true", help="do not measure: use docs/lab/*.json")
     parser.add_argument("--check", action="store_true", help="only check that the block is there")
-    parser.add_argument("names", nargs="*", default=list(SHOWS), help="experiments (default: all)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="measure into a temporary copy of docs/lab and print the block: nothing is written")
+    parser.add_argument("names", nargs="*", metavar="NAME", default=list(SHOWN),
+                        help=f"experiments to measure (default: all of {', '.join(SHOWN)}); the block shows all")
     args = parser.parse_args(argv)
+    unknown = [name for name in args.names if name not in SHOWN]
+    if unknown:
+        parser.error(f"not in README's lab block: {', '.join(unknown)}; these are: {', '.join(SHOWN)}")
     text = README.read_text(encoding="utf-8")
     if args.check:
         rewrite(text, "")
         return 0
+    if args.dry_run:
+        with tempfile.TemporaryDirectory() as folder:
+            results = Path(shutil.copytree(RESULTS, Path(folder) / "lab"))
+            if not args.from_json:
+                measure(args.names, results)
+            print(block(list(SHOWN), results))
+        return 0
     if not args.from_json:
-        measure(args.names)
-    README.write_text(rewrite(text, block(list(SHOWS))), encoding="utf-8")
+        measure(args.names, RESULTS)
+    README.write_text(rewrite(text, block(list(SHOWN), RESULTS)), encoding="utf-8")
     print(f"lab_readme: rewrote the {BEGIN} block of {README.relative_to(ROOT)}", file=sys.stderr)
     return 0
 

@@ -25,9 +25,9 @@ from fastfib.command import (
 )
 from fastfib.bench_cli import BenchCommand
 from fastfib.builds_cli import BuildsCommand
-from fastfib.lab_cli import LabCommand, ServeCommand
+from fastfib.lab_cli import CrossoverCommand, LabCommand, ServeCommand
 from fastfib.probe_cli import ProbeCommand
-from fastfib.scale_cli import CompareCommand, CrossoverCommand, ScaleCommand
+from fastfib.scale_cli import CompareCommand, ScaleCommand
 from fastfib.source_cli import SourceCommand
 
 __all__ = ["COMMANDS", "build_parser", "main"]

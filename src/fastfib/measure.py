@@ -29,18 +29,17 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
-from fastfib import environment, executors, runners
+from fastfib import amdahl, environment, executors, runners
 from fastfib.tasks import Calibration, burn_task, calibrate, oracle
 
 __all__ = [
-    "NOISY_SPREAD", "PRELOAD", "Heartbeat", "Measurement", "Row", "amdahl_fit", "amdahl_speedup", "cpu_seconds",
-    "karp_flatt", "measure_row", "metadata", "plan_steps", "run_suite",
-    "Calibration", "burn_task", "calibrate", "oracle",  # TODO(lead): drop once lab/ imports tasks
+    "NOISY_SPREAD", "PRELOAD", "Heartbeat", "Measurement", "Row", "cpu_seconds", "measure_row", "metadata",
+    "plan_steps", "run_suite",
 ]
 
 NOISY_SPREAD = 0.10  # a row whose (max - min) / median wall exceeds this is flagged noisy
@@ -104,34 +103,6 @@ def _process_cpu_s(pid: int) -> float:
 def cpu_seconds(pids: Sequence[int] = ()) -> float:
     """CPU time of this process (all its threads) plus that of the live worker ``pids``."""
     return time.process_time() + sum(_process_cpu_s(pid) for pid in pids)
-
-
-def karp_flatt(speedup: float, p: int) -> float | None:
-    """Karp-Flatt serial fraction for a measured speedup on p processors (None for p = 1)."""
-    if p < 2 or speedup <= 0:
-        return None
-    return (1 / speedup - 1 / p) / (1 - 1 / p)
-
-
-def amdahl_speedup(serial: float, p: float) -> float:
-    """Amdahl's law: the speedup on p processors of work whose serial fraction is ``serial``."""
-    return 1 / (serial + (1 - serial) / p)
-
-
-def amdahl_fit(points: Sequence[tuple[float, float]]) -> float | None:
-    """The serial fraction (0..1) whose Amdahl curve best fits (p, speedup) points.
-
-    Least squares on the speedups, by a fine search (one parameter, a bounded
-    range: simpler and sturdier than a solver). None without a point at p > 1.
-    """
-    usable = [(p, s) for p, s in points if p > 1 and s is not None and s > 0]
-    if not usable:
-        return None
-
-    def misfit(f: float) -> float:
-        return sum((amdahl_speedup(f, p) - s) ** 2 for p, s in usable)
-
-    return min((i / 2000 for i in range(2001)), key=misfit)
 
 
 def metadata(**settings: Any) -> dict[str, Any]:
@@ -259,7 +230,7 @@ class Measurement:
             row.speedup = 1.0 if is_baseline else baseline_s / median  # type: ignore[operator]
             p = min(self.pool.workers, cores)
             row.efficiency = row.speedup / p
-            row.serial_fraction = karp_flatt(row.speedup, p)
+            row.serial_fraction = amdahl.karp_flatt(row.speedup, p)
         return row
 
 
@@ -310,7 +281,7 @@ def run_suite(
     progress: Progress = lambda what, done, total: None,
     calibrations: dict[str, Calibration] | None = None,
     dask: Any = None,
-) -> Iterator[Row]:
+) -> Generator[Row, None, None]:
     """Yield the rows of a plan, a kernel at a time.
 
     Every pool (one per runner and worker count) starts first, and stays warm

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fastfib import measure
+from fastfib import amdahl, measure
 from fastfib.files import FileError, envelope, write_atomic, write_document
 from fastfib.measure import Row
 from fastfib.tables import grid, ms, num, times
@@ -203,8 +203,7 @@ def write_plot(path: str | os.PathLike[str], rows: Sequence[Row], cores: int, ti
     for index, kernel in enumerate(kernels):
         ax = axes[index // columns][index % columns]
         most = max([w for (k, _), pts in series.items() if k == kernel for w, _ in pts] or [cores])
-        xs = [1 + i * (most - 1) / 100 for i in range(101)]
-        ax.plot(xs, [min(w, cores) for w in xs], color="0.6", lw=1, label=f"ideal: min(workers, {cores})")
+        amdahl.draw_ideal(ax, most, cores)
         for (name, runner), points in series.items():
             if name != kernel:
                 continue
@@ -214,10 +213,10 @@ def write_plot(path: str | os.PathLike[str], rows: Sequence[Row], cores: int, ti
                 ax.errorbar([w for w, _, _ in bars], [(lo + hi) / 2 for _, lo, hi in bars],
                             yerr=[(hi - lo) / 2 for _, lo, hi in bars], fmt="none", capsize=3,
                             color=drawn[0].get_color(), lw=1)
-            serial = measure.amdahl_fit([(min(w, cores), s) for w, s in points])
+            serial = amdahl.fit([(min(w, cores), s) for w, s in points])
             if serial is not None:
-                ax.plot(xs, [measure.amdahl_speedup(serial, min(w, cores)) for w in xs], ls="--",
-                        lw=1, color=drawn[0].get_color(), label=f"{runner}: Amdahl, serial {serial:.2f}")
+                amdahl.draw_curve(ax, serial, most, cores, drawn[0].get_color(),
+                                  label=f"{runner}: Amdahl, serial {serial:.2f}")
         ax.set_xticks(sorted({w for (k, _), pts in series.items() if k == kernel for w, _ in pts} | {1}))
         dress_panel(ax, kernel, top)
     for index in range(len(kernels), lines * columns):

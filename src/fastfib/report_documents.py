@@ -201,7 +201,8 @@ def _lab(path: str, data: dict[str, Any], name: str) -> Run:
     if isinstance(load, (int, float)) and load > 0.75 * cores:
         notes.append(f"the load average was {load:.1f} on {cores} usable cores when it started: other work "
                      "shared the machine, so parallel figures come out low")
-    draw = (lambda target: experiment.module.plot(result, target)) if experiment.plots else None
+    plot = experiment.plot
+    draw = (lambda target: plot(result, target)) if plot else None
     return Run(path, f"lab.{name}", f"fastfib lab {name}: {experiment.help}", meta,
                meta.get("command") or f"fastfib lab {name}", table, data["finding"], notes,
                extra_tables=extra, draw=draw)

@@ -1,4 +1,4 @@
-"""``fastfib scale``, ``fastfib compare`` and ``fastfib crossover``: the lab's main job.
+"""``fastfib scale`` and ``fastfib compare``: the lab's main job.
 
 Every argument is checked before any work starts (one line, exit status 2).
 Progress goes to stderr, results to stdout; ``--json`` and ``--plot`` files
@@ -13,19 +13,26 @@ import argparse
 import os
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from fastfib import dask_cli, environment, files, measure, registry, report, runners, tables
+from fastfib import dask_cli, environment, measure, registry, report, runners
 from fastfib.command import (
-    Command, Progress, UsageError, add_start_method, check_outputs, names, numbers, print_json, positive,
+    Command,
+    Progress,
+    UsageError,
+    add_start_method,
+    check_outputs,
+    names,
+    numbers,
+    positive,
+    print_json,
 )
-from fastfib.lab import crossover
 
-__all__ = ["CompareCommand", "CrossoverCommand", "ScaleCommand"]
+__all__ = ["CompareCommand", "ScaleCommand"]
 
 DEFAULT_KERNELS = ("python", "numpy", "cython-gil", "cython-nogil", "gmp")  # gmp: exact big-n fib, its workload
 DEFAULT_RUNNERS = ("sequential", "threads", "processes")
-DEFAULT_TASK_MS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 
 
 def default_workers(cores: int) -> list[int]:
@@ -86,8 +93,8 @@ class ScaleCommand(Command):
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--kernels", "-k", default=None,
-                            help="comma-separated kernels (default: %s; available: %s)"
-                                 % (",".join(DEFAULT_KERNELS), ", ".join(registry.names())))
+                            help=f"comma-separated kernels (default: {','.join(DEFAULT_KERNELS)}; "
+                                 f"available: {', '.join(registry.names())})")
         parser.add_argument("--runners", "-r", default=",".join(DEFAULT_RUNNERS),
                             help="comma-separated runners (default: %(default)s; also: asyncio, interpreters, "
                                  "dask-threads, dask-processes)")
@@ -247,62 +254,3 @@ class CompareCommand(Command):
             return 0
         print(report.format_compare(a, b, (os.path.basename(args.a), os.path.basename(args.b))))
         return 0
-
-
-# --- fastfib crossover ----------------------------------------------------------------------
-
-class CrossoverCommand(Command):
-    name = "crossover"
-    help = "sweep the task size: where does a warm process pool catch up with nogil threads?"
-    description = (
-        "Run cython-nogil tasks of each size in --task-ms on W threads and on a warm pool of W\n"
-        "processes, and report the throughput of each (tasks per second, hand-over included),\n"
-        "their ratio, and each one's efficiency against the ideal (W x sequential). Threads hand a\n"
-        "task over in microseconds, processes in hundreds of them: threads lead on small tasks,\n"
-        "and the curves meet as tasks grow. The answer is the task size where they meet\n"
-        f"(threads less than {crossover.MEET_WITHIN - 1:.0%} ahead)."
-    )
-    epilog = (
-        "examples:\n"
-        "  fastfib crossover                              # 0.01 ms ... 10 ms, about 10-20 s\n"
-        "  fastfib crossover --task-ms 0.01,0.1,1,10 --json crossover.json\n"
-        "  fastfib crossover --workers 4 --start-method fork"
-    )
-
-    def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--task-ms", default=",".join(f"{v:g}" for v in DEFAULT_TASK_MS),
-                            help="comma-separated task sizes in ms (default: %(default)s)")
-        parser.add_argument("--workers", "-w", type=positive(int, "--workers"), default=None,
-                            help="workers in each pool (default: usable cores)")
-        add_start_method(parser)
-        parser.add_argument("--repeats", type=positive(int, "--repeats"), default=3,
-                            help="repeats per size; the median is reported (default: %(default)s)")
-        parser.add_argument("--json", metavar="PATH", help="write the points and the meeting point as JSON")
-        parser.add_argument("--no-progress", action="store_true", help="no progress output on stderr")
-
-    def run(self, args: argparse.Namespace) -> int:
-        sizes = sorted(set(numbers(args.task_ms, "--task-ms", float)))
-        if "cython-nogil" not in registry.names():
-            raise UsageError(f"the crossover needs the cython-nogil kernel: {registry.UNAVAILABLE.get('cython-nogil')}")
-        workers = args.workers or max(2, environment.usable_cores())
-        check_outputs(args.json)
-        progress = Progress(enabled=not args.no_progress)
-        meta = measure.metadata(workers=workers, start_method=args.start_method, repeats=args.repeats,
-                                kernel=crossover.KERNEL, command="fastfib " + " ".join(sys.argv[1:]))
-        points = crossover.sweep(sizes, workers=workers, start_method=args.start_method,
-                                 repeats=args.repeats, progress=progress)
-        progress.clear()
-        meet, summary = crossover.meeting_point(points)
-        print(tables.grid(crossover.TABLE_HEADER, crossover.table_cells(points), left=0))
-        print(f"\n{workers} workers each; processes start by {args.start_method}; "
-              f"efficiency = throughput / ({workers} x sequential throughput).")
-        print(f"Where they meet: {summary}.")
-        swamped = crossover.overhead_bound(points)
-        if swamped:
-            print("Executor overhead dominates both (efficiency < 0.5) at: "
-                  + ", ".join(f"{p.task_ms:.3g} ms" for p in swamped) + ".")
-        if args.json:
-            files.write_document(args.json, crossover.document(meta, points))
-            print(f"wrote {args.json}")
-        return 0
-

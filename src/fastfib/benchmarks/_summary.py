@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from fastfib import environment, measure, tables
+from fastfib import amdahl, environment, measure, tables
 from fastfib.paired import TOO_WIDE, PairedRatio
 
 SCHEMA = "fastfib.bench-summary"
@@ -72,7 +72,7 @@ def _speedups(measured: list[tuple[dict[str, Any], Stats]], cores: int) -> list[
             "runner": info["runner"], "workers": info["workers"], "tasks": info.get("tasks"),
             "n": info.get("n"), "median_s": stats["median"], "pool_startup_s": info.get("pool_startup_s"),
             **paired.to_dict(), "ideal": ideal, "efficiency": paired.speedup / ideal,
-            "serial_fraction": measure.karp_flatt(paired.speedup, ideal),
+            "serial_fraction": amdahl.karp_flatt(paired.speedup, ideal),
         })
     return rows
 

@@ -10,17 +10,21 @@ on any number of cores. The plot puts every measured point beside its curve.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+import argparse
+from collections.abc import Sequence
+from typing import Any
 
-from fastfib import environment, measure, report
+from fastfib import amdahl, environment, measure, report, runners
+from fastfib.command import UsageError, names, numbers
+from fastfib.lab.experiment import START_METHOD, Experiment, Option, ProgressFn, available, burn_kernels
 from fastfib.tables import grid, times
 
-__all__ = ["fit", "measure_fresh", "run"]
+__all__ = ["EXPERIMENT", "fit", "measure_fresh", "run"]
 
 
 def measure_fresh(kernels: Sequence[str], runner_names: Sequence[str], workers: Sequence[int], *, target_s: float,
                   tasks: int, repeats: int, start_method: str,
-                  progress: Callable[[str, int, int], None]) -> list[measure.Row]:
+                  progress: ProgressFn) -> list[measure.Row]:
     """A ``fastfib scale`` run, in-process: the rows it would write."""
     suite = measure.run_suite(kernels, ["sequential", *runner_names], workers, target_s=target_s, tasks=tasks,
                               repeats=repeats, start_method=start_method, progress=progress)
@@ -39,15 +43,15 @@ def fit(rows: Sequence[measure.Row], cores: int) -> list[dict[str, Any]]:
     fits = []
     for (kernel, runner), found in series.items():
         points = [(min(r.workers, cores), r.speedup) for r in sorted(found, key=lambda r: r.workers)]
-        serial = measure.amdahl_fit(points)
+        serial = amdahl.fit(points)
         if serial is None:
             continue
         fits.append({
             "kernel": kernel, "runner": runner, "serial_fraction": serial,
             "ceiling": None if serial == 0 else 1 / serial,
             "points": [{"workers": r.workers, "p": min(r.workers, cores), "speedup": r.speedup,
-                        "karp_flatt": measure.karp_flatt(r.speedup, min(r.workers, cores)),
-                        "amdahl": measure.amdahl_speedup(serial, min(r.workers, cores))}  # type: ignore[arg-type]
+                        "karp_flatt": amdahl.karp_flatt(r.speedup, min(r.workers, cores)),
+                        "amdahl": amdahl.speedup(serial, min(r.workers, cores))}
                        for r in sorted(found, key=lambda r: r.workers)],
         })
     return fits
@@ -55,7 +59,7 @@ def fit(rows: Sequence[measure.Row], cores: int) -> list[dict[str, Any]]:
 
 def run(*, source: str | None, kernels: Sequence[str], runner_names: Sequence[str], workers: Sequence[int],
         target_s: float, tasks: int, repeats: int, start_method: str = "forkserver",
-        progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> dict[str, Any]:
+        progress: ProgressFn = lambda what, done, total: None) -> dict[str, Any]:
     """Fit a saved run (``source``) or a fresh one; a JSON-ready dict with a one-sentence ``finding``."""
     if source:
         meta, rows = report.load(source)
@@ -82,7 +86,6 @@ def finding(fits: Sequence[dict[str, Any]], cores: int) -> str:
 
 
 def format_text(result: dict[str, Any]) -> str:
-
     header = ["kernel", "runner", "serial fraction", "ceiling 1/f", "measured (workers: speedup, Karp-Flatt)"]
     body = []
     for f in result["fits"]:
@@ -102,16 +105,44 @@ def plot(result: dict[str, Any], path: str) -> None:
     figure, ax = plotting.figure(size=(7.5, 4.8))
     cores = result["settings"]["usable_cores"]
     most = max([p["workers"] for f in result["fits"] for p in f["points"]] + [cores])
-    grid = [1 + i * (most - 1) / 100 for i in range(101)]
-    ax.plot(grid, [min(w, cores) for w in grid], color="0.6", lw=1, label=f"ideal: min(workers, {cores})")
+    amdahl.draw_ideal(ax, most, cores)
     for f in result["fits"]:
         drawn = ax.plot([p["workers"] for p in f["points"]], [p["speedup"] for p in f["points"]], "o",
                         label=f"{f['kernel']} / {f['runner']}: f = {f['serial_fraction']:.2f}")
-        ax.plot(grid, [measure.amdahl_speedup(f["serial_fraction"], min(w, cores)) for w in grid], "--", lw=1,
-                color=drawn[0].get_color())
+        amdahl.draw_curve(ax, f["serial_fraction"], most, cores, drawn[0].get_color())
     ax.set_xlabel("workers")
     ax.set_ylabel("speedup vs sequential")
     ax.set_title("fastfib lab amdahl: measured points (dots) and fitted Amdahl curves (dashed)", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     plotting.save(figure, path)
+
+
+def _run(settings: argparse.Namespace, progress: ProgressFn) -> dict[str, Any]:
+    workers = sorted(set(numbers(settings.workers, "--workers", int)))
+    runner_names = [name for name in names(settings.runners, runners.RUNNER_NAMES, "runner") if name != "sequential"]
+    try:
+        return run(source=settings.source, kernels=burn_kernels(settings.kernels), runner_names=runner_names,
+                   workers=workers, target_s=settings.target_ms / 1000, tasks=4 * max(workers),
+                   repeats=settings.repeats, start_method=settings.start_method, progress=progress)
+    except (report.ReportError, ValueError) as exc:  # a --from file that is not a scale run, or has no fit
+        raise UsageError(str(exc)) from None
+
+
+EXPERIMENT = Experiment(
+    name="amdahl", help="the serial fraction of each kernel x runner, fitted, with the curves", description=__doc__,
+    examples=("fastfib scale --json s.json && fastfib lab amdahl --from s.json --plot a.png",),
+    options=(
+        Option("--from", "fit a saved `fastfib scale --json` run", dest="source", metavar="SCALE.json"),
+        Option("--kernels", "fresh run: kernels", default=available("python,cython-gil,cython-nogil"), short="-k"),
+        Option("--runners", "fresh run: runners", default="threads,processes", short="-r"),
+        Option("--workers", "fresh run: worker counts", default="1,2,4", quick="1,2", short="-w"),
+        Option("--target-ms", "fresh run: ms per task", default="10", quick="4", number=float),
+        Option("--repeats", "fresh run: repeats", default="3", number=int),
+        START_METHOD,
+    ),
+    run=_run, format_text=format_text, plot=plot,
+    readme=("the law fitted",
+            "The serial fraction of each kernel x runner, fitted from measured speedups, says how far each could "
+            "ever scale: near 0 for nogil threads and for processes, near 1 for GIL-holding threads."),
+)

@@ -21,17 +21,22 @@ shows the plateau at the server's capacity.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import time
 import urllib.request
-from typing import Any, Callable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from fastfib import executors, gil, measure, pure, runners
+from fastfib import executors, gil, pure, runners
+from fastfib.command import numbers
+from fastfib.lab.experiment import START_METHOD, Experiment, Option, ProgressFn
 from fastfib.lab.server import FibServer
 from fastfib.tables import grid, times
+from fastfib.tasks import calibrate
 
-__all__ = ["CLIENTS", "fetch", "run", "run_client"]
+__all__ = ["CLIENTS", "EXPERIMENT", "fetch", "run", "run_client"]
 
 CLIENTS = ("sequential", "threads", "asyncio", "processes")
 FIB_N = 1000  # each request asks for F(1000): 209 digits, exact
@@ -65,7 +70,7 @@ async def _fetch_async(host: str, port: int, path: str) -> tuple[float, str]:
 
 
 def _asyncio_batch(server: FibServer, path: str, requests: int, concurrency: int) -> list[tuple[float, str]]:
-    host, port = server.server_address[:2]
+    host, port = str(server.server_address[0]), int(server.server_address[1])
 
     async def main() -> list[tuple[float, str]]:
         limit = asyncio.Semaphore(concurrency)
@@ -114,13 +119,11 @@ def run_client(client: str, server: FibServer, path: str, expected: str, *, requ
     }
 
 
-
-
 def run(*, latency_s: float, requests: int, concurrency: int, sweep: Sequence[int], capacity: int,
         start_method: str = "forkserver", cpu: bool = True,
-        progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> dict[str, Any]:
+        progress: ProgressFn = lambda what, done, total: None) -> dict[str, Any]:
     """The whole experiment (see the module notes); a JSON-ready dict with a one-sentence ``finding``."""
-    burn = measure.calibrate("python", latency_s) if cpu else None
+    burn = calibrate("python", latency_s) if cpu else None
     burn_n = burn.n if burn else None
     workloads = [("sleep", f"/fib/{FIB_N}", _EXPECTED[FIB_N])]
     if burn is not None:
@@ -150,8 +153,8 @@ def run(*, latency_s: float, requests: int, concurrency: int, sweep: Sequence[in
             progress(f"sleep: threads client at concurrency {count}", done, total)
             server.reset_stats()
             with runners.make_runner("threads").open(count) as pool:
-                row = run_client("threads", server, f"/fib/{FIB_N}", _EXPECTED[FIB_N], requests=max(requests, 2 * count),
-                                 concurrency=count, pools={"threads": pool})
+                row = run_client("threads", server, f"/fib/{FIB_N}", _EXPECTED[FIB_N],
+                                 requests=max(requests, 2 * count), concurrency=count, pools={"threads": pool})
             row.update(workload="sleep", server_max_in_flight=server.stats()["max_in_flight"])
             sweep_rows.append(row)
             done += 1
@@ -196,7 +199,6 @@ def finding(rows: list[dict[str, Any]], concurrency: int, latency_s: float, burn
 
 
 def format_text(result: dict[str, Any]) -> str:
-
     header = ["workload", "client", "in flight", "req/s", "speedup", "p50 ms", "p90 ms", "p99 ms", "max ms",
               "server peak"]
     body = [[r["workload"], r["client"], str(r["concurrency"]), f"{r['requests_per_s']:.1f}", times(r["speedup"]),
@@ -234,3 +236,29 @@ def plot(result: dict[str, Any], path: str) -> None:
     ax.set_title("fastfib lab io: threads help while waiting, not while computing", fontsize=9)
     ax.legend(fontsize=7)
     plotting.save(figure, path)
+
+
+def _run(settings: argparse.Namespace, progress: ProgressFn) -> dict[str, Any]:
+    return run(latency_s=settings.latency_ms / 1000, requests=settings.requests, concurrency=settings.concurrency,
+               sweep=sorted(set(numbers(settings.sweep, "--sweep", int))), capacity=settings.capacity,
+               start_method=settings.start_method, cpu=not settings.no_cpu, progress=progress)
+
+
+EXPERIMENT = Experiment(
+    name="io", help="threads help when blocking: an HTTP server, four kinds of client", description=__doc__,
+    examples=("fastfib lab io --concurrency 8 --latency-ms 100 --json io.json --plot io.png",),
+    options=(
+        Option("--latency-ms", "how long the server blocks per request", default="50", number=float),
+        Option("--requests", "requests per client", default="32", quick="16", number=int),
+        Option("--concurrency", "requests in flight for the threads, asyncio and processes clients", default="4",
+               number=int, short="-c"),
+        Option("--capacity", "requests the server handles at once; more wait for a slot", default="8", number=int),
+        Option("--sweep", "concurrency levels for the threads client", default="1,2,4,8,16", quick="1,2,4,8"),
+        Option("--no-cpu", "leave out the CPU-bound contrast (GET /burn)", action="store_true"),
+        START_METHOD,
+    ),
+    run=_run, format_text=format_text, plot=plot,
+    readme=("threads help when blocking",
+            "Threads recover concurrency when the work is waiting on a socket (speedup about the number of requests "
+            "in flight, up to the server's capacity), and give nothing when the server's work is pure-Python CPU."),
+)

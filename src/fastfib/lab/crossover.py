@@ -1,4 +1,4 @@
-"""The crossover: at what task size does a warm process pool catch up with nogil threads?
+"""``fastfib lab crossover``: at what task size does a warm process pool catch up with nogil threads?
 
 Both run the same ``cython-nogil`` tasks on W workers, each pool started and
 warmed once, outside the timing. Here the clock *includes* handing the tasks
@@ -10,24 +10,33 @@ throughput of the same tasks run one after another on one thread,
 measured beside them (so a busy machine skews both alike).
 
 Small tasks: the threads' cheap hand-over wins. Large tasks: both approach
-the ideal and the curves meet. Very small tasks: the executors' own overhead
-dominates both (efficiency well below 1 for each).
+the ideal and the curves meet (threads less than 5 % ahead). Very small tasks:
+the executors' own overhead dominates both (efficiency well below 1 for each).
+``fastfib crossover`` is the same command by its older name; its ``--json``
+document is its own, ``fastfib.crossover``.
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from fastfib import executors, measure, runners, tables
+from fastfib import environment, executors, measure, registry, runners, tables
+from fastfib.command import UsageError, numbers
 from fastfib.files import envelope
+from fastfib.lab.experiment import START_METHOD, Experiment, Option, ProgressFn
+from fastfib.tasks import burn_task, calibrate, oracle
 
-__all__ = ["KERNEL", "MEET_WITHIN", "TABLE_HEADER", "Point", "document", "meeting_point", "sweep", "table_cells"]
+__all__ = ["DEFAULT_TASK_MS", "EXPERIMENT", "KERNEL", "MEET_WITHIN", "TABLE_HEADER", "Point", "document",
+           "meeting_point", "run", "sweep", "table_cells"]
 
 KERNEL = "cython-nogil"
 MEET_WITHIN = 1.05  # the curves "meet" once threads are less than 5 % ahead
+DEFAULT_TASK_MS = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 SCHEMA = "fastfib.crossover"
 SCHEMA_VERSION = 1  # {"schema", "schema_version", "meta", "points": [Point], "meet_ms", "summary"}
 #   (additive, still 1: meta gained "command")
@@ -52,10 +61,10 @@ class Point:
 
 
 def _throughput(pool: executors.Pool, n: int, tasks: int, repeats: int) -> float:
-    expected = measure.oracle(n)
+    expected = oracle(n)
     rates = []
     for _ in range(repeats):
-        batch = pool.run(measure.burn_task, [(KERNEL, n)] * tasks, gate=False)
+        batch = pool.run(burn_task, [(KERNEL, n)] * tasks, gate=False)
         if any(result != expected for result in batch.results):
             raise RuntimeError(f"wrong result from {pool.runner.name}: F({n}) = {expected}")
         rates.append(tasks / batch.wall_s)
@@ -69,7 +78,7 @@ def sweep(
     start_method: str = "forkserver",
     repeats: int = 3,
     seconds_per_point: float = 0.15,
-    progress: Callable[[str, int, int], None] = lambda what, done, total: None,
+    progress: ProgressFn = lambda what, done, total: None,
 ) -> list[Point]:
     """Measure each task size on ``workers`` threads and ``workers`` processes."""
     points: list[Point] = []
@@ -81,7 +90,7 @@ def sweep(
                                 preload=measure.PRELOAD).open(workers) as processes:
         for done, target in enumerate(task_ms):
             progress(f"tasks of {target:g} ms: calibrating", done, total)
-            calibration = measure.calibrate(KERNEL, target / 1000)
+            calibration = calibrate(KERNEL, target / 1000)
             task_s = calibration.task_s
             # Enough tasks for ~seconds_per_point of ideal work, and a few per worker at least.
             tasks = int(min(2000, max(8 * workers, seconds_per_point * workers / task_s)))
@@ -109,7 +118,7 @@ def meeting_point(points: Sequence[Point]) -> tuple[float | None, str]:
     if ordered[0].ratio <= MEET_WITHIN:
         return ordered[0].task_ms, (
             f"the curves already meet at the smallest task measured ({ordered[0].task_ms:.3g} ms: {lead})")
-    for before, after in zip(ordered, ordered[1:]):
+    for before, after in zip(ordered, ordered[1:], strict=False):
         if after.ratio <= MEET_WITHIN:
             x0, x1 = math.log(before.task_ms), math.log(after.task_ms)
             y0, y1 = before.ratio, after.ratio
@@ -128,12 +137,6 @@ def overhead_bound(points: Sequence[Point], below: float = 0.5) -> list[Point]:
     return [p for p in points if p.threads_efficiency < below and p.processes_efficiency < below]
 
 
-def document(meta: dict[str, Any], points: Sequence[Point]) -> dict[str, Any]:
-    meet, summary = meeting_point(points)
-    return envelope(SCHEMA, SCHEMA_VERSION, meta,
-                    {"points": [p.to_dict() for p in points], "meet_ms": meet, "summary": summary})
-
-
 TABLE_HEADER = ("task ms (target)", "n", "task ms", "tasks", "threads tasks/s", "processes tasks/s",
                 "threads/processes", "threads eff", "processes eff")
 
@@ -143,3 +146,56 @@ def table_cells(points: Sequence[Point]) -> list[list[str]]:
     return [[f"{p.target_ms:g}", str(p.n), f"{p.task_ms:.3g}", str(p.tasks), f"{p.threads_per_s:,.0f}",
              f"{p.processes_per_s:,.0f}", tables.times(p.ratio), f"{p.threads_efficiency:.2f}",
              f"{p.processes_efficiency:.2f}"] for p in points]
+
+
+def run(*, task_ms: Sequence[float], workers: int, start_method: str = "forkserver", repeats: int = 3,
+        progress: ProgressFn = lambda what, done, total: None) -> dict[str, Any]:
+    """The sweep; a JSON-ready dict whose ``finding`` says where the curves meet."""
+    points = sweep(task_ms, workers=workers, start_method=start_method, repeats=repeats, progress=progress)
+    meet, summary = meeting_point(points)
+    return {"settings": {"workers": workers, "start_method": start_method, "repeats": repeats, "kernel": KERNEL},
+            "points": [p.to_dict() for p in points], "meet_ms": meet, "finding": summary}
+
+
+def document(result: dict[str, Any], command: str) -> dict[str, Any]:
+    """The ``--json`` document: "fastfib.crossover", with the settings and the command line in its meta."""
+    return envelope(SCHEMA, SCHEMA_VERSION, measure.metadata(**result["settings"], command=command),
+                    {"points": result["points"], "meet_ms": result["meet_ms"], "summary": result["finding"]})
+
+
+def format_text(result: dict[str, Any]) -> str:
+    points = [Point(**point) for point in result["points"]]
+    workers = result["settings"]["workers"]
+    lines = [tables.grid(TABLE_HEADER, table_cells(points), left=0), "",
+             f"{workers} workers each; processes start by {result['settings']['start_method']}; "
+             f"efficiency = throughput / ({workers} x sequential throughput).",
+             f"Where they meet: {result['finding']}."]
+    swamped = overhead_bound(points)
+    if swamped:
+        lines.append("Executor overhead dominates both (efficiency < 0.5) at: "
+                     + ", ".join(f"{p.task_ms:.3g} ms" for p in swamped) + ".")
+    return "\n".join(lines)
+
+
+def _run(settings: argparse.Namespace, progress: ProgressFn) -> dict[str, Any]:
+    task_ms = sorted(set(numbers(settings.task_ms, "--task-ms", float)))
+    if KERNEL not in registry.names():
+        raise UsageError(f"the crossover needs the {KERNEL} kernel: {registry.UNAVAILABLE.get(KERNEL)}")
+    return run(task_ms=task_ms, workers=settings.workers or max(2, environment.usable_cores()),
+               start_method=settings.start_method, repeats=settings.repeats, progress=progress)
+
+
+EXPERIMENT = Experiment(
+    name="crossover", help="sweep the task size: where does a warm process pool catch up with nogil threads?",
+    description=__doc__,
+    examples=("fastfib crossover                              # 0.01 ms ... 10 ms, about 10-20 s",
+              "fastfib crossover --task-ms 0.01,0.1,1,10 --json crossover.json",
+              "fastfib crossover --workers 4 --start-method fork"),
+    options=(
+        Option("--task-ms", "comma-separated task sizes in ms", default=",".join(f"{v:g}" for v in DEFAULT_TASK_MS)),
+        Option("--workers", "workers in each pool (default: usable cores)", number=int, short="-w"),
+        START_METHOD,
+        Option("--repeats", "repeats per size; the median is reported", default="3", number=int),
+    ),
+    run=_run, format_text=format_text, document=document,
+)

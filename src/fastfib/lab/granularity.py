@@ -20,16 +20,21 @@ granularity`` and the benchmark suite (``benchmarks/test_micro.py``) both use
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from fastfib import executors, gil, measure, paired, registry, runners
+from fastfib import executors, gil, paired, registry, runners
+from fastfib.command import numbers
+from fastfib.lab.experiment import Experiment, Option, ProgressFn, available, burn_kernels
 from fastfib.tables import grid
+from fastfib.tasks import calibrate, oracle
 
-__all__ = ["BATCH", "DEFAULT_WORK_US", "BatchTask", "Task", "batch_task_for", "batching", "repeat_burn", "repeat_burn_many", "run", "sweep",
-           "task_for"]
+__all__ = ["BATCH", "DEFAULT_WORK_US", "EXPERIMENT", "QUICK_WORK_US", "BatchTask", "Task", "batch_task_for",
+           "batching", "repeat_burn", "repeat_burn_many", "run", "sweep", "task_for"]
 
 BATCH = 1000  # items per burn_many call in the batching comparison
 
@@ -53,12 +58,12 @@ class Task:
 
     def expected(self) -> int:
         """What :func:`repeat_burn` must return for this share."""
-        return self.calls * measure.oracle(self.n)
+        return self.calls * oracle(self.n)
 
 
 def task_for(kernel: str, work_us: float, share_s: float = 0.02) -> Task:
     """The share of one thread: calls of about ``work_us`` each, ``share_s`` of work in all."""
-    calibration = measure.calibrate(kernel, work_us / 1e6)
+    calibration = calibrate(kernel, work_us / 1e6)
     calls = max(1, int(share_s / max(calibration.task_s, 1e-7)))
     return Task(kernel, work_us, calibration.n, 1e6 * calibration.task_s, calls)
 
@@ -103,7 +108,7 @@ class BatchTask:
                 "batched": (repeat_burn_many, (self.kernel, self.n, self.batches, self.batch))}
 
     def expected(self) -> int:
-        return self.items * measure.oracle(self.n)
+        return self.items * oracle(self.n)
 
 
 def batch_task_for(kernel: str = "cython-nogil", work_us: float = 1.0, batch: int = BATCH,
@@ -140,7 +145,7 @@ def batching(kernel: str = "cython-nogil", work_us: float = 1.0, batch: int = BA
     with runners.make_runner("sequential").open(1) as alone, runners.make_runner("threads").open(2) as pair:
         for name, (fn, args) in task.cases().items():
 
-            def timed(pool: executors.Pool, fn: Callable[..., int] = fn, args: tuple = args) -> float:
+            def timed(pool: executors.Pool, fn: Callable[..., int] = fn, args: tuple = args, name: str = name) -> float:
                 batch_run = pool.run(fn, [args] * 2)
                 if batch_run.results != expected:
                     raise RuntimeError(f"wrong result from {kernel} {name} burn({task.n})")
@@ -167,7 +172,7 @@ class Point:
 
 
 def sweep(kernels: Sequence[str], work_us: Sequence[float], *, share_s: float, repeats: int,
-          progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> list[Point]:
+          progress: ProgressFn = lambda what, done, total: None) -> list[Point]:
     """Each kernel at each size: 2 shares sequentially and on 2 threads, repeats interleaved."""
     points = []
     total, done = len(kernels) * len(work_us), 0
@@ -178,7 +183,8 @@ def sweep(kernels: Sequence[str], work_us: Sequence[float], *, share_s: float, r
                 task = task_for(kernel, size, share_s)
                 args = [task.args] * 2
                 pair.run(repeat_burn, args)  # warm
-                seq, par = [], []
+                seq: list[float] = []
+                par: list[float] = []
                 for _ in range(repeats):
                     for pool, times in ((alone, seq), (pair, par)):
                         batch = pool.run(repeat_burn, args)
@@ -194,7 +200,7 @@ def sweep(kernels: Sequence[str], work_us: Sequence[float], *, share_s: float, r
 
 
 def run(*, kernels: Sequence[str], work_us: Sequence[float], share_s: float, repeats: int,
-        progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> dict[str, Any]:
+        progress: ProgressFn = lambda what, done, total: None) -> dict[str, Any]:
     """The sweep; a JSON-ready dict with a one-sentence ``finding``."""
     points = sweep(kernels, work_us, share_s=share_s, repeats=repeats, progress=progress)
     batched = None
@@ -228,7 +234,6 @@ def finding(points: Sequence[Point], batched: dict[str, Any] | None = None) -> s
 
 
 def format_text(result: dict[str, Any]) -> str:
-
     header = ["kernel", "target µs/call", "n", "measured µs/call", "calls/thread", "sequential ms", "2 threads ms",
               "speedup"]
     body = [[p["kernel"], f"{p['work_us']:g}", str(p["n"]), f"{p['measured_us']:.3g}", f"{p['calls']:,}",
@@ -264,3 +269,29 @@ def plot(result: dict[str, Any], path: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     plotting.save(figure, path)
+
+
+def _listed(values: Sequence[float]) -> str:
+    return ",".join(f"{value:g}" for value in values)
+
+
+def _run(settings: argparse.Namespace, progress: ProgressFn) -> dict[str, Any]:
+    return run(kernels=burn_kernels(settings.kernels),
+               work_us=sorted(set(numbers(settings.work_us, "--work-us", float))), share_s=settings.share_ms / 1000,
+               repeats=settings.repeats, progress=progress)
+
+
+EXPERIMENT = Experiment(
+    name="granularity", help="when releasing pays: 2-thread speedup by work per nogil call", description=__doc__,
+    examples=("fastfib lab granularity --work-us 0.1,1,10,100 --plot g.png",),
+    options=(
+        Option("--kernels", "kernels", default=available("cython-nogil,cython-gil"), short="-k"),
+        Option("--work-us", "work per call, µs", default=_listed(DEFAULT_WORK_US), quick=_listed(QUICK_WORK_US)),
+        Option("--share-ms", "work per thread per repeat", default="40", quick="20", number=float),
+        Option("--repeats", "repeats", default="5", quick="3", number=int),
+    ),
+    run=_run, format_text=format_text, plot=plot,
+    readme=("when releasing pays",
+            "Releasing the GIL pays on threads only when each nogil call does enough work: around a "
+            "microsecond the threads queue for the GIL, from tens of microseconds they approach the cores."),
+)

@@ -20,15 +20,20 @@ trimmed off).
 
 from __future__ import annotations
 
+import argparse
 import sys
 import threading
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from fastfib import gil, measure, registry
+from fastfib import gil, registry
+from fastfib.command import numbers
+from fastfib.lab.experiment import Experiment, Option, ProgressFn, available, burn_kernels
 from fastfib.tables import grid
+from fastfib.tasks import calibrate
 
-__all__ = ["Step", "record", "run", "statistics_of"]
+__all__ = ["EXPERIMENT", "Step", "record", "run", "statistics_of"]
 
 Step = tuple[str, float, float]  # (mark, start, end), perf_counter seconds
 TIMELINE_S = 0.03  # the timeline's window: the first 30 ms of each run
@@ -38,7 +43,7 @@ JOIN_GAP_S = 10e-6  # a thread's steps closer than this merge into one busy span
 
 def record(kernel: str, n: int, seconds: float,
            switch_interval_s: float | None = None) -> tuple[list[Step], dict[str, float]]:
-    """Two threads, marks "_" and "*", each doing burn(n) steps for ``seconds``:
+    """Two threads, marks "_" and "*", each doing burn(n) steps for ``seconds`` (at least one):
     (the steps in append order, each thread's CPU seconds)."""
     burn = registry.get(kernel).burn
     steps: list[Step] = []
@@ -53,12 +58,12 @@ def record(kernel: str, n: int, seconds: float,
         while not deadline[0]:
             pass
         cpu_start = time.thread_time()
-        while True:
+        end = 0.0
+        while end <= deadline[0]:  # at least one step each, however late a thread starts
             start = clock()
-            if start > deadline[0]:
-                break
             burn(n)
-            append((mark, start, clock()))
+            end = clock()
+            append((mark, start, end))
         cpu[mark] = time.thread_time() - cpu_start
 
     old = sys.getswitchinterval()
@@ -95,7 +100,7 @@ def busy_spans(steps: Sequence[Step]) -> list[Step]:
             own[-1][2] = max(own[-1][2], end)
         else:
             own.append([mark, start, end])
-    return sorted((tuple(span) for group in spans.values() for span in group), key=lambda span: span[1])  # type: ignore[misc]
+    return sorted((tuple(span) for group in spans.values() for span in group), key=lambda span: span[1])
 
 
 def both_running(steps: Sequence[Step]) -> list[Step]:
@@ -137,7 +142,7 @@ def statistics_of(steps: Sequence[Step], cpu_s: float | None = None, wall_s: flo
 
 
 def run(*, kernels: Sequence[str], switch_intervals_ms: Sequence[float], seconds: float, step_us: float,
-        progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> dict[str, Any]:
+        progress: ProgressFn = lambda what, done, total: None) -> dict[str, Any]:
     """Every configuration: pure Python at each switch interval, each other kernel at the default."""
     plan: list[tuple[str, float | None]] = []
     for kernel in kernels:
@@ -148,7 +153,7 @@ def run(*, kernels: Sequence[str], switch_intervals_ms: Sequence[float], seconds
     rows, timelines = [], []
     for done, (kernel, interval) in enumerate(plan):
         progress(f"{kernel}, switch interval {1000 * (interval or sys.getswitchinterval()):g} ms", done, len(plan))
-        n = measure.calibrate(kernel, step_us / 1e6).n
+        n = calibrate(kernel, step_us / 1e6).n
         everything, cpu = record(kernel, n, seconds, interval)
         steps = both_running(everything)
         wall = max(e for _, _, e in everything) - min(s for _, s, _ in everything)
@@ -169,7 +174,8 @@ def run(*, kernels: Sequence[str], switch_intervals_ms: Sequence[float], seconds
 def finding(rows: list[dict[str, Any]]) -> str:
     parts = []
     for row in rows:
-        what = row["kernel"] + (f" at a {row['switch_interval_ms']:g} ms switch interval" if row["kernel"] == "python" else "")
+        interval = f" at a {row['switch_interval_ms']:g} ms switch interval" if row["kernel"] == "python" else ""
+        what = row["kernel"] + interval
         parts.append(f"{what}: runs of {row['median_run_ms']:.2g} ms (median; longest {row['longest_run_ms']:.1f}), "
                      f"{row['switches_per_s']:,.0f} switches/s, parallelism {row['parallelism']:.2f}")
     if gil.gil_enabled():
@@ -179,7 +185,6 @@ def finding(rows: list[dict[str, Any]]) -> str:
 
 
 def format_text(result: dict[str, Any]) -> str:
-
     header = ["kernel", "switch interval ms", "steps", "switches/s", "longest run ms", "longest run steps",
               "median run ms", "parallelism"]
     body = [[r["kernel"], f"{r['switch_interval_ms']:g}", f"{r['steps']:,}", f"{r['switches_per_s']:,.0f}",
@@ -212,3 +217,25 @@ def plot(result: dict[str, Any], path: str) -> None:
     ax.set_title("fastfib lab interleave: who runs when (bars: running; a step that waited for the GIL left out)",
                  fontsize=9)
     plotting.save(figure, path)
+
+
+def _run(settings: argparse.Namespace, progress: ProgressFn) -> dict[str, Any]:
+    return run(kernels=burn_kernels(settings.kernels),
+               switch_intervals_ms=numbers(settings.switch_ms, "--switch-ms", float), seconds=settings.seconds,
+               step_us=settings.step_us, progress=progress)
+
+
+EXPERIMENT = Experiment(
+    name="interleave", help="who runs when: switches/s and the longest run of one thread", description=__doc__,
+    examples=("fastfib lab interleave --switch-ms 0.5,5,50 --plot timeline.png",),
+    options=(
+        Option("--kernels", "kernels", default=available("python,cython-gil,cython-nogil"), short="-k"),
+        Option("--switch-ms", "switch intervals for python", default="1,5,20", quick="1,5"),
+        Option("--seconds", "per configuration", default="0.5", quick="0.3", number=float),
+        Option("--step-us", "work per step, µs", default="20.0", number=float),
+    ),
+    run=_run, format_text=format_text, plot=plot,
+    readme=("who runs when",
+            "Two threads take turns at the switch interval under the GIL (the longest run of one thread "
+            "follows `sys.setswitchinterval`), while the nogil kernel lets both run at once."),
+)

@@ -17,16 +17,20 @@ GIL-holding call shows up as a lateness of that size.
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import threading
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from fastfib import gil, measure, registry
+from fastfib import gil, registry
 from fastfib.lab.blocking_io import percentile
+from fastfib.lab.experiment import Experiment, Option, ProgressFn, available, burn_kernels
 from fastfib.tables import grid
+from fastfib.tasks import calibrate
 
-__all__ = ["run", "wakeups"]
+__all__ = ["EXPERIMENT", "run", "wakeups"]
 
 TICK_S = 0.001
 
@@ -37,7 +41,7 @@ def wakeups(kernel: str | None, n: int, seconds: float) -> list[float]:
     late: list[float] = []
 
     def cpu() -> None:
-        burn = registry.get(kernel).burn  # type: ignore[arg-type]
+        burn = registry.get(kernel).burn
         while not stop.is_set():
             burn(n)
 
@@ -63,14 +67,14 @@ def wakeups(kernel: str | None, n: int, seconds: float) -> list[float]:
 
 
 def run(*, kernels: Sequence[str], seconds: float, call_ms: float,
-        progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> dict[str, Any]:
+        progress: ProgressFn = lambda what, done, total: None) -> dict[str, Any]:
     """Idle, then each kernel; a JSON-ready dict with a one-sentence ``finding``."""
     plan: list[str | None] = [None, *kernels]
     rows, samples = [], {}
     for done, kernel in enumerate(plan):
         label = kernel or "idle"
         progress(f"{label}: calibrating", done, len(plan))
-        calibration = measure.calibrate(kernel, call_ms / 1000) if kernel else None
+        calibration = calibrate(kernel, call_ms / 1000) if kernel else None
         progress(f"{label}: {seconds:g} s of 1 ms sleeps", done, len(plan))
         late = wakeups(kernel, calibration.n if calibration else 0, seconds)
         samples[label] = late
@@ -91,7 +95,6 @@ def finding(rows: list[dict[str, Any]]) -> str:
 
 
 def format_text(result: dict[str, Any]) -> str:
-
     header = ["beside the I/O thread", "one CPU call ms", "wake-ups", "late: median ms", "p99 ms", "max ms"]
     body = [[r["beside"], "-" if r["call_ms"] is None else f"{r['call_ms']:.1f}", f"{r['wakeups']:,}",
              f"{r['median_ms']:.3f}", f"{r['p99_ms']:.2f}", f"{r['max_ms']:.2f}"] for r in result["rows"]]
@@ -114,3 +117,23 @@ def plot(result: dict[str, Any], path: str) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     plotting.save(figure, path)
+
+
+def _run(settings: argparse.Namespace, progress: ProgressFn) -> dict[str, Any]:
+    return run(kernels=burn_kernels(settings.kernels), seconds=settings.seconds, call_ms=settings.call_ms,
+               progress=progress)
+
+
+EXPERIMENT = Experiment(
+    name="latency", help="the convoy effect: an I/O thread's wake-up latency beside CPU-bound work",
+    description=__doc__, examples=("fastfib lab latency --call-ms 200 --plot latency.png",),
+    options=(
+        Option("--kernels", "kernels", default=available("python,numpy,cython-gil,cython-nogil"), short="-k"),
+        Option("--seconds", "of 1 ms sleeps per kernel", default="1", quick="0.4", number=float),
+        Option("--call-ms", "length of one CPU-bound call", default="100", quick="50", number=float),
+    ),
+    run=_run, format_text=format_text, plot=plot,
+    readme=("the convoy effect",
+            "An I/O thread waking from a 1 ms sleep is late by the switch interval beside pure Python, by the "
+            "whole call beside a GIL-holding C call, and not at all beside the nogil kernel."),
+)

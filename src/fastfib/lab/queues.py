@@ -16,17 +16,21 @@ exact F(id mod 94); throughput is items per second.
 
 from __future__ import annotations
 
+import argparse
 import collections
 import multiprocessing
 import queue
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fastfib import pure, registry
+from fastfib.command import names
+from fastfib.lab.experiment import START_METHOD, Experiment, Option, ProgressFn
 from fastfib.tables import grid
 
-__all__ = ["consume", "produce", "processes", "run", "thread_workers", "verify"]
+__all__ = ["EXPERIMENT", "consume", "produce", "processes", "run", "thread_workers", "verify"]
 
 MOD = 94  # item i asks for F(i % 94): every answer fits in 64 bits
 
@@ -108,7 +112,7 @@ def consume(tasks: Any, results: Any, kernel: str, ready: Any, go: Any) -> None:
 def processes(items: int, consumers: int, kernel: str = "cython-nogil",
               start_method: str = "forkserver") -> dict[str, Any]:
     """A producer process and C consumer processes joined by a multiprocessing queue."""
-    context = multiprocessing.get_context(start_method)
+    context: Any = multiprocessing.get_context(start_method)  # (typeshed's BaseContext lacks Process)
     tasks, results = context.Queue(maxsize=10_000), context.Queue()
     ready, go = context.Semaphore(0), context.Event()
     started = time.perf_counter()
@@ -141,7 +145,7 @@ def processes(items: int, consumers: int, kernel: str = "cython-nogil",
 
 
 def run(*, items: int, workers: int, consumers: int, kernel: str = "cython-nogil", start_method: str = "forkserver",
-        progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> dict[str, Any]:
+        progress: ProgressFn = lambda what, done, total: None) -> dict[str, Any]:
     """The whole experiment; a JSON-ready dict with a one-sentence ``finding``."""
     progress(f"{workers} thread workers, {items} items", 0, 3)
     rows = [thread_workers(items, 1, kernel), thread_workers(items, workers, kernel)]
@@ -162,10 +166,32 @@ def finding(rows: list[dict[str, Any]]) -> str:
 
 
 def format_text(result: dict[str, Any]) -> str:
-
     header = ["pattern", "workers", "items/s", "received", "missing", "duplicated", "wrong", "exactly once"]
     body = [[r["pattern"], str(r["workers"]), f"{r['items_per_s']:,.0f}", f"{r['received']:,}", str(r["missing"]),
              str(r["duplicated"]), str(r["wrong"]), "yes" if r["exactly_once"] else "NO"] for r in result["rows"]]
     s = result["settings"]
     return (grid(header, body, left=1) + f"\n\nEach item i asks for F(i mod {MOD}) on {s['kernel']}: tiny tasks, "
             "so the figures are the queues' own cost (hand-over, pickling, pipes), not the work's.")
+
+
+def _run(settings: argparse.Namespace, progress: ProgressFn) -> dict[str, Any]:
+    kernel = names(settings.kernel, registry.names(), "kernel")[0]
+    return run(items=settings.items, workers=settings.workers, consumers=settings.consumers, kernel=kernel,
+               start_method=settings.start_method, progress=progress)
+
+
+EXPERIMENT = Experiment(
+    name="queue", help="worker threads with task_done/join; producer/consumer processes; exactly once",
+    description=__doc__, examples=("fastfib lab queue --items 100000 --consumers 4 --start-method spawn",),
+    options=(
+        Option("--items", "items", default="20000", quick="5000", number=int),
+        Option("--workers", "worker threads", default="4", number=int),
+        Option("--consumers", "consumer processes", default="2", number=int),
+        Option("--kernel", "kernel computing F(item mod 94)", default="cython-nogil", short="-k"),
+        START_METHOD,
+    ),
+    run=_run, format_text=format_text,
+    readme=("worker pools and producer/consumer",
+            "Thread workers with `task_done`/`join` and a producer and consumers in separate processes, joined by "
+            "sentinels, consume every item exactly once; the processes pay for pickling and pipes."),
+)

@@ -23,6 +23,7 @@ each other interpreter found (pyenv's 3.9 when present).
 
 from __future__ import annotations
 
+import argparse
 import glob
 import json
 import os
@@ -33,12 +34,15 @@ import sys
 import sysconfig
 import threading
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Sequence
+from typing import Any
 
+from fastfib.lab.experiment import Experiment, Option, ProgressFn
 from fastfib.lab.timing import start_together
 from fastfib.tables import grid
 
-__all__ = ["PLAIN_LOOP_SNIPPET", "find_python39", "locked", "owner_thread", "plain_loop", "run", "unsafe"]
+__all__ = ["EXPERIMENT", "PLAIN_LOOP_SNIPPET", "find_python39", "locked", "owner_thread", "plain_loop", "run",
+           "unsafe"]
 
 
 class Counter:
@@ -157,7 +161,7 @@ WHY = ("On CPython 3.10+ with the GIL, the interpreter offers the GIL to another
 
 def run(*, threads: int, increments: int, pause_s: float, loop_threads: int, loop_increments: int,
         interpreters: Sequence[str] | None = None,
-        progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> dict[str, Any]:
+        progress: ProgressFn = lambda what, done, total: None) -> dict[str, Any]:
     """The whole experiment; a JSON-ready dict with a one-sentence ``finding``."""
     python39 = find_python39() if interpreters is None else None
     others = list(interpreters) if interpreters is not None else ([python39] if python39 else [])
@@ -197,7 +201,6 @@ def finding(rows: list[dict[str, Any]], loops: list[dict[str, Any]], threads: in
 
 
 def format_text(result: dict[str, Any]) -> str:
-
     s = result["settings"]
     body = [[r["method"], f"{r['expected']:,}", f"{r['counted']:,}", f"{r['lost_updates']:,}",
              f"{1000 * r['wall_s']:.0f}"] for r in result["rows"]]
@@ -211,3 +214,28 @@ def format_text(result: dict[str, Any]) -> str:
         lines.append(result["skipped"])
     lines.append("\nWhy: " + result["why"])
     return "\n".join(lines)
+
+
+def _run(settings: argparse.Namespace, progress: ProgressFn) -> dict[str, Any]:
+    return run(threads=settings.threads, increments=settings.increments, pause_s=settings.pause_ms / 1000,
+               loop_threads=settings.threads, loop_increments=settings.loop_increments,
+               interpreters=settings.python, progress=progress)
+
+
+EXPERIMENT = Experiment(
+    name="race", help="a lost update, fixed by a Lock and by an owner thread; x += 1 on 3.9 vs 3.10+",
+    description=__doc__, examples=("fastfib lab race --threads 8 --python ~/.pyenv/versions/3.12.1/bin/python",),
+    options=(
+        Option("--threads", "threads", default="4", number=int),
+        Option("--increments", "read-sleep-write increments per thread", default="50", quick="25", number=int),
+        Option("--pause-ms", "the sleep between the read and the write", default="0.2", number=float),
+        Option("--loop-increments", "plain x += 1 per thread", default="500000", quick="300000", number=int),
+        Option("--python", "run the plain loop under this interpreter too (repeatable; default: pyenv's 3.9 if "
+               "found)", action="append", metavar="PATH"),
+    ),
+    run=_run, format_text=format_text,
+    readme=("a lost update and its fixes",
+            "A read-modify-write with a forced switch inside loses updates on threads; a Lock or a single owner "
+            "thread fed by a Queue makes it exact; a plain `x += 1` loop lost updates on CPython 3.9 and no "
+            "longer does on 3.10+ with the GIL (an implementation detail, not a promise)."),
+)

@@ -21,6 +21,8 @@ pass for ours.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import hashlib
 import os
 import socket
@@ -30,17 +32,21 @@ import tempfile
 import threading
 import time
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from fastfib import gil, measure, registry
-from fastfib.lab.timing import start_together
+from fastfib.command import names
 from fastfib.gilwatch import GilWatch
+from fastfib.lab.experiment import Experiment, Option, ProgressFn
+from fastfib.lab.timing import start_together
 from fastfib.tables import grid
+from fastfib.tasks import calibrate
+
+__all__ = ["EXPERIMENT", "OPERATIONS", "Operation", "classify", "measure_operation", "run"]
 
 SHORT_INTERVAL_S = 0.0005
-
-__all__ = ["OPERATIONS", "Operation", "classify", "measure_operation", "run"]
 
 
 @dataclass(frozen=True)
@@ -179,7 +185,7 @@ def _best(call: Callable[[], Any], repeats: int = 3) -> float:
 def sized(op: Operation, target_s: float) -> tuple[int, Callable[[], Any]]:
     """(size, call) with one call taking about ``target_s``."""
     if op.name.startswith("fastfib "):
-        n = measure.calibrate(op.name.split()[1], target_s).n
+        n = calibrate(op.name.split()[1], target_s).n
         return n, op.build(n)
     if not op.scales:
         return int(target_s * 1e6), op.build(int(target_s * 1e6))
@@ -193,12 +199,10 @@ def sized(op: Operation, target_s: float) -> tuple[int, Callable[[], Any]]:
     return size, op.build(size)
 
 
-def _pinned_blas() -> Iterator[None]:
+def _pinned_blas() -> contextlib.AbstractContextManager[Any]:
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # the measurement still runs; the report says so
-        import contextlib
-
         return contextlib.nullcontext()
     return threadpool_limits(limits=1, user_api="blas")
 
@@ -224,6 +228,11 @@ def measure_operation(call: Callable[[], Any], repeats: int) -> dict[str, float]
     """One call's time, its heartbeat stall (at the usual switch interval, and at one far
     longer than the call), and the 2-thread speedup (medians of ``repeats``)."""
     calls, stalls, long_stalls, short_stalls, sequential, parallel, fractions = [], [], [], [], [], [], []
+
+    def worker(barrier: threading.Barrier) -> None:
+        barrier.wait()
+        call()
+
     for _ in range(repeats):
         took, stall = _stall_ms(call)
         calls.append(took)
@@ -241,12 +250,7 @@ def measure_operation(call: Callable[[], Any], repeats: int) -> dict[str, float]
         call()
         sequential.append(time.perf_counter() - start)
         barrier = threading.Barrier(3)
-
-        def worker() -> None:
-            barrier.wait()
-            call()
-
-        parallel.append(start_together([threading.Thread(target=worker) for _ in range(2)], barrier))
+        parallel.append(start_together([threading.Thread(target=worker, args=(barrier,)) for _ in range(2)], barrier))
     call_ms = 1000 * statistics.median(calls)
     return {"call_ms": call_ms, "stall_ms": statistics.median(stalls), "least_stall_ms": min(stalls),
             "held_share": min(long_stalls),  # least stall / call, switch interval far past the call
@@ -274,7 +278,7 @@ def classify(held_share: float, held_share_short: float, switch_interval_ms: flo
 
 
 def run(*, target_ms: float, repeats: int, only: Sequence[str] | None = None,
-        progress: Callable[[str, int, int], None] = lambda what, done, total: None) -> dict[str, Any]:
+        progress: ProgressFn = lambda what, done, total: None) -> dict[str, Any]:
     """Every operation; a JSON-ready dict with a one-sentence ``finding``."""
     chosen = [op for op in operations() if only is None or op.name in only]
     interval_ms = 1000 * sys.getswitchinterval()
@@ -317,7 +321,6 @@ def finding(rows: list[dict[str, Any]]) -> str:
 
 
 def format_text(result: dict[str, Any]) -> str:
-
     header = ["operation", "one call ms", "stall ms (least)", "stall/call, long interval", "2 threads",
               "releases the GIL?"]
     body = [[r["operation"], f"{r['call_ms']:.1f}", f"{r['stall_ms']:.1f} ({r['least_stall_ms']:.1f})",
@@ -327,10 +330,32 @@ def format_text(result: dict[str, Any]) -> str:
     s = result["settings"]
     notes = [f"stall = longest gap of a 1 ms heartbeat thread beside one call, median (least) of the repeats;\n"
              "stall/call, long interval = the least stall over the call with the switch interval far past the "
-             "call: under 0.5 only if the call releases the GIL (the verdict; at a 0.5 ms interval it tells bytecode from a C call).\n2 threads = 2 calls one after the other / 2 calls on 2 "
+             "call: under 0.5 only if the call releases the GIL (the verdict; at a 0.5 ms interval it tells "
+             "bytecode from a C call).\n2 threads = 2 calls one after the other / 2 calls on 2 "
              f"threads together; switch interval {s['switch_interval_ms']:g} ms.",
              "Releasing is necessary for a speedup, not sufficient: sleeps and waits overlap on any core count, "
              "computing needs a second core."]
     if not s["blas_pinned_to_one_thread"]:
         notes.append("threadpoolctl is not installed: numpy's BLAS was not pinned to one thread.")
     return grid(header, body, left=1) + "\n\n" + "\n".join(notes)
+
+
+def _run(settings: argparse.Namespace, progress: ProgressFn) -> dict[str, Any]:
+    only = names(settings.only, [op.name for op in operations()], "operation") if settings.only else None
+    return run(target_ms=settings.target_ms, repeats=settings.repeats, only=only, progress=progress)
+
+
+EXPERIMENT = Experiment(
+    name="release", help="which library calls release the GIL: a yes/no table with the numbers", description=__doc__,
+    examples=("fastfib lab release --only 'time.sleep,hashlib.sha256,python loop'",),
+    options=(
+        Option("--target-ms", "length of one call", default="25", quick="15", number=float),
+        Option("--repeats", "repeats", default="5", quick="3", number=int),
+        Option("--only", "comma-separated operations: " + ", ".join(op.name for op in operations())),
+    ),
+    run=_run, format_text=format_text,
+    readme=("which library calls release the GIL",
+            "Sleeps, socket waits, file reads, hashlib, zlib, large numpy operations and the nogil kernel "
+            "release the GIL; Python loops hand it over every switch interval, and a C call that holds it "
+            "(builtin `sum`, the GIL kernel) blocks every other thread for the whole call."),
+)

@@ -15,9 +15,9 @@ Every error is JSON, ``{"error": "...", "status": 400}``: a non-integer or
 negative n, or n above the cap → 400; an unknown path → 404; another method →
 405; a request line over 8 KiB → 414; headers over the cap → 431; a client
 whose request head has not arrived within ``timeout_s`` (silent, or dripping
-a byte at a time) → 408 and the connection is closed. None of them stops the server. ``capacity`` bounds how many requests
-are *handled* at once (the rest wait for a slot), as a fixed pool of workers
-would. ``close()`` stops accepting, waits for the connections in progress
+a byte at a time) → 408 and the connection is closed. None of them stops the
+server. ``capacity`` bounds how many requests are *handled* at once (the rest
+wait for a slot), as a fixed pool of workers would. ``close()`` stops accepting, waits for the connections in progress
 (each bounded by ``timeout_s``) and frees the port: no thread is left behind.
 """
 
@@ -83,14 +83,14 @@ class _HeadDeadline:
 class FibHandler(BaseHTTPRequestHandler):
     """One connection. Errors are JSON; logging is off unless the server asks for it."""
 
-    server: "FibServer"
+    server: FibServer
     protocol_version = "HTTP/1.1"  # keep-alive for clients that want it
     server_version = f"fastfib/{fastfib.__version__}"
     sys_version = ""
 
     def setup(self) -> None:
-        self.timeout = self.server.timeout_s  # every read from the client waits at most this long
         super().setup()
+        self.connection.settimeout(self.server.timeout_s)  # every read from the client waits at most this long
         self._stream = self.rfile
 
     def version_string(self) -> str:
@@ -101,7 +101,7 @@ class FibHandler(BaseHTTPRequestHandler):
     def handle_one_request(self) -> None:
         # The whole request head must arrive within timeout_s: a client dripping a byte at a
         # time would otherwise hold its thread for ever, each read well inside the timeout.
-        self.rfile = _HeadDeadline(self._stream, self.connection, self.server.timeout_s)
+        self.rfile = _HeadDeadline(self._stream, self.connection, self.server.timeout_s)  # type: ignore[assignment]
         try:
             line = self.rfile.readline(MAX_REQUEST_LINE + 1)
             if not line:  # the client closed the connection
@@ -241,7 +241,7 @@ class FibServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host!s}:{port}"
 
     def count(self, what: str) -> None:
         with self._lock:
@@ -257,7 +257,7 @@ class FibServer(ThreadingHTTPServer):
             self._counts.update(served=0, errors=0, timeouts=0, max_in_flight=self._counts["in_flight"])
 
     class _Slot:
-        def __init__(self, server: "FibServer") -> None:
+        def __init__(self, server: FibServer) -> None:
             self.server = server
 
         def __enter__(self) -> None:
@@ -275,7 +275,7 @@ class FibServer(ThreadingHTTPServer):
             if server._slots is not None:
                 server._slots.release()
 
-    def slot(self) -> "_Slot":
+    def slot(self) -> _Slot:
         """Held while a request is handled: at most ``capacity`` at once."""
         return FibServer._Slot(self)
 
@@ -285,7 +285,7 @@ class FibServer(ThreadingHTTPServer):
 
     # -- running in the background -----------------------------------------------------------
 
-    def start(self) -> "FibServer":
+    def start(self) -> FibServer:
         """Serve from a background thread (until ``close``)."""
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05},
                                         name="fastfib-server", daemon=True)
@@ -300,7 +300,7 @@ class FibServer(ThreadingHTTPServer):
             self._thread = None
         self.server_close()
 
-    def __enter__(self) -> "FibServer":  # type: ignore[override]
+    def __enter__(self) -> FibServer:
         return self.start()
 
     def __exit__(self, *_: Any) -> None:
