@@ -21,7 +21,7 @@ static uint64_t burn_polled(unsigned int n, const fib_cancel *cancel, int *stopp
     return burn_polled(n - 1, cancel, stopped) + burn_polled(n - 2, cancel, stopped);
 }
 
-int fib_burn(unsigned int n, uint64_t *out, const fib_cancel *cancel)
+fib_status fib_burn(unsigned int n, uint64_t *out, const fib_cancel *cancel)
 {
     uint64_t value;
     int stopped = 0;
@@ -35,7 +35,7 @@ int fib_burn(unsigned int n, uint64_t *out, const fib_cancel *cancel)
     return FIB_OK;
 }
 
-int fib_exact_u64(unsigned int n, uint64_t *out)
+fib_status fib_exact_u64(unsigned int n, uint64_t *out)
 {
     uint64_t a = 0, b = 1; /* (F(k), F(k+1)), starting at k = 0 */
     unsigned int k = n >> 1;
@@ -65,10 +65,10 @@ int fib_exact_u64(unsigned int n, uint64_t *out)
     return FIB_OK;
 }
 
-int fib_burn_many(const unsigned int *ns, size_t count, uint64_t *out)
+fib_status fib_burn_many(const unsigned int *ns, size_t count, uint64_t *out)
 {
     size_t i;
-    int status;
+    fib_status status;
 
     for (i = 0; i < count; i++)
         if ((status = fib_burn(ns[i], &out[i], NULL)) != FIB_OK)
@@ -76,10 +76,10 @@ int fib_burn_many(const unsigned int *ns, size_t count, uint64_t *out)
     return FIB_OK;
 }
 
-int fib_exact_many(const unsigned int *ns, size_t count, uint64_t *out)
+fib_status fib_exact_many(const unsigned int *ns, size_t count, uint64_t *out)
 {
     size_t i;
-    int status;
+    fib_status status;
 
     for (i = 0; i < count; i++)
         if ((status = fib_exact_u64(ns[i], &out[i])) != FIB_OK)

@@ -11,10 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Status codes returned by every kernel. */
-#define FIB_OK 0
-#define FIB_ERR_OVERFLOW 1 /* F(n) does not fit in uint64_t: nothing written */
-#define FIB_ERR_CANCELLED 2 /* the caller's cancel flag was set: stopped early, nothing written */
+/* What every kernel returns. */
+typedef enum fib_status {
+    FIB_OK = 0,           /* success: the result was written to *out */
+    FIB_ERR_OVERFLOW = 1, /* F(n) does not fit in uint64_t: nothing written */
+    FIB_ERR_CANCELLED = 2 /* the caller's cancel flag was set: stopped early, nothing written */
+} fib_status;
 
 /* F(93) = 12200160415121876738 is the largest Fibonacci number in a uint64_t. */
 #define FIB_U64_MAX_N 93
@@ -33,16 +35,16 @@ typedef struct {
  * If cancel is not NULL, it is polled about every FIB_POLL_N-sized subtree
  * (~0.1 ms of work) and FIB_ERR_CANCELLED returned once it is set. */
 #define FIB_POLL_N 25
-int fib_burn(unsigned int n, uint64_t *out, const fib_cancel *cancel);
+fib_status fib_burn(unsigned int n, uint64_t *out, const fib_cancel *cancel);
 
 /* F(n) exactly by fast doubling: O(log n) multiplications. */
-int fib_exact_u64(unsigned int n, uint64_t *out);
+fib_status fib_exact_u64(unsigned int n, uint64_t *out);
 
 /* Batches: fib_burn (no cancel) or fib_exact_u64 of ns[0 .. count-1] into
  * out[0 .. count-1], in one call, so a caller releases the GIL once for the
  * whole batch instead of once per item. Stops at the first failure and
  * returns its status (out[] then holds only the items before it). */
-int fib_burn_many(const unsigned int *ns, size_t count, uint64_t *out);
-int fib_exact_many(const unsigned int *ns, size_t count, uint64_t *out);
+fib_status fib_burn_many(const unsigned int *ns, size_t count, uint64_t *out);
+fib_status fib_exact_many(const unsigned int *ns, size_t count, uint64_t *out);
 
 #endif /* FASTFIB_FIB_H */

@@ -27,7 +27,8 @@ class CancelToken:
     @property
     def is_set(self) -> bool: ...
     def set(self, reason: BaseException | None = None) -> None:
-        """Ask the burn using this token to stop and raise ``reason`` (default KeyboardInterrupt)."""
+        """Ask the burn using this token to stop and raise ``reason`` (default KeyboardInterrupt);
+        a token already set keeps its first reason."""
 
 def burn_gil(n: SupportsIndex, cancel: CancelToken | None = None) -> int:
     """F(n) by naive recursion in C, holding the GIL: no other thread runs."""

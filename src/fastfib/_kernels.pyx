@@ -43,7 +43,10 @@ cdef class CancelToken:
     cdef readonly object reason
 
     def set(self, reason=None):
-        """Ask the burn using this token to stop and raise ``reason``."""
+        """Ask the burn using this token to stop and raise ``reason``. The first
+        reason stays: of two cancellers (a deadline, Ctrl-C) the first one wins."""
+        if self._flag.requested:
+            return
         self.reason = KeyboardInterrupt() if reason is None else reason
         self._flag.requested = 1  # last: a reader that sees the flag finds the reason
 
@@ -56,24 +59,26 @@ cdef const cfib.fib_cancel *_flag_of(CancelToken cancel):
     return NULL if cancel is None else &cancel._flag
 
 
-cdef object _result(int status, uint64_t value, object n, CancelToken cancel=None):
+cdef object _result(cfib.fib_status status, uint64_t value, object n, CancelToken cancel=None):
     # Step 3. The C kernels report failure by a status code rather than by
     # raising: code running without the GIL cannot create an exception.
     # (_c_n already range-checked n, so overflow is the kernel's own safety net.)
+    if status == cfib.FIB_OK:
+        return value
     if status == cfib.FIB_ERR_CANCELLED:
         # A token may stop many calls: drop the last raise's traceback, or
         # each raise of the same exception object would lengthen it.
         raise cancel.reason.with_traceback(None)
-    if status != cfib.FIB_OK:
-        raise OverflowError(f"F({n}) does not fit in 64 bits (C status {status})")
-    return value
+    if status == cfib.FIB_ERR_OVERFLOW:
+        raise OverflowError(f"F({n}) does not fit in 64 bits")
+    raise SystemError(f"fastfib's C kernel returned an unknown status {<int>status} for F({n})")
 
 
 def fib_gil(object n):
     """F(n) exactly, by fast doubling in C, holding the GIL (n <= 93)."""
     cdef unsigned int cn = _c_n(n, "cython-gil")
     cdef uint64_t value = 0
-    cdef int status
+    cdef cfib.fib_status status
     status = cfib.fib_exact_u64(cn, &value)
     return _result(status, value, n)
 
@@ -82,7 +87,7 @@ def fib_nogil(object n):
     """F(n) exactly, by fast doubling in C, with the GIL released (n <= 93)."""
     cdef unsigned int cn = _c_n(n, "cython-nogil")
     cdef uint64_t value = 0
-    cdef int status
+    cdef cfib.fib_status status
     with nogil:  # Step 2: other Python threads run while C works.
         status = cfib.fib_exact_u64(cn, &value)
     return _result(status, value, n)
@@ -97,7 +102,7 @@ def burn_gil(object n, CancelToken cancel=None):
     cdef unsigned int cn = _c_n(n, "cython-gil")
     cdef const cfib.fib_cancel *flag = _flag_of(cancel)
     cdef uint64_t value = 0
-    cdef int status
+    cdef cfib.fib_status status
     status = cfib.fib_burn(cn, &value, flag)
     return _result(status, value, n, cancel)
 
@@ -110,7 +115,7 @@ def burn_nogil(object n, CancelToken cancel=None):
     cdef unsigned int cn = _c_n(n, "cython-nogil")
     cdef const cfib.fib_cancel *flag = _flag_of(cancel)  # `cancel` keeps it alive
     cdef uint64_t value = 0
-    cdef int status
+    cdef cfib.fib_status status
     with nogil:  # `cn`, `flag`, `value` and `status` are C variables: allowed here.
         status = cfib.fib_burn(cn, &value, flag)
     return _result(status, value, n, cancel)
@@ -136,7 +141,7 @@ cdef unsigned int _c_item(object n, str kernel) except? 0:
 cdef object _many(object ns, str kernel, bint burn, bint release):
     cdef list items = list(ns)
     cdef size_t count = len(items), i
-    cdef int status
+    cdef cfib.fib_status status
     # C arrays: no Python object may be touched inside `with nogil:`.
     cdef unsigned int *cns = <unsigned int *>PyMem_Malloc((count or 1) * sizeof(unsigned int))
     cdef uint64_t *out = <uint64_t *>PyMem_Malloc((count or 1) * sizeof(uint64_t))
