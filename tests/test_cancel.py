@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import needs_gil, needs_no_gil, oracle
 
 import fastfib
 from fastfib import registry
-
-from helpers import needs_gil, needs_no_gil, oracle
 
 pytestmark = pytest.mark.skipif("cython-nogil" not in registry.KERNELS, reason="extension not built")
 F = oracle(100)
@@ -109,9 +108,43 @@ def test_bad_n_with_timeout_is_the_usual_error():
         fastfib.burn(2.5, kernel="cython-nogil", timeout=1)
 
 
-def test_timeout_and_cancel_together_are_refused():
-    with pytest.raises(ValueError, match="not both"):
-        fastfib.burn(10, kernel="cython-nogil", timeout=1, cancel=fastfib.CancelToken())
+@pytest.mark.timeout(60)
+def test_with_timeout_and_cancel_the_deadline_sets_that_token():
+    token = fastfib.CancelToken()
+    with pytest.raises(TimeoutError, match="did not finish within 0.2 s"):
+        fastfib.burn(FOREVER, kernel="cython-nogil", timeout=0.2, cancel=token)
+    assert token.is_set and isinstance(token.reason, TimeoutError)
+
+
+@pytest.mark.timeout(60)
+def test_with_timeout_and_cancel_the_token_set_first_wins():
+    token = fastfib.CancelToken()
+    setter = threading.Timer(0.05, token.set, args=(InterruptedError("before the deadline"),))
+    setter.start()
+    with pytest.raises(InterruptedError, match="before the deadline"):
+        fastfib.burn(FOREVER, kernel="cython-nogil", timeout=30, cancel=token)
+    setter.join()
+
+
+def test_a_set_token_keeps_its_first_reason():
+    token = fastfib.CancelToken()
+    first = RuntimeError("first")
+    token.set(first)
+    token.set(TimeoutError("second"))
+    assert token.reason is first
+
+
+def test_without_the_extension_a_token_says_how_to_build_it():
+    # A fresh interpreter in which the compiled module cannot be imported, as in an unbuilt checkout.
+    code = ("import sys; sys.modules['fastfib._kernels'] = None\n"
+            "import fastfib\n"
+            "try:\n"
+            "    fastfib.CancelToken()\n"
+            "except ImportError as exc:\n"
+            "    print(exc)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.startswith("fastfib.CancelToken needs the compiled extension, which is missing")
+    assert "`make`" in done.stdout
 
 
 def _fastfib() -> list[str]:

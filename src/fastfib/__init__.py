@@ -10,7 +10,8 @@ Python, numpy, and C called holding the GIL or inside ``with nogil:``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from fastfib import registry as _registry
 from fastfib._args import check_n as _check_n
@@ -55,26 +56,27 @@ def burn(n: object, *, kernel: str, timeout: float | None = None, cancel: Cancel
     """F(n) by naive double recursion on ``kernel``: the lab's CPU workload (~phi**n calls).
 
     ``timeout`` (seconds) raises TimeoutError when the burn does not finish in
-    time; ``cancel`` lets another thread stop it (``token.set()``). Both need
-    a kernel whose C loop polls a flag (cython-gil, cython-nogil) -- and only
-    the nogil one can actually be stopped early: while the GIL-holding burn
-    runs, no thread can run to set the flag.
+    time; ``cancel`` lets another thread stop it (``token.set()``); given both,
+    the deadline sets that token, and whichever comes first stops the burn.
+    Both need a kernel whose C loop polls a flag (cython-gil, cython-nogil) --
+    and only the nogil one can actually be stopped early: while the
+    GIL-holding burn runs, no thread can run to set the flag.
     """
     chosen = _registry.burner(kernel)
+    work = chosen.burn
+    assert work is not None  # burner() returns only kernels that have a burn
     if timeout is None and cancel is None:
-        return chosen.burn(n)
+        return work(n)
     if not chosen.cancellable:
         raise ValueError(
             f"kernel {kernel!r} cannot be stopped from outside (timeout=, cancel=); kernels that can: "
             f"{', '.join(_registry.cancellable_names()) or 'none (the extension is not built)'}"
         )
     if timeout is None:
-        return chosen.burn(n, cancel=cancel)
-    if cancel is not None:
-        raise ValueError("give timeout= or cancel=, not both")
+        return work(n, cancel=cancel)
     _check_n(n, kernel, chosen.max_n)  # bad n: the usual error, not a timeout
-    with deadline(timeout, f"burn({n}) on {kernel}") as token:
-        return chosen.burn(n, cancel=token)
+    with deadline(timeout, f"burn({n}) on {kernel}", token=cancel) as token:
+        return work(n, cancel=token)
 
 
 def burn_many(ns: Iterable[object], *, kernel: str) -> list[int]:
@@ -106,7 +108,7 @@ def _each(single: Callable[[object], int], batch: Callable[[object], list[int]] 
     return [single(n) for n in items]
 
 
-def probe(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> "ProbeResult":
+def probe(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> ProbeResult:
     """Does ``fn(*args)`` release the GIL, and does that pay? See :func:`fastfib.probing.probe`
     (imported on first use: ``import fastfib`` stays light)."""
     from fastfib.probing import probe as run_probe

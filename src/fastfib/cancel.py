@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 from fastfib.gil import gil_enabled
 
@@ -29,8 +30,15 @@ __all__ = ["CancelToken", "check_timeout", "deadline", "run_interruptibly"]
 
 try:
     from fastfib._kernels import CancelToken
-except ImportError:  # extension not built: no kernel could poll a token anyway
-    CancelToken = None  # type: ignore[assignment,misc]
+except ImportError as exc:  # extension not built: no kernel could poll a token anyway
+    _MISSING = (f"fastfib.CancelToken needs the compiled extension, which is missing ({exc}); "
+                "rebuild with `make` or `pip install -e .`")
+
+    class CancelToken:  # type: ignore[no-redef]
+        """Stands in for the compiled CancelToken, which is missing here: making one says so."""
+
+        def __init__(self) -> None:
+            raise ImportError(_MISSING)
 
 T = TypeVar("T")
 

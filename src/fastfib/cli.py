@@ -117,11 +117,8 @@ class BurnCommand(Command):
         if args.timeout is not None and not kernel.cancellable:
             raise UsageError(f"--timeout needs a kernel that can be stopped: {', '.join(registry.cancellable_names())}")
 
-        def work(token: cancel.CancelToken) -> int:
-            if args.timeout is None:
-                return kernel.burn(args.n, cancel=token)
-            with cancel.deadline(args.timeout, f"burn({args.n}) on {kernel.name}", token=token):
-                return kernel.burn(args.n, cancel=token)
+        def work(token: cancel.CancelToken | None = None) -> int:
+            return fastfib.burn(args.n, kernel=kernel.name, timeout=args.timeout, cancel=token)
 
         stops = ("Ctrl-C cannot stop it before it ends: it holds the GIL" if kernel.gil == "held" and kernel.cancellable
                  else "Ctrl-C stops it")
@@ -129,7 +126,7 @@ class BurnCommand(Command):
         start = time.perf_counter()
         try:
             # Python and numpy kernels run bytecode, so Ctrl-C reaches them directly.
-            value = cancel.run_interruptibly(work) if kernel.cancellable else kernel.burn(args.n)
+            value = cancel.run_interruptibly(work) if kernel.cancellable else work()
         except TimeoutError as exc:
             print(f"fastfib: {exc}", file=sys.stderr)
             return EXIT_TIMEOUT
