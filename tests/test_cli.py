@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import oracle
 
 import fastfib
+from fastfib import cli
 from fastfib.cli import main
-
-from helpers import oracle
 
 F = oracle(1001)
 
@@ -57,6 +57,19 @@ def test_no_command_shows_help_and_exits_2(capsys):
     assert code == 2 and "fib" in err and "kernels" in err
 
 
+def test_every_listed_command_loads_under_its_own_name():
+    assert [cli.load(name).name for name in cli.COMMANDS] == list(cli.COMMANDS)
+
+
+def test_fib_imports_neither_numpy_nor_the_lab():
+    # What keeps `fastfib fib 10` fast to start (the start-up benchmark times it).
+    code = ("import sys; from fastfib.cli import main; main(['fib', '10']); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'numpy' or m.startswith('fastfib.lab')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["55", "[]"]
+
+
 def test_fib_json(capsys):
     code, out, _ = run_cli(capsys, "fib", "100", "--json")
     assert code == 0
@@ -80,7 +93,8 @@ def test_kernels_text_and_json(capsys):
 def test_info_text_and_json(capsys):
     code, out, _ = run_cli(capsys, "info")
     assert code == 0
-    for label in ("python", "free-threaded build", "GIL enabled now", "usable cores", "CPU", "Cython", "CFLAGS", "numpy"):
+    labels = ("python", "free-threaded build", "GIL enabled now", "usable cores", "CPU", "Cython", "CFLAGS", "numpy")
+    for label in labels:
         assert any(line.startswith(label) for line in out.splitlines()), label
     code, out, _ = run_cli(capsys, "info", "--json")
     info = json.loads(out)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import enum
+import subprocess
+import sys
 from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
 import pytest
+from helpers import BURN_KERNEL_NAMES, KERNEL_NAMES, oracle
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastfib
 from fastfib import numpy_kernels
-
-from helpers import BURN_KERNEL_NAMES, KERNEL_NAMES, oracle
+from fastfib._args import U64_MAX_N
 
 F = oracle(2001)
 F93 = 12200160415121876738
@@ -32,6 +34,31 @@ def test_kernel_records():
     assert by_name["cython-gil"].max_n == by_name["cython-nogil"].max_n == 93
     assert by_name["python"].max_n is None and by_name["numpy"].max_n is None
     assert all(k.description for k in by_name.values())
+
+
+def test_the_uint64_range_is_the_c_headers():
+    # FIB_U64_MAX_N in csrc/fib.h, as the extension exposes it; numba's kernels take the same.
+    from fastfib import _kernels
+
+    assert _kernels.MAX_N == U64_MAX_N == 93
+
+
+def _fresh(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    return done.stdout
+
+
+def test_numpy_is_imported_on_the_numpy_kernels_first_call():
+    assert _fresh("import sys, fastfib\n"
+                  "print('numpy' in sys.modules, fastfib.fib(10, kernel='numpy'), 'numpy' in sys.modules)"
+                  ) == "False 55 True\n"
+
+
+def test_without_numpy_its_kernel_is_listed_as_unavailable():
+    out = _fresh("import sys; sys.modules['numpy'] = None\n"
+                 "from fastfib import registry\n"
+                 "print('numpy' in registry.KERNELS, registry.UNAVAILABLE['numpy'])")
+    assert out == "False numpy is not installed (pip install numpy)\n"
 
 
 # --- exact values -----------------------------------------------------------

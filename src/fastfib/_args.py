@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import operator
 
-__all__ = ["check_n"]
+__all__ = ["U64_MAX_N", "check_n"]
+
+# F(93) = 12200160415121876738 is the last Fibonacci number in uint64: the range of every
+# uint64 kernel (numba's; the C kernels' is csrc/fib.h's FIB_U64_MAX_N, the same number).
+U64_MAX_N = 93
 
 
 def _shown(value: object) -> str:
@@ -32,7 +36,7 @@ def check_n(n: object, kernel: str, max_n: int | None) -> int:
     try:
         # __index__ is the "this really is an integer" protocol: float, Decimal
         # and Fraction lack it, so nothing is ever silently truncated.
-        value = operator.index(n)
+        value = operator.index(n)  # type: ignore[arg-type]  # any object: its TypeError is the check
     except TypeError:
         raise TypeError(
             f"n must be an integer (int or an object with __index__), "

@@ -1,36 +1,41 @@
-"""The ``fastfib`` command: the core subcommands (fib, kernels, info), the list
-of every subcommand, and ``main``.
+"""The ``fastfib`` command: the core subcommands (fib, burn, kernels, info,
+report), the table of every subcommand, and ``main``.
 
 Each subcommand is a small :class:`fastfib.command.Command`; the measuring ones
-live in their own modules. Bad arguments end in one line on stderr and exit
-status 2; Ctrl-C ends in exit status 130.
+live in their own modules, imported only when their command runs (or for
+``fastfib --help``), so ``fastfib fib 10`` starts in milliseconds. Bad arguments
+end in one line on stderr and exit status 2; Ctrl-C ends in exit status 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import signal
 import sys
 import threading
 import time
-from typing import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import fastfib
-from fastfib import cancel, environment, files, gil, registry, tables
+from fastfib import cancel, gil, registry, tables
 from fastfib._args import check_n
 from fastfib.command import (
-    EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_USAGE, Command, Parser, Terminated, UsageError, add_json_flag,
-    print_json, raise_terminated,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    Command,
+    Parser,
+    Terminated,
+    UsageError,
+    add_json_flag,
+    print_json,
+    raise_terminated,
 )
-from fastfib.bench_cli import BenchCommand
-from fastfib.builds_cli import BuildsCommand
-from fastfib.lab_cli import CrossoverCommand, LabCommand, ServeCommand
-from fastfib.probe_cli import ProbeCommand
-from fastfib.scale_cli import CompareCommand, ScaleCommand
-from fastfib.source_cli import SourceCommand
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "build_parser", "load", "main"]
 
 
 def _parse_n(text: str) -> int:
@@ -187,13 +192,16 @@ class InfoCommand(Command):
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        info = environment.collect()
+        from fastfib import environment  # imports the runners: only for info
+
+        info: dict[str, Any] = environment.collect()
         if args.json:
             print_json(info)
             return 0
         ext = info["extension"]
+        commit = f" (commit {info['git_commit']})" if info["git_commit"] else ""
         lines = [
-            ("fastfib", f"{info['fastfib_version']}" + (f" (commit {info['git_commit']})" if info["git_commit"] else "")),
+            ("fastfib", f"{info['fastfib_version']}{commit}"),
             ("python", f"{info['python_implementation']} {info['python_version']} ({info['python_executable']})"),
             ("free-threaded build", "yes" if info["free_threaded_build"] else "no"),
             ("GIL enabled now", "yes" if info["gil_enabled"] else "no"),
@@ -246,7 +254,7 @@ class ReportCommand(Command):
         parser.add_argument("--title", default="", help="the page's title (default: fastfib report)")
 
     def run(self, args: argparse.Namespace) -> int:
-        from fastfib import html_report  # jinja2 and matplotlib only when reporting
+        from fastfib import files, html_report  # jinja2 and matplotlib only when reporting
 
         if any(os.path.realpath(path) == os.path.realpath(args.output) for path in args.documents):
             raise UsageError(f"-o {args.output} is one of the documents: the page would replace it")
@@ -259,14 +267,34 @@ class ReportCommand(Command):
         return 0
 
 
-COMMANDS: list[Command] = [
-    FibCommand(), BurnCommand(), KernelsCommand(), InfoCommand(), SourceCommand(),
-    ScaleCommand(), CompareCommand(), BuildsCommand(), CrossoverCommand(), LabCommand(), ServeCommand(),
-    ReportCommand(), BenchCommand(), ProbeCommand(),
-]
+# Every subcommand, in `fastfib --help` order: its name and "module:Command class".
+# A module is imported only when one of its commands is asked for.
+COMMANDS: dict[str, str] = {
+    "fib": "fastfib.cli:FibCommand",
+    "burn": "fastfib.cli:BurnCommand",
+    "kernels": "fastfib.cli:KernelsCommand",
+    "info": "fastfib.cli:InfoCommand",
+    "source": "fastfib.source_cli:SourceCommand",
+    "scale": "fastfib.scale_cli:ScaleCommand",
+    "compare": "fastfib.scale_cli:CompareCommand",
+    "builds": "fastfib.builds_cli:BuildsCommand",
+    "crossover": "fastfib.lab_cli:CrossoverCommand",
+    "lab": "fastfib.lab_cli:LabCommand",
+    "serve": "fastfib.lab_cli:ServeCommand",
+    "report": "fastfib.cli:ReportCommand",
+    "bench": "fastfib.bench_cli:BenchCommand",
+    "probe": "fastfib.probe_cli:ProbeCommand",
+}
 
 
-def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentParser:
+def load(name: str) -> Command:
+    """The subcommand called ``name`` (a key of COMMANDS), its module imported now."""
+    module, _, class_name = COMMANDS[name].partition(":")
+    return getattr(importlib.import_module(module), class_name)()
+
+
+def build_parser(names: Iterable[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The parser of ``fastfib`` with the subcommands ``names`` (default: all of them)."""
     parser = Parser(
         prog="fastfib",
         description=(
@@ -278,7 +306,7 @@ def build_parser(commands: Sequence[Command] = COMMANDS) -> argparse.ArgumentPar
     )
     parser.add_argument("--version", action="version", version=f"fastfib {fastfib.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for command in commands:
+    for command in map(load, names):
         child = sub.add_parser(
             command.name, help=command.help, description=command.description or command.help,
             epilog=command.epilog or None, formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -300,7 +328,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The subcommand is the first argument that is not an option (fastfib's own, --help and
+    # --version, take no value). Only its parser is built; anything else needs all of them.
+    name = next((arg for arg in argv if not arg.startswith("-")), "")
+    parser = build_parser([name] if name in COMMANDS else COMMANDS)
     try:
         args, passed = parser.parse_known_args(argv)
         command = getattr(args, "command_object", None)

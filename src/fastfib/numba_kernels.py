@@ -26,11 +26,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, types
 
-from fastfib._args import check_n
+from fastfib._args import U64_MAX_N, check_n
 
-__all__ = ["MAX_N", "burn_gil", "burn_nogil", "fib_gil", "fib_nogil"]
+__all__ = ["burn_gil", "burn_nogil", "fib_gil", "fib_nogil"]
 
-MAX_N = 93  # F(93) = 12200160415121876738 is the last Fibonacci number in uint64
 SIGNATURE = types.uint64(types.int64)  # n (already checked: 0 <= n <= 93) -> F(n)
 
 
@@ -74,19 +73,19 @@ def _fib_nogil(n):
 
 def fib_gil(n: object) -> int:
     """F(n) exactly, in uint64, by numba-compiled code holding the GIL (n <= 93)."""
-    return int(_fib_gil(check_n(n, "numba-gil", MAX_N)))
+    return int(_fib_gil(check_n(n, "numba-gil", U64_MAX_N)))
 
 
 def fib_nogil(n: object) -> int:
     """F(n) exactly, in uint64, by numba-compiled code with the GIL released (n <= 93)."""
-    return int(_fib_nogil(check_n(n, "numba-nogil", MAX_N)))
+    return int(_fib_nogil(check_n(n, "numba-nogil", U64_MAX_N)))
 
 
 def burn_gil(n: object) -> int:
     """F(n) by naive recursion, numba-compiled, holding the GIL: no other thread runs."""
-    return int(_burn_gil(check_n(n, "numba-gil", MAX_N)))
+    return int(_burn_gil(check_n(n, "numba-gil", U64_MAX_N)))
 
 
 def burn_nogil(n: object) -> int:
     """F(n) by naive recursion, numba-compiled, with the GIL released: threads scale."""
-    return int(_burn_nogil(check_n(n, "numba-nogil", MAX_N)))
+    return int(_burn_nogil(check_n(n, "numba-nogil", U64_MAX_N)))

@@ -1,4 +1,4 @@
-"""The kernel registry: each name mapped to its two functions and its facts.
+"""The kernel registry: each name mapped to its functions and its facts.
 
 Everything above this layer (runners, measurements, reports, the CLI) finds a
 kernel here by name and never imports a kernel module directly.
@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from fastfib import gil, pure
+from fastfib._args import U64_MAX_N
 
 __all__ = ["Kernel", "KERNELS", "UNAVAILABLE", "get", "names"]
 
@@ -30,13 +31,13 @@ class Kernel:
     with_gil: str  # "held", "released" or "partly released": what the code does where a GIL exists
     max_n: int | None  # largest n it accepts; None when unbounded
     what: str  # what it computes and how, true on every build
-    fib: Callable[[object], int] = pure.fib  # exact F(n)
+    fib: Callable[..., int] = pure.fib  # exact F(n)
     burn: Callable[..., int] | None = pure.burn  # F(n) by naive recursion; None: no burn
     cancellable: bool = False  # burn takes cancel=CancelToken, polled by its C loop
     released_where: str = "in part"  # for "partly released": where
     # One call for a whole batch of n (one GIL release for all of them); None: a loop of single calls.
-    burn_many: Callable[[object], list[int]] | None = None
-    fib_many: Callable[[object], list[int]] | None = None
+    burn_many: Callable[..., list[int]] | None = None
+    fib_many: Callable[..., list[int]] | None = None
 
     @property
     def releases_gil(self) -> bool:
@@ -77,11 +78,42 @@ _register(
     )
 )
 
-try:
-    from fastfib import numpy_kernels
-except ImportError as exc:  # numpy is a dependency, but a broken install should still run
-    UNAVAILABLE["numpy"] = f"numpy cannot be imported ({exc})"
-else:
+# Kernels built on a heavy library are registered when it is installed but imported
+# on their first call, so `import fastfib` and `fastfib fib` stay fast: numpy costs
+# ~60 ms to import; numba ~0.6 s, and it compiles its four functions (or loads
+# them from numba's cache).
+LAZY: dict[str, str] = {}  # kernel name -> module imported on its first call
+
+
+def _lazy(module: str, attribute: str) -> Callable[..., int]:
+    def call(*args: object, **kwargs: object) -> int:
+        return getattr(importlib.import_module(module), attribute)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = attribute
+    call.__doc__ = f"{module}.{attribute}, imported on first call"
+    return call
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a blocked or broken entry in sys.modules
+        return False
+
+
+def probe(name: str) -> str | None:
+    """Load a lazily imported kernel's code now: why it cannot load here, or None."""
+    if name not in LAZY:
+        return UNAVAILABLE.get(name)
+    try:
+        importlib.import_module(LAZY[name])
+    except Exception as exc:  # noqa: BLE001 - ImportError, or numba failing to compile
+        return f"{LAZY[name]} cannot be loaded ({type(exc).__name__}: {exc})"
+    return None
+
+
+if _installed("numpy"):
+    LAZY["numpy"] = "fastfib.numpy_kernels"
     _register(
         Kernel(
             "numpy",
@@ -89,11 +121,13 @@ else:
             None,
             "numpy: recursion tree expanded level by level in int64 arrays; exact F(n) by "
             "object-dtype matrix power",
-            numpy_kernels.fib,
-            numpy_kernels.burn,
+            _lazy(LAZY["numpy"], "fib"),
+            _lazy(LAZY["numpy"], "burn"),
             released_where="inside numpy's array loops",
         )
     )
+else:  # a dependency, but the other kernels run without it
+    UNAVAILABLE["numpy"] = "numpy is not installed (pip install numpy)"
 
 try:
     from fastfib import _kernels
@@ -150,41 +184,8 @@ else:
         )
     )
 
-# numba (optional: pip install 'fastfib[numba]'). Importing it costs ~0.6 s and
-# compiles the four functions (or loads them from numba's cache), so its kernels
-# are registered when numba is installed but imported on their first call:
-# `import fastfib` and every command stay fast. numba declares no free-threading
-# support: on a free-threaded build it would re-enable the GIL.
-LAZY: dict[str, str] = {}  # kernel name -> module imported on its first call
-
-
-def _lazy(module: str, attribute: str) -> Callable[..., int]:
-    def call(*args: object, **kwargs: object) -> int:
-        return getattr(importlib.import_module(module), attribute)(*args, **kwargs)
-
-    call.__name__ = call.__qualname__ = attribute
-    call.__doc__ = f"{module}.{attribute}, imported on first call"
-    return call
-
-
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):  # a blocked or broken entry in sys.modules
-        return False
-
-
-def probe(name: str) -> str | None:
-    """Load a lazily imported kernel's code now: why it cannot load here, or None."""
-    if name not in LAZY:
-        return UNAVAILABLE.get(name)
-    try:
-        importlib.import_module(LAZY[name])
-    except Exception as exc:  # noqa: BLE001 - ImportError, or numba failing to compile
-        return f"{LAZY[name]} cannot be loaded ({type(exc).__name__}: {exc})"
-    return None
-
-
+# numba (optional: pip install 'fastfib[numba]') declares no free-threading support:
+# on a free-threaded build it would re-enable the GIL.
 if gil.free_threaded_build():
     _numba_why = "numba would re-enable the GIL on this free-threaded build, so fastfib does not import it"
 elif not _installed("numba"):
@@ -194,7 +195,7 @@ else:
     for _name, _suffix, _gil, _how in (("numba-gil", "gil", "held", "@njit"),
                                        ("numba-nogil", "nogil", "released", "@njit(nogil=True)")):
         LAZY[_name] = "fastfib.numba_kernels"
-        _register(Kernel(_name, _gil, 93,  # uint64's range, as numba_kernels.MAX_N
+        _register(Kernel(_name, _gil, U64_MAX_N,
                          f"numba JIT, {_how}: naive recursion; exact F(n) in uint64",
                          _lazy(LAZY[_name], f"fib_{_suffix}"), _lazy(LAZY[_name], f"burn_{_suffix}")))
 if _numba_why:

@@ -29,7 +29,8 @@ from fastfib.paired import TOO_WIDE, PairedRatio
 
 SCHEMA = "fastfib.bench-summary"
 SCHEMA_VERSION = 2
-REFERENCE = {"price": "cython-gil", "exact": "python", "big-n": "gmpy2"}  # question -> reference kernel
+REFERENCE = {"price": "cython-gil", "exact": "python", "big-n": "gmpy2",  # question -> reference kernel
+             "start-up": "python -c pass"}
 SCALES_AT = 0.6  # "scales": the interval's low end reaches 60 % of the way from 1x to the ideal
 FLAT_BELOW = 1.15  # "flat": the interval's high end stays under this
 
