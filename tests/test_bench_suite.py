@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from fastfib import registry
+from fastfib.lab import granularity
 from fastfib.paired import Alternation, PairedRatio, median_interval
 
 pytest.importorskip("pytest_benchmark")
@@ -158,6 +159,17 @@ def test_fastfib_bench_disabled_runs_each_benchmark_once_and_prints_no_figures(t
                  "-k", "granularity and 1000"], cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "2 passed" in done.stdout and "fastfib scaling summary" not in done.stdout
+
+
+def test_the_suite_sweeps_the_granularity_experiments_sizes(tmp_path):
+    # The suite's sweep is `fastfib lab granularity --quick`'s, not a copy: each size collected
+    # once sequentially and once on 2 threads.
+    done = _run([sys.executable, "-m", "pytest", "--pyargs", "fastfib.benchmarks", "--collect-only", "-q",
+                 "-p", "no:cacheprovider", "-k", "test_granularity"], cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    collected = [line.split("::", 1)[1] for line in done.stdout.splitlines() if "::test_granularity[" in line]
+    assert collected == [f"test_granularity[{work_us}-{runner}]" for work_us in granularity.QUICK_WORK_US
+                         for runner in ("sequential-1", "threads-2")]
 
 
 def test_fastfib_bench_without_pytest_benchmark_says_what_to_install(tmp_path):

@@ -2,8 +2,8 @@
 
 CPython re-enables the GIL, with a RuntimeWarning, when it loads an extension
 module that does not declare free-threading support; fastfib's Cython modules
-declare it (``freethreading_compatible=True`` in setup.py). The import test
-runs in a fresh interpreter with ``-W error::RuntimeWarning`` and PYTHON_GIL
+declare it (``freethreading_compatible=True`` in setup.py). The import tests
+run in a fresh interpreter with ``-W error::RuntimeWarning`` and PYTHON_GIL
 unset, so that warning is an error and nothing forces the GIL either way.
 
 On a GIL build these tests skip, with the reason, and only the guard's logic
@@ -22,9 +22,12 @@ import sys
 
 import pytest
 
-from fastfib import environment
+from fastfib import environment, registry
 
 FREE_THREADED = environment.free_threaded_build()
+needs_free_threading = pytest.mark.skipif(not FREE_THREADED, reason=(
+    f"needs a free-threaded build (python3.13t / 3.14t); this is {sys.implementation.name} "
+    f"{sys.version.split()[0]} with the GIL (make test runs the suite on one when it finds one)"))
 
 # Every module of fastfib (numba's, which fastfib never imports on such a build, aside),
 # then what its commands import on demand: matplotlib's plots and threadpoolctl.
@@ -35,23 +38,38 @@ IMPORTS = ("import importlib, pkgutil, fastfib\n"
            "import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot, threadpoolctl, numpy")
 
 
-@pytest.mark.skipif(not FREE_THREADED, reason=(
-    f"needs a free-threaded build (python3.13t / 3.14t); this is {sys.implementation.name} "
-    f"{sys.version.split()[0]} with the GIL (make test runs the suite on one when it finds one)"))
-def test_importing_fastfib_leaves_the_gil_disabled():
+def _fresh(code: str) -> subprocess.CompletedProcess:
+    """``code`` in a fresh interpreter where a RuntimeWarning ("enabling the GIL") is an error
+    and PYTHON_GIL is unset, so nothing forces the GIL either way."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHON_GIL"}
-    code = (f"{IMPORTS}\n"
-            "import sys\n"
-            "from fastfib import registry\n"
-            "print(sys._is_gil_enabled(), sorted(registry.KERNELS))\n")
-    out = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", code],
-                         capture_output=True, text=True, env=env, timeout=120)
-    assert out.returncode == 0, out.stderr  # a RuntimeWarning ("enabling the GIL") is an error here
+    return subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", code],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+@needs_free_threading
+def test_importing_fastfib_leaves_the_gil_disabled():
+    out = _fresh(f"{IMPORTS}\n"
+                 "import sys\n"
+                 "from fastfib import registry\n"
+                 "print(sys._is_gil_enabled(), sorted(registry.KERNELS))\n")
+    assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("False "), f"the GIL is enabled after importing every module: {out.stdout}"
     assert "cython-nogil" in out.stdout  # the extension itself was loaded, not skipped
 
 
-@pytest.mark.skipif(not FREE_THREADED, reason="needs a free-threaded build (python3.13t / 3.14t)")
+@needs_free_threading
+def test_the_compiled_modules_alone_leave_the_gil_disabled():
+    # `import fastfib` loads fastfib's compiled modules (through the registry) and no other
+    # compiled code, so a GIL turned on here is theirs: a missing freethreading_compatible=True.
+    # (Their own-GIL declaration is proven where it acts: tests/test_subinterpreters.py loads
+    # them in own-GIL subinterpreters.)
+    compiled = ["fastfib._gmp", "fastfib._kernels"] if "gmp" in registry.KERNELS else ["fastfib._kernels"]
+    out = _fresh(f"import sys, fastfib; print(sys._is_gil_enabled(), sorted(set(sys.modules) & set({compiled})))")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == f"False {compiled}\n", f"GIL enabled, compiled modules loaded: {out.stdout}"
+
+
+@needs_free_threading
 def test_the_gil_is_disabled_in_this_test_run():
     if os.environ.get("PYTHON_GIL") == "1":
         pytest.skip("PYTHON_GIL=1 asked for the GIL")
@@ -74,18 +92,6 @@ def test_the_session_guard_flags_only_an_unasked_gil(monkeypatch, free_threaded,
         monkeypatch.setenv("PYTHON_GIL", python_gil)
     monkeypatch.setattr(sys, "_xoptions", {})
     assert environment.gil_reenabled() is expected
-
-
-def test_the_extension_declares_free_threading_and_own_gil_support():
-    # setup.py is where the declarations live; a wheel has no setup.py to read.
-    setup = os.path.join(os.path.dirname(__file__), os.pardir, "setup.py")
-    if not os.path.exists(setup):
-        pytest.skip("needs the source checkout (setup.py)")
-    with open(setup, encoding="utf-8") as source:
-        text = source.read()
-    assert '"freethreading_compatible": True' in text
-    assert '"subinterpreters_compatible": "own_gil"' in text
-    assert '("CYTHON_USE_MODULE_STATE", "1")' in text
 
 
 def test_kernel_facts_are_worded_for_this_interpreter():

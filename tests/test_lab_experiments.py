@@ -139,15 +139,12 @@ def test_latency_rows_per_kernel():
 
 
 @needs_extension
-def test_granularity_sweep_checks_results_and_is_shared_with_the_benchmarks():
+def test_granularity_sweep_checks_results():
     task = granularity.task_for("cython-nogil", 10, share_s=0.002)
     assert granularity.repeat_burn(*task.args) == task.expected()
     result = granularity.run(kernels=["cython-nogil"], work_us=[10], share_s=0.002, repeats=1)
     (point,) = result["points"]
     assert point["kernel"] == "cython-nogil" and point["speedup"] > 0
-    from fastfib.benchmarks import test_micro  # the suite's sweep is the experiment's, not a copy
-
-    assert test_micro.GRANULARITY_US == list(granularity.QUICK_WORK_US)
 
 
 def test_percentile():
