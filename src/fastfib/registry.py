@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from fastfib import gil, pure
 from fastfib._args import U64_MAX_N
@@ -17,8 +17,9 @@ from fastfib._args import U64_MAX_N
 __all__ = ["Kernel", "KERNELS", "UNAVAILABLE", "get", "names"]
 
 
-@dataclass(frozen=True)
-class Kernel:
+# A NamedTuple rather than a frozen dataclass: importing dataclasses imports inspect,
+# ~10 ms of every `fastfib` command's start-up.
+class Kernel(NamedTuple):
     """One way of computing F(n), and what a user needs to know about it.
 
     ``with_gil`` is what the code does where there is a GIL; ``gil`` and
