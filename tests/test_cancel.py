@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import needs_gil, needs_no_gil, oracle
 
 import fastfib
 from fastfib import registry
+from helpers import needs_gil, needs_no_gil, oracle
 
 pytestmark = pytest.mark.skipif("cython-nogil" not in registry.KERNELS, reason="extension not built")
 F = oracle(100)

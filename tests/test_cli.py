@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import oracle
 
 import fastfib
 from fastfib import cli
 from fastfib.cli import main
+from helpers import oracle
 
 F = oracle(1001)
 

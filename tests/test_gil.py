@@ -15,9 +15,9 @@ import threading
 import time
 
 import pytest
-from helpers import BURN_KERNEL_NAMES, KERNEL_NAMES, Heartbeat, needs_gil, needs_no_gil, oracle, run_together
 
 import fastfib
+from helpers import BURN_KERNEL_NAMES, KERNEL_NAMES, Heartbeat, needs_gil, needs_no_gil, oracle, run_together
 
 F = oracle(200)
 

@@ -10,13 +10,13 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from helpers import BURN_KERNEL_NAMES, KERNEL_NAMES, oracle
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fastfib
 from fastfib import numpy_kernels
 from fastfib._args import U64_MAX_N
+from helpers import BURN_KERNEL_NAMES, KERNEL_NAMES, oracle
 
 F = oracle(2001)
 F93 = 12200160415121876738
