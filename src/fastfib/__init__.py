@@ -62,9 +62,8 @@ def burn(n: object, *, kernel: str, timeout: float | None = None, cancel: Cancel
     and only the nogil one can actually be stopped early: while the
     GIL-holding burn runs, no thread can run to set the flag.
     """
-    chosen = _registry.burner(kernel)
-    work = chosen.burn
-    assert work is not None  # burner() returns only kernels that have a burn
+    work = _registry.burn_of(kernel)
+    chosen = _registry.get(kernel)
     if timeout is None and cancel is None:
         return work(n)
     if not chosen.cancellable:
@@ -87,8 +86,8 @@ def burn_many(ns: Iterable[object], *, kernel: str) -> list[int]:
     >>> burn_many([10, 20], kernel="cython-nogil")
     [55, 6765]
     """
-    chosen = _registry.burner(kernel)
-    return _each(chosen.burn, chosen.burn_many, ns, kernel, chosen.max_n)  # type: ignore[arg-type]  # has a burn
+    chosen = _registry.get(kernel)
+    return _each(_registry.burn_of(kernel), chosen.burn_many, ns, kernel, chosen.max_n)
 
 
 def fib_many(ns: Iterable[object], *, kernel: str = "python") -> list[int]:

@@ -5,7 +5,8 @@
 # __index__; never bool) and raises TypeError for a non-integer, ValueError
 # for n < 0 and OverflowError for n > MAX_N, before any C code runs.
 
-from typing import Final, Iterable, SupportsIndex
+from collections.abc import Iterable
+from typing import Final, SupportsIndex
 
 MAX_N: Final[int]
 """93: the largest n whose F(n) fits in a uint64 (F(93) = 12200160415121876738)."""

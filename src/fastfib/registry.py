@@ -14,7 +14,7 @@ from typing import NamedTuple
 from fastfib import gil, pure
 from fastfib._args import U64_MAX_N
 
-__all__ = ["Kernel", "KERNELS", "UNAVAILABLE", "get", "names"]
+__all__ = ["Kernel", "KERNELS", "UNAVAILABLE", "burn_names", "burn_of", "burner", "cancellable_names", "get", "names"]
 
 
 # A NamedTuple rather than a frozen dataclass: importing dataclasses imports inspect,
@@ -220,10 +220,16 @@ def cancellable_names() -> list[str]:
 
 def burner(name: object) -> Kernel:
     """The kernel called ``name``, which must have a burn workload; ValueError otherwise."""
-    kernel = get(name)
-    if kernel.burn is None:
+    burn_of(name)
+    return get(name)
+
+
+def burn_of(name: object) -> Callable[..., int]:
+    """The burn function of the kernel called ``name``; ValueError if it has none."""
+    burn = get(name).burn
+    if burn is None:
         raise ValueError(f"kernel {name!r} has no burn workload; burn kernels: {', '.join(burn_names())}")
-    return kernel
+    return burn
 
 
 def get(name: object) -> Kernel:

@@ -18,7 +18,7 @@ C_KERNELS = [name for name in ("cython-gil", "cython-nogil") if name in registry
 def test_price_of_releasing_the_gil(benchmark, record, kernel, n):
     """burn(n) per call, holding vs releasing the GIL: the difference is the release's cost."""
     benchmark.group = f"price of releasing the GIL: burn({n}) per call"
-    assert benchmark(registry.get(kernel).burn, n) == tasks.oracle(n)
+    assert benchmark(registry.burn_of(kernel), n) == tasks.oracle(n)
     record(question="price", case=f"burn({n})", kernel=kernel, n=n)
 
 

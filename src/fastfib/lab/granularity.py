@@ -70,7 +70,7 @@ def task_for(kernel: str, work_us: float, share_s: float = 0.02) -> Task:
 
 def repeat_burn(kernel: str, n: int, calls: int) -> int:
     """``calls`` calls of burn(n): one thread's share. Importable, so any pool can run it."""
-    burn = registry.get(kernel).burn
+    burn = registry.burn_of(kernel)
     total = 0
     for _ in range(calls):
         total += burn(n)

@@ -45,7 +45,7 @@ def record(kernel: str, n: int, seconds: float,
            switch_interval_s: float | None = None) -> tuple[list[Step], dict[str, float]]:
     """Two threads, marks "_" and "*", each doing burn(n) steps for ``seconds`` (at least one):
     (the steps in append order, each thread's CPU seconds)."""
-    burn = registry.get(kernel).burn
+    burn = registry.burn_of(kernel)
     steps: list[Step] = []
     cpu: dict[str, float] = {}
     barrier = threading.Barrier(2)

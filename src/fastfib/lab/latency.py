@@ -41,7 +41,7 @@ def wakeups(kernel: str | None, n: int, seconds: float) -> list[float]:
     late: list[float] = []
 
     def cpu() -> None:
-        burn = registry.get(kernel).burn
+        burn = registry.burn_of(kernel)
         while not stop.is_set():
             burn(n)
 

@@ -144,7 +144,7 @@ def _builtin_sum(count: int) -> Callable[[], Any]:
 
 def _burn(kernel: str) -> Callable[[int], Callable[[], Any]]:
     def build(n: int) -> Callable[[], Any]:
-        burn = registry.get(kernel).burn
+        burn = registry.burn_of(kernel)
         return lambda: burn(n)
 
     return build

@@ -206,7 +206,7 @@ class FibHandler(BaseHTTPRequestHandler):
             raise _BadRequest(HTTPStatus.BAD_REQUEST,
                               f"unknown kernel {kernel[:40]!r}; burn kernels: {', '.join(registry.burn_names())}")
         n = _parse_n(text, MAX_BURN_N)
-        return {"n": n, "value": str(registry.get(kernel).burn(n)), "kernel": kernel}
+        return {"n": n, "value": str(registry.burn_of(kernel)(n)), "kernel": kernel}
 
 
 class FibServer(ThreadingHTTPServer):
