@@ -92,8 +92,8 @@ class BuildExt(build_ext):
 setup(
     # csrc/ stays at the top of the checkout but ships inside the package as
     # fastfib/csrc, so `fastfib source` shows a wheel user the C sources too.
-    # fastfib/templates holds data only (fastfib report's page): a package for setuptools all the same.
-    packages=find_packages("src") + ["fastfib.csrc", "fastfib.templates"],
+    # fastfib/report/templates holds data only (fastfib report's page): a package for setuptools all the same.
+    packages=find_packages("src") + ["fastfib.csrc", "fastfib.report.templates"],
     package_dir={"": "src", "fastfib.csrc": "csrc"},
     cmdclass={"build_ext": BuildExt},
     ext_modules=cythonize(

@@ -17,7 +17,7 @@ import pytest
 
 from fastfib import registry
 from fastfib.lab import granularity
-from fastfib.paired import Alternation, PairedRatio, median_interval
+from fastfib.measure.paired import Alternation, PairedRatio, median_interval
 
 pytest.importorskip("pytest_benchmark")
 

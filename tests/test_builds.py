@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from fastfib import builds, gil
+from fastfib import gil
 from fastfib.cli import main
+from fastfib.measure import builds
 
 pytestmark = pytest.mark.timeout(180)
 TINY = ["--kernels", "python,cython-nogil", "--rounds", "2", "--tasks", "2", "--target-ms", "1", "--no-progress"]

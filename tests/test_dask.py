@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 import dask_tasks
-from fastfib import dask_runners, report, runners
+from fastfib import report, runners
+from fastfib.runners import dask_runners
 from helpers import interrupt_when
 
 pytestmark = pytest.mark.timeout(120)

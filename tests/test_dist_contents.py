@@ -71,7 +71,7 @@ def test_wheel_ships_the_sources_a_reader_studies_and_no_generated_c(dists):
     names = check_dist.wheel_names(dists["wheel"])
     for wanted in ("fastfib/_kernels.pyx", "fastfib/_cfib.pxd", "fastfib/_kernels.pyi",
                    "fastfib/csrc/fib.c", "fastfib/csrc/fib.h", "fastfib/py.typed",
-                   "fastfib/templates/report.html.j2", "fastfib/templates/report.css"):
+                   "fastfib/report/templates/report.html.j2", "fastfib/report/templates/report.css"):
         assert wanted in names
     assert any(name.startswith("fastfib/_kernels.") and name.endswith((".so", ".pyd")) for name in names)
     assert not [name for name in names if name.endswith((".o", ".obj"))]
@@ -171,8 +171,8 @@ def test_rules_reject_a_wheel_without_its_sources(tmp_path):
 
 
 def test_rules_reject_a_wheel_without_the_report_template(tmp_path):
-    names = [name for name in GOOD_WHEEL if name != "fastfib/templates/report.html.j2"]
-    assert "missing: fastfib/templates/report.html.j2" in check_dist.check_wheel(_wheel(tmp_path, names))
+    names = [name for name in GOOD_WHEEL if name != "fastfib/report/templates/report.html.j2"]
+    assert "missing: fastfib/report/templates/report.html.j2" in check_dist.check_wheel(_wheel(tmp_path, names))
 
 
 def test_rules_reject_an_sdist_with_built_files(tmp_path):

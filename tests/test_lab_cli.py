@@ -10,7 +10,7 @@ import json
 import pytest
 
 from fastfib import cli, environment
-from fastfib.lab_cli import EXPERIMENTS, conduct
+from fastfib.cli.lab_cli import EXPERIMENTS, conduct
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -15,8 +15,8 @@ import sys
 import pytest
 
 from fastfib import gil, measure, registry, report
-from fastfib.amdahl import speedup as amdahl_speedup
 from fastfib.lab import amdahl, blocking_io, granularity, interleave, latency, queues, race, release
+from fastfib.measure.amdahl import speedup as amdahl_speedup
 from helpers import needs_gil
 
 pytestmark = pytest.mark.timeout(120)

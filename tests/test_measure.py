@@ -10,8 +10,8 @@ import json
 
 import pytest
 
-from fastfib import amdahl, environment, measure, registry, report, runners, tasks
-from fastfib.measure import Row
+from fastfib import environment, measure, registry, report, runners, tasks
+from fastfib.measure import Row, amdahl
 from helpers import forks_beside_threads
 
 pytestmark = pytest.mark.timeout(120)

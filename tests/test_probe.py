@@ -19,7 +19,8 @@ import zlib
 import pytest
 
 import fastfib
-from fastfib import environment, probing, registry
+from fastfib import environment, registry
+from fastfib.measure import probing
 from fastfib.testing import assert_holds_gil, assert_releases_gil
 from helpers import interrupt_when
 

@@ -14,11 +14,13 @@ import subprocess
 import sys
 import threading
 import time
+import types
 
 import pytest
 
-from fastfib import executors, pure, runners
-from fastfib.executors import ProcessRunner
+from fastfib import pure, runners
+from fastfib.runners import executors
+from fastfib.runners.executors import ProcessRunner
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -153,16 +155,27 @@ def test_the_sequential_baseline_runs_every_task_in_order_on_one_fresh_thread_of
     assert len(threads) == 1 and threading.get_ident() not in threads
 
 
-@pytest.mark.parametrize("module, never", [
-    ("fastfib.executors", {"fastfib.runners", "fastfib.subinterpreters", "fastfib.dask_runners"}),
-    ("fastfib.subinterpreters", {"fastfib.runners"}),
-    ("fastfib.dask_runners", {"fastfib.runners"}),
-    ("fastfib.runners", set()),
-])
-def test_each_runner_module_imports_alone_and_none_imports_the_registry(module, never):
-    # No import circle: fastfib.runners (the names) imports every runner module; they import the
-    # machinery, fastfib.executors, and it imports none of them.
-    code = f"import sys, {module}; print(*sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+RUNNER_MODULES = ("fastfib.runners.executors", "fastfib.runners.subinterpreters", "fastfib.runners.dask_runners")
+
+
+@pytest.mark.parametrize("module", RUNNER_MODULES)
+def test_each_runner_module_imports_first_in_a_fresh_interpreter(module):
+    # An import circle shows as a partially initialized module when one side is imported first.
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert not never & set(done.stdout.split())
+
+
+def test_the_machinery_knows_no_runner_and_no_runner_knows_the_registry():
+    # The package (fastfib.runners: the names) binds every runner module; they bind the
+    # machinery (executors), which binds none of them.
+    import fastfib.runners as registry
+    from fastfib.runners import dask_runners, executors, subinterpreters
+
+    def bound(module: types.ModuleType) -> set[str]:
+        return {value.__name__ for value in vars(module).values() if isinstance(value, types.ModuleType)}
+
+    assert {"fastfib.runners.executors", "fastfib.runners.subinterpreters", "fastfib.runners.dask_runners"} \
+        <= bound(registry)
+    assert not bound(executors) & {"fastfib.runners", *RUNNER_MODULES}
+    for module in (subinterpreters, dask_runners):
+        assert "fastfib.runners.executors" in bound(module) and "fastfib.runners" not in bound(module)

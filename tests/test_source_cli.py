@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 import fastfib
-from fastfib import cli, source_cli
+from fastfib import cli
 from fastfib._version import __version__
+from fastfib.cli import source_cli
 
 
 def test_version_flag_prints_the_single_sourced_version(capsys):

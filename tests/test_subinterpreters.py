@@ -15,8 +15,9 @@ import time
 
 import pytest
 
-from fastfib import executors, measure, pure, registry, runners, subinterpreters, tasks
+from fastfib import measure, pure, registry, runners, tasks
 from fastfib.cli import main
+from fastfib.runners import executors, subinterpreters
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -25,7 +25,7 @@ __all__ = ["check", "check_sdist", "check_wheel", "wheel_names"]
 WHEEL_REQUIRED = (
     "fastfib/py.typed",
     "fastfib/__init__.py",
-    "fastfib/cli.py",
+    "fastfib/cli/__init__.py",
     "fastfib/_version.py",
     "fastfib/_kernels.pyx",
     "fastfib/_kernels.pyi",
@@ -37,8 +37,8 @@ WHEEL_REQUIRED = (
     "fastfib/benchmarks/conftest.py",
     "fastfib/benchmarks/plugin.py",
     "fastfib/benchmarks/test_scaling.py",
-    "fastfib/templates/report.html.j2",  # fastfib report's page and its styles
-    "fastfib/templates/report.css",
+    "fastfib/report/templates/report.html.j2",  # fastfib report's page and its styles
+    "fastfib/report/templates/report.css",
 )
 SDIST_REQUIRED = (
     "pyproject.toml",
@@ -51,8 +51,8 @@ SDIST_REQUIRED = (
     "src/fastfib/_kernels.pyi",
     "src/fastfib/_cfib.pxd",
     "src/fastfib/py.typed",
-    "src/fastfib/templates/report.html.j2",
-    "src/fastfib/templates/report.css",
+    "src/fastfib/report/templates/report.html.j2",
+    "src/fastfib/report/templates/report.css",
     "tests/conftest.py",
 )
 # Never in either: compiler output, caches, editor and VCS debris.

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from fastfib import files
-from fastfib.lab_cli import EXPERIMENTS, conduct
+from fastfib.cli.lab_cli import EXPERIMENTS, conduct
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

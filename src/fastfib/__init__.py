@@ -20,7 +20,7 @@ from fastfib.cancel import CancelToken, deadline
 from fastfib.registry import Kernel
 
 if TYPE_CHECKING:
-    from fastfib.probing import ProbeResult
+    from fastfib.measure.probing import ProbeResult
 
 __all__ = ["CancelToken", "Kernel", "__version__", "burn", "burn_many", "deadline", "fib", "fib_many", "kernels",
            "probe"]
@@ -108,8 +108,8 @@ def _each(single: Callable[[object], int], batch: Callable[[object], list[int]] 
 
 
 def probe(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> ProbeResult:
-    """Does ``fn(*args)`` release the GIL, and does that pay? See :func:`fastfib.probing.probe`
+    """Does ``fn(*args)`` release the GIL, and does that pay? See :func:`fastfib.measure.probing.probe`
     (imported on first use: ``import fastfib`` stays light)."""
-    from fastfib.probing import probe as run_probe
+    from fastfib.measure.probing import probe as run_probe
 
     return run_probe(fn, *args, **kwargs)

@@ -161,7 +161,7 @@ def check_outputs(*paths: str | None) -> None:
 
 
 def add_start_method(parser: argparse.ArgumentParser) -> None:
-    from fastfib.executors import START_METHODS
+    from fastfib.runners.executors import START_METHODS
 
     parser.add_argument(
         "--start-method", choices=START_METHODS, default="forkserver",

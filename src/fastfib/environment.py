@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fastfib import registry, runners
+from fastfib import registry
 from fastfib._version import __version__
 from fastfib.gil import free_threaded_build, gil_enabled  # re-exported: the GIL facts live in fastfib.gil
 
@@ -99,5 +99,4 @@ def collect() -> dict[str, object]:
         "extension": _extension_info(),
         "kernels": registry.names(),
         "unavailable_kernels": dict(registry.UNAVAILABLE),
-        "unavailable_runners": runners.unavailable_runners(),
     }

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastfib import environment
-from fastfib.gilwatch import GilWatch
+from fastfib.measure.gilwatch import GilWatch
 
 __all__ = ["assert_holds_gil", "assert_releases_gil"]
 

@@ -6,7 +6,7 @@ belongs to), its ``case`` (what stays fixed within a comparison) and its
 
 * speedup, for parallel benchmarks: each carries ``paired``, the speedup the
   ``paired`` fixture measured against the sequential baseline timed in
-  alternation with it (:class:`fastfib.paired.PairedRatio`: median of the
+  alternation with it (:class:`fastfib.measure.paired.PairedRatio`: median of the
   per-pair ratios, its 95 % interval, the ratios' interquartile range);
 * time ratio, for questions listed in ``REFERENCE``: its median divided by the
   median of the reference kernel's benchmark in the same case (e.g. gmp's time
@@ -24,8 +24,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from fastfib import amdahl, environment, measure, tables
-from fastfib.paired import TOO_WIDE, PairedRatio
+from fastfib import environment, measure, tables
+from fastfib.measure import amdahl
+from fastfib.measure.paired import TOO_WIDE, PairedRatio
 
 SCHEMA = "fastfib.bench-summary"
 SCHEMA_VERSION = 2

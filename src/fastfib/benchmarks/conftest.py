@@ -6,7 +6,7 @@ outside the timed region, tasks released together behind a barrier, every
 result checked against the oracle. Every speedup is *paired*: the ``paired``
 fixture times the sequential baseline and the parallel configuration in
 alternation (A B A B ... A) inside one benchmark, so both see the same machine
-(:mod:`fastfib.paired`). The options and the summary are the plugin's
+(:mod:`fastfib.measure.paired`). The options and the summary are the plugin's
 (:mod:`fastfib.benchmarks.plugin`).
 """
 
@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 
 import fastfib
-from fastfib import environment, executors, registry, runners, tasks
-from fastfib import paired as pairing
-from fastfib.paired import Alternation, PairedRatio
+from fastfib import environment, registry, runners, tasks
+from fastfib.measure import paired as pairing
+from fastfib.measure.paired import Alternation, PairedRatio
+from fastfib.runners import executors
 
 from . import plugin
 
@@ -124,7 +125,7 @@ class Paired:
     Both are timed by the runner's own clock (workers released to the last
     result), as ``fastfib scale`` does. After the first ``paired.MIN_PAIRS`` rounds,
     more pairs are taken until the median's 95 % interval is within 10 % of it,
-    ``paired.MAX_PAIRS`` or the budget (:func:`fastfib.paired.extend`). Every result of every
+    ``paired.MAX_PAIRS`` or the budget (:func:`fastfib.measure.paired.extend`). Every result of every
     run is checked.
     """
 

@@ -10,7 +10,7 @@ fastfib until then. The fixtures those benchmarks use live in the package's
 
 pytest-benchmark has no speedup column. Each parallel benchmark in the suite
 therefore times its sequential baseline too, in alternation with itself (see
-:mod:`fastfib.paired`), and records the paired speedup in ``extra_info``. This
+:mod:`fastfib.measure.paired`), and records the paired speedup in ``extra_info``. This
 plugin prints those after pytest-benchmark's tables, adds them to the
 ``--benchmark-json`` file under ``"fastfib"``, and draws them with
 ``--fastfib-plot``.

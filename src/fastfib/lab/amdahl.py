@@ -14,9 +14,10 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from fastfib import amdahl, environment, measure, report, runners
+from fastfib import environment, measure, report, runners
 from fastfib.command import UsageError, names, numbers
 from fastfib.lab.experiment import START_METHOD, Experiment, Option, ProgressFn, available, burn_kernels
+from fastfib.measure import amdahl
 from fastfib.tables import grid, times
 
 __all__ = ["EXPERIMENT", "fit", "measure_fresh", "run"]

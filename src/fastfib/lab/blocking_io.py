@@ -29,10 +29,11 @@ import urllib.request
 from collections.abc import Sequence
 from typing import Any
 
-from fastfib import executors, gil, pure, runners
+from fastfib import gil, pure, runners
 from fastfib.command import numbers
 from fastfib.lab.experiment import START_METHOD, Experiment, Option, ProgressFn
 from fastfib.lab.server import FibServer
+from fastfib.runners import executors
 from fastfib.tables import grid, times
 from fastfib.tasks import calibrate
 

@@ -25,10 +25,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from fastfib import environment, executors, measure, registry, runners, tables
+from fastfib import environment, measure, registry, runners, tables
 from fastfib.command import UsageError, numbers
 from fastfib.files import envelope
 from fastfib.lab.experiment import START_METHOD, Experiment, Option, ProgressFn
+from fastfib.runners import executors
 from fastfib.tasks import burn_task, calibrate, oracle
 
 __all__ = ["DEFAULT_TASK_MS", "EXPERIMENT", "KERNEL", "MEET_WITHIN", "TABLE_HEADER", "Point", "document",

@@ -5,7 +5,7 @@ Experiment(...)``: its name, one line of help and examples; its options, each
 with its default and its ``--quick`` value written once, so ``--help`` shows the
 very values a run uses; and the functions that run it on those settings, put
 its result in words and, where a picture says more, plot it. The module's
-docstring is its description. :mod:`fastfib.lab_cli` makes ``fastfib lab NAME``
+docstring is its description. :mod:`fastfib.cli.lab_cli` makes ``fastfib lab NAME``
 of each declaration and ``tools/lab_readme.py`` runs them through it.
 """
 

@@ -11,7 +11,7 @@ the control: it never overlaps, at any size.
 The fix for tiny calls is batching: ``burn_many`` computes a whole list of n
 in one C call, releasing the GIL once for all of them. :func:`batching` puts
 per-item calls and batches of ``BATCH`` items side by side at ~1 µs of work
-per item, each speedup paired with its sequential run (:mod:`fastfib.paired`).
+per item, each speedup paired with its sequential run (:mod:`fastfib.measure.paired`).
 
 This module is the one implementation of the sweep: ``fastfib lab
 granularity`` and the benchmark suite (``benchmarks/test_micro.py``) both use
@@ -27,9 +27,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from fastfib import executors, gil, paired, registry, runners
+from fastfib import gil, registry, runners
 from fastfib.command import numbers
 from fastfib.lab.experiment import Experiment, Option, ProgressFn, available, burn_kernels
+from fastfib.measure import paired
+from fastfib.runners import executors
 from fastfib.tables import grid
 from fastfib.tasks import calibrate, oracle
 

@@ -38,9 +38,9 @@ from typing import Any
 
 from fastfib import gil, measure, registry
 from fastfib.command import names
-from fastfib.gilwatch import GilWatch
 from fastfib.lab.experiment import Experiment, Option, ProgressFn
 from fastfib.lab.timing import start_together
+from fastfib.measure.gilwatch import GilWatch
 from fastfib.tables import grid
 from fastfib.tasks import calibrate
 
@@ -256,7 +256,7 @@ def measure_operation(call: Callable[[], Any], repeats: int) -> dict[str, float]
             "held_share": min(long_stalls),  # least stall / call, switch interval far past the call
             "held_share_short": min(short_stalls),  # the same at a 0.5 ms switch interval
             # the heartbeat's rate beside the call over its rate beside a releasing control, at the long
-            # interval: a busy machine slows both alike, so this decides (see fastfib.probing.GilWatch)
+            # interval: a busy machine slows both alike, so this decides (see fastfib.measure.probing.GilWatch)
             "released_fraction": max(fractions),
             "speedup": statistics.median(sequential) / statistics.median(parallel)}
 

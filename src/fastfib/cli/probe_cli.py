@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any
 
-from fastfib import dask_cli
+from fastfib.cli import dask_cli
 from fastfib.command import (
     Command,
     Progress,
@@ -115,7 +115,8 @@ class ProbeCommand(Command):
         dask_cli.add_arguments(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from fastfib import environment, files, measure, probing, report
+        from fastfib import environment, files, measure, report
+        from fastfib.measure import probing
 
         chosen = names(args.runners, PROBE_RUNNERS, "runner")
         workers = sorted(set(numbers(args.workers or "1,2", "--workers", int)))

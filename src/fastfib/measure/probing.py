@@ -15,10 +15,10 @@ STMT measured). Three figures, then advice:
   quartiles of the per-call time;
 * the **scaling curve**: tasks of ~``target`` of calls each, on W threads,
   processes or interpreters against the same tasks run sequentially, the two
-  timed in alternation (:mod:`fastfib.paired`); pool start-up and the
+  timed in alternation (:mod:`fastfib.measure.paired`); pool start-up and the
   hand-over of an empty task are measured apart.
 
-:class:`fastfib.gilwatch.GilWatch` is the verdict's instrument; :mod:`fastfib.testing`
+:class:`fastfib.measure.gilwatch.GilWatch` is the verdict's instrument; :mod:`fastfib.testing`
 builds ``assert_releases_gil`` / ``assert_holds_gil`` on it.
 """
 
@@ -34,8 +34,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from fastfib import environment, executors, paired, probe_advice, runners
-from fastfib.gilwatch import GilWatch
+from fastfib import environment, runners
+from fastfib.measure import paired, probe_advice
+from fastfib.measure.gilwatch import GilWatch
+from fastfib.runners import executors
 
 __all__ = ["ProbeError", "ProbeResult", "Spec", "probe", "probe_spec", "run_spec"]
 
@@ -259,7 +261,8 @@ def _scale_point(runner_name: str, workers: int, spec: Spec, task_calls: int, *,
                            "in an importable module, or use -s SETUP / STMT source)")
             return point
     try:
-        runner = runners.make_runner(runner_name, start_method=start_method, preload=("fastfib.probing",), dask=dask)
+        runner = runners.make_runner(runner_name, start_method=start_method, preload=("fastfib.measure.probing",),
+                                     dask=dask)
     except executors.RunnerUnavailable as exc:
         point.error = str(exc)
         return point
@@ -289,7 +292,7 @@ def probe_spec(spec: Spec, *, workers: Sequence[int] = (1, 2), runner_names: Seq
                quick: bool = False, timeout_s: float = 10.0, start_method: str = "forkserver",
                progress: Progress = lambda what, done, total: None, dask: Any = None) -> ProbeResult:
     """Probe ``spec`` on the running interpreter (see the module notes). ``dask``: the dask
-    runners' options (:class:`fastfib.dask_runners.DaskOptions`; None: a local cluster per pool)."""
+    runners' options (:class:`fastfib.runners.dask_runners.DaskOptions`; None: a local cluster per pool)."""
     total = 2 + len(runner_names) * len(workers)
     progress("one call (a trial)", 0, total)
     one_call_s = _on_a_fresh_thread(lambda: _trial(spec), timeout_s)

@@ -1,8 +1,8 @@
 """The far end of ``fastfib builds``: measures on request, in the interpreter that runs it.
 
-``python -m fastfib.builds_worker`` reads one JSON request per line on stdin and
+``python -m fastfib.measure.builds_worker`` reads one JSON request per line on stdin and
 answers each with one JSON line on stdout (anything else it prints goes to
-stderr). The driver (:mod:`fastfib.builds`) starts one per interpreter build and
+stderr). The driver (:mod:`fastfib.measure.builds`) starts one per interpreter build and
 asks them in turn, so only one of them measures at any moment:
 
 * ``{"op": "hello"}`` -> ``{"meta": ..., "kernels": [...]}`` (:func:`fastfib.measure.metadata`);

@@ -1,5 +1,5 @@
 """Finding and describing a dask.distributed cluster, for the dask runners
-(:mod:`fastfib.dask_runners`): whether dask is installed (without importing it),
+(:mod:`fastfib.runners.dask_runners`): whether dask is installed (without importing it),
 reaching a scheduler with one clear error, what each worker runs on, and which
 workers a pool of W uses (:func:`choose_layout`).
 

@@ -1,7 +1,7 @@
 """Measurements: what one (kernel, runner, workers) configuration does with T tasks.
 
 For each configuration :func:`measure_row` runs the same T tasks ``burn(n)``
-R times on a warm :class:`~fastfib.executors.Pool` and records:
+R times on a warm :class:`~fastfib.runners.executors.Pool` and records:
 
 * wall time: median, min and max of the R repeats (only the work: pool start-up
   is reported apart, as ``startup_s``);
@@ -34,7 +34,9 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
-from fastfib import amdahl, environment, executors, runners
+from fastfib import environment, runners
+from fastfib.measure import amdahl
+from fastfib.runners import executors
 from fastfib.tasks import Calibration, burn_task, calibrate, oracle
 
 __all__ = [
@@ -107,7 +109,7 @@ def cpu_seconds(pids: Sequence[int] = ()) -> float:
 
 def metadata(**settings: Any) -> dict[str, Any]:
     """What every figure depends on (interpreter, GIL, cores, CPU, build), plus ``settings``."""
-    info: dict[str, Any] = environment.collect()
+    info: dict[str, Any] = {**environment.collect(), "unavailable_runners": runners.unavailable_runners()}
     extension = info.pop("extension", {}) or {}
     info.pop("kernels", None)
     return {
@@ -291,7 +293,7 @@ def run_suite(
     baseline and the configurations it is divided into alike: the ratios stay
     true. The kernel's rows (sequential baseline first) are yielded together.
     Closing the generator early (Ctrl-C) terminates worker processes.
-    ``dask``: the dask runners' :class:`~fastfib.dask_runners.DaskOptions`.
+    ``dask``: the dask runners' :class:`~fastfib.runners.dask_runners.DaskOptions`.
     """
     cores = environment.usable_cores()
     total = plan_steps(kernels, runner_names, workers)

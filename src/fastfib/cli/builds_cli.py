@@ -7,8 +7,9 @@ import os
 import shutil
 import sys
 
-from fastfib import builds, environment, files, registry
+from fastfib import environment, files, registry
 from fastfib.command import Command, Progress, UsageError
+from fastfib.measure import builds
 
 __all__ = ["BuildsCommand"]
 

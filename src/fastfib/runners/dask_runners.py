@@ -51,8 +51,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastfib import executors
-from fastfib.dask_cluster import (  # re-exported: the runners' whole API in one place
+from fastfib.runners import executors
+from fastfib.runners.dask_cluster import (  # re-exported: the runners' whole API in one place
     DASK_RUNNERS,
     INSTALL,
     LayoutError,
@@ -115,7 +115,7 @@ def _parked_task(topic: str, release: str, done: str) -> int:
 
 
 def dask_setup(worker: Any) -> None:
-    """The preload of a local cluster's workers (``preload=["fastfib.dask_runners"]``).
+    """The preload of a local cluster's workers (``preload=["fastfib.runners.dask_runners"]``).
 
     Ctrl-C is this process's to handle: it closes the cluster, whose nannies end
     the workers. A terminal's SIGINT to the whole process group thus prints no
@@ -128,7 +128,7 @@ def dask_setup(worker: Any) -> None:
 # --- this side --------------------------------------------------------------------------------
 
 class _Gate:
-    """One round of the gate; quacks like the barrier :class:`fastfib.executors.Pool` waits on."""
+    """One round of the gate; quacks like the barrier :class:`fastfib.runners.executors.Pool` waits on."""
 
     def __init__(self, client: Any, topic: str, parked: int) -> None:
         from distributed import Event

@@ -52,7 +52,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fastfib import executors
+from fastfib.runners import executors
 
 __all__ = ["InterpreterRunner", "QueueGate", "backend_name", "make", "unavailable_reason"]
 
@@ -115,7 +115,7 @@ def _wait_at_queue_gate(arrivals: Any, release: Any) -> int:
 class QueueGate:
     """The barrier-shaped start gate over two cross-interpreter queues.
 
-    It offers what :class:`fastfib.executors.Pool` uses of a ``threading.Barrier``:
+    It offers what :class:`fastfib.runners.executors.Pool` uses of a ``threading.Barrier``:
     ``n_waiting`` (workers arrived and not yet released), ``wait`` (release
     them all; the caller does not block) and ``abort`` (free any waiting worker).
     """
@@ -201,5 +201,5 @@ class InterpreterRunner(executors.Runner):
 
 
 def make() -> InterpreterRunner:
-    """The runner; :class:`fastfib.executors.RunnerUnavailable` (a ValueError) where there is none."""
+    """The runner; :class:`fastfib.runners.executors.RunnerUnavailable` (a ValueError) where there is none."""
     return InterpreterRunner()

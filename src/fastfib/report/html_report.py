@@ -1,6 +1,6 @@
 """``fastfib report``: any mix of fastfib's JSON documents as one self-contained HTML page.
 
-Each document becomes a section (:mod:`fastfib.report_documents` reads it): what
+Each document becomes a section (:mod:`fastfib.report.report_documents` reads it): what
 was run, where, the table with errors and noisy rows marked, the plot as inline
 SVG, and the finding. Several runs of one kind get an overlay first: their
 curves on one plot, and the rows they share side by side with the ratios
@@ -23,8 +23,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import fastfib
-from fastfib import files, html_plots, measure, report, tables
-from fastfib.report_documents import Run, Table, TableRow, load_run
+from fastfib import files, measure, report, tables
+from fastfib.report import html_plots
+from fastfib.report.report_documents import Run, Table, TableRow, load_run
 
 __all__ = ["Overlay", "Page", "build", "render", "where", "write"]
 
@@ -245,7 +246,7 @@ def render(page: Page) -> str:
     """The page's HTML, from the package's Jinja2 template."""
     import jinja2
 
-    environment = jinja2.Environment(loader=jinja2.PackageLoader("fastfib", "templates"), autoescape=True,
+    environment = jinja2.Environment(loader=jinja2.PackageLoader("fastfib.report", "templates"), autoescape=True,
                                      undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     template = environment.get_template("report.html.j2")
     return template.render(

@@ -40,14 +40,14 @@ def plan(args: argparse.Namespace, names: Sequence[str], skipped: dict[str, str]
     if args.dask_scheduler is None:
         if not asked:
             return None, None
-        from fastfib.dask_runners import DaskOptions
+        from fastfib.runners.dask_runners import DaskOptions
 
         return DaskOptions(dashboard=not args.no_dashboard, announce=announce), None
     if not asked:
         why = next((why for name, why in skipped.items() if name.startswith("dask-")), None)
         raise UsageError(why or "--dask-scheduler runs the dask runners: add them, "
                          "e.g. -r sequential,dask-threads,dask-processes")
-    from fastfib import dask_runners
+    from fastfib.runners import dask_runners
 
     try:
         facts = dask_runners.check_cluster(args.dask_scheduler, asked, workers)

@@ -1,17 +1,17 @@
 """Every runner by name: :func:`make_runner` builds one, :func:`unavailable_runners`
 says which cannot run here and why. This module imports every runner module;
-they import :mod:`fastfib.executors`, never this one.
+they import :mod:`fastfib.runners.executors`, never this one.
 
 * ``sequential``, ``threads``, ``asyncio``, ``processes``: the standard
-  library's executors (:mod:`fastfib.executors`);
-* ``interpreters``: subinterpreters with a GIL each (:mod:`fastfib.subinterpreters`),
+  library's executors (:mod:`fastfib.runners.executors`);
+* ``interpreters``: subinterpreters with a GIL each (:mod:`fastfib.runners.subinterpreters`),
   whose gate is a pair of cross-interpreter queues, since a barrier cannot
   cross interpreters;
 * ``dask-threads``, ``dask-processes``: a dask.distributed cluster, local or
-  existing (:mod:`fastfib.dask_runners`), whose gate is a ``distributed.Event``.
+  existing (:mod:`fastfib.runners.dask_runners`), whose gate is a ``distributed.Event``.
 
 Any other ``concurrent.futures.Executor`` plugs in from Python as a
-:class:`fastfib.executors.Runner`, e.g. loky:
+:class:`fastfib.runners.executors.Runner`, e.g. loky:
 ``Runner("loky", lambda w: loky.get_reusable_executor(w))``.
 """
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastfib import dask_runners, executors, subinterpreters
+from fastfib.runners import dask_runners, executors, subinterpreters
 
 __all__ = ["RUNNER_NAMES", "make_runner", "unavailable_runners"]
 
@@ -36,7 +36,7 @@ def unavailable_runners() -> dict[str, str]:
 def make_runner(name: str, *, start_method: str = "forkserver", preload: Sequence[str] = (),
                 dask: dask_runners.DaskOptions | None = None) -> executors.Runner:
     """The runner called ``name`` (one of :data:`RUNNER_NAMES`); ValueError otherwise, and
-    :class:`fastfib.executors.RunnerUnavailable` (a ValueError) for one that cannot run here.
+    :class:`fastfib.runners.executors.RunnerUnavailable` (a ValueError) for one that cannot run here.
 
     ``preload``: modules every worker process imports before its first task;
     ``dask``: how the dask runners find their cluster (None: a local cluster

@@ -192,9 +192,9 @@ class InfoCommand(Command):
         add_json_flag(parser)
 
     def run(self, args: argparse.Namespace) -> int:
-        from fastfib import environment  # imports the runners: only for info
+        from fastfib import environment, runners  # only for info
 
-        info: dict[str, Any] = environment.collect()
+        info: dict[str, Any] = {**environment.collect(), "unavailable_runners": runners.unavailable_runners()}
         if args.json:
             print_json(info)
             return 0
@@ -254,7 +254,8 @@ class ReportCommand(Command):
         parser.add_argument("--title", default="", help="the page's title (default: fastfib report)")
 
     def run(self, args: argparse.Namespace) -> int:
-        from fastfib import files, html_report  # jinja2 and matplotlib only when reporting
+        from fastfib import files  # jinja2 and matplotlib only when reporting
+        from fastfib.report import html_report
 
         if any(os.path.realpath(path) == os.path.realpath(args.output) for path in args.documents):
             raise UsageError(f"-o {args.output} is one of the documents: the page would replace it")
@@ -274,16 +275,16 @@ COMMANDS: dict[str, str] = {
     "burn": "fastfib.cli:BurnCommand",
     "kernels": "fastfib.cli:KernelsCommand",
     "info": "fastfib.cli:InfoCommand",
-    "source": "fastfib.source_cli:SourceCommand",
-    "scale": "fastfib.scale_cli:ScaleCommand",
-    "compare": "fastfib.scale_cli:CompareCommand",
-    "builds": "fastfib.builds_cli:BuildsCommand",
-    "crossover": "fastfib.lab_cli:CrossoverCommand",
-    "lab": "fastfib.lab_cli:LabCommand",
-    "serve": "fastfib.lab_cli:ServeCommand",
+    "source": "fastfib.cli.source_cli:SourceCommand",
+    "scale": "fastfib.cli.scale_cli:ScaleCommand",
+    "compare": "fastfib.cli.scale_cli:CompareCommand",
+    "builds": "fastfib.cli.builds_cli:BuildsCommand",
+    "crossover": "fastfib.cli.lab_cli:CrossoverCommand",
+    "lab": "fastfib.cli.lab_cli:LabCommand",
+    "serve": "fastfib.cli.lab_cli:ServeCommand",
     "report": "fastfib.cli:ReportCommand",
-    "bench": "fastfib.bench_cli:BenchCommand",
-    "probe": "fastfib.probe_cli:ProbeCommand",
+    "bench": "fastfib.cli.bench_cli:BenchCommand",
+    "probe": "fastfib.cli.probe_cli:ProbeCommand",
 }
 
 

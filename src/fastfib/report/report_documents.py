@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from fastfib import measure, report, tables
+from fastfib import lab, measure, report, tables
 from fastfib.lab import crossover
 from fastfib.report import ReportError
 
@@ -169,7 +169,7 @@ def _crossover(path: str, data: dict[str, Any]) -> Run:
     points = [crossover.Point(**{k: v for k, v in point.items() if k in known}) for point in data["points"]]
     table = Table(list(crossover.TABLE_HEADER), [TableRow(cells) for cells in crossover.table_cells(points)])
     workers = meta.get("workers", "?")
-    from fastfib import html_plots  # matplotlib only when drawing
+    from fastfib.report import html_plots  # matplotlib only when drawing
 
     return Run(path, "crossover", f"fastfib crossover: nogil threads vs a warm process pool ({workers} workers)",
                meta, meta.get("command") or "fastfib crossover (command line not recorded)", table,
@@ -178,13 +178,11 @@ def _crossover(path: str, data: dict[str, Any]) -> Run:
 
 
 def _lab(path: str, data: dict[str, Any], name: str) -> Run:
-    from fastfib.lab_cli import EXPERIMENTS, LAB_SCHEMA_VERSION
-
-    experiments = {e.name: e for e in EXPERIMENTS}
+    experiments = {e.name: e for e in lab.experiments()}
     if name not in experiments:
         raise ReportError(f"{path} is from an unknown lab experiment {name!r}; this fastfib has: "
                           + ", ".join(experiments))
-    _check_version(path, data, LAB_PREFIX + name, LAB_SCHEMA_VERSION, f"fastfib lab {name} --json")
+    _check_version(path, data, LAB_PREFIX + name, lab.SCHEMA_VERSION, f"fastfib lab {name} --json")
     meta = _meta(path, data)
     if not isinstance(data.get("finding"), str):
         raise ReportError(f"{path} is malformed (no \"finding\" sentence)")

@@ -13,7 +13,6 @@ crossover`` by its older name.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import signal
 import sys
@@ -22,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from fastfib import environment, files, measure
+from fastfib import environment, files, lab, measure
 from fastfib.command import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
@@ -37,15 +36,10 @@ from fastfib.lab import crossover
 from fastfib.lab.experiment import Experiment, ProgressFn
 from fastfib.lab.server import DEFAULT_MAX_N, FibServer
 
-__all__ = ["EXPERIMENTS", "LAB_SCHEMA_VERSION", "CrossoverCommand", "LabCommand", "Outcome", "ServeCommand",
+__all__ = ["EXPERIMENTS", "CrossoverCommand", "LabCommand", "Outcome", "ServeCommand",
            "conduct"]
 
-LAB_SCHEMA_VERSION = 1  # {"schema": "fastfib.lab.<name>", "schema_version", "meta", "finding", ...the experiment's}
-
-# Every experiment, in the order of `fastfib lab --help`: the modules of fastfib.lab that declare
-# an EXPERIMENT. A new experiment is its module and its name here.
-EXPERIMENTS: list[Experiment] = [importlib.import_module(f"fastfib.lab.{module}").EXPERIMENT for module in (
-    "blocking_io", "race", "queues", "amdahl", "interleave", "release", "latency", "granularity", "crossover")]
+EXPERIMENTS: list[Experiment] = lab.experiments()  # in the order of `fastfib lab --help`
 
 
 def _load_average() -> float | None:
@@ -72,7 +66,7 @@ class Outcome:
             return self.experiment.document(self.result, command)
         meta = measure.metadata(command=command, experiment=self.experiment.name, quick=self.quick,
                                 duration_s=round(self.duration_s, 2), load_average_at_start=self.load_average)
-        return files.envelope(f"fastfib.lab.{self.experiment.name}", LAB_SCHEMA_VERSION, meta, self.result)
+        return files.envelope(f"fastfib.lab.{self.experiment.name}", lab.SCHEMA_VERSION, meta, self.result)
 
 
 def conduct(experiment: Experiment, *, quick: bool = False, given: argparse.Namespace | None = None,

@@ -1,7 +1,7 @@
 """The same kernels on several interpreter builds, measured in one run: the single-thread
 tax of free threading and the GIL A/B.
 
-Each interpreter given runs a worker (:mod:`fastfib.builds_worker`); a free-threaded
+Each interpreter given runs a worker (:mod:`fastfib.measure.builds_worker`); a free-threaded
 one runs two, one with the GIL disabled and one with ``PYTHON_GIL=1`` -- the same
 binary, the GIL the only difference. Every kernel gets one n, calibrated on the
 first build, so every build does exactly the same work. Then the rounds: in each,
@@ -36,7 +36,7 @@ from fastfib.tables import grid, times
 
 __all__ = ["SCHEMA", "TOO_NOISY", "Build", "BuildsError", "format_text", "ratio_cell", "run", "spread"]
 
-SCHEMA = "fastfib.builds"
+SCHEMA = "fastfib.measure.builds"
 # Schema history: 1 -- {"schema", "schema_version", "meta", "builds": [...], "rows": [...]}.
 SCHEMA_VERSION = 1
 TOO_NOISY = 0.20  # a ratio whose interquartile range / median over the rounds exceeds this is not quoted
@@ -74,7 +74,7 @@ class Build:
             env["PYTHON_GIL"] = "1"
         self.log = tempfile.TemporaryFile(mode="w+")
         try:
-            self.process = subprocess.Popen([self.python, "-m", "fastfib.builds_worker", str(workers)],
+            self.process = subprocess.Popen([self.python, "-m", "fastfib.measure.builds_worker", str(workers)],
                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                             text=True, env=env, bufsize=1)
         except OSError as exc:

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fastfib import amdahl, measure
+from fastfib import measure
 from fastfib.files import FileError, envelope, write_atomic, write_document
-from fastfib.measure import Row
+from fastfib.measure import Row, amdahl
 from fastfib.tables import grid, ms, num, times
 
 __all__ = [

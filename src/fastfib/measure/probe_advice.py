@@ -1,5 +1,5 @@
 """The advice ``fastfib probe`` closes with: one or two plain sentences from a
-:class:`fastfib.probing.ProbeResult` and this machine's core count."""
+:class:`fastfib.measure.probing.ProbeResult` and this machine's core count."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from fastfib.probing import ProbeResult, ScalePoint
+    from fastfib.measure.probing import ProbeResult, ScalePoint
 
 __all__ = ["advice"]
 

@@ -16,7 +16,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from fastfib import dask_cli, environment, measure, registry, report, runners
+from fastfib import environment, measure, registry, report, runners
+from fastfib.cli import dask_cli
 from fastfib.command import (
     Command,
     Progress,
