@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import itertools
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -166,3 +167,10 @@ def run_together(count: int, work: Callable[[int, list[str]], None]) -> list[str
     for thread in threads:
         thread.join()
     return failures
+
+
+def port_is_free(host: str, port: int) -> bool:
+    """True when nothing listens on host:port any more (a connection is refused)."""
+    with socket.socket() as probe:
+        probe.settimeout(1.0)
+        return probe.connect_ex((host, port)) != 0

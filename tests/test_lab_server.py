@@ -17,7 +17,8 @@ import time
 import pytest
 
 import fastfib
-from fastfib.lab.server import FibServer, port_is_free
+from fastfib.lab.server import FibServer
+from helpers import port_is_free
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 import fastfib
-from fastfib.lab.server import port_is_free
-from helpers import rss_bytes
+from helpers import port_is_free, rss_bytes
 
 pytestmark = [pytest.mark.timeout(180),
               pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the server's RSS from /proc")]

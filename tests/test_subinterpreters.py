@@ -105,7 +105,7 @@ def test_a_kernel_that_cannot_load_is_a_row_error_not_a_crash(clean):
     assert by["numpy", "interpreters"].extra["unavailable"]  # n/a in the table; the run does not fail
     assert by["numpy", "sequential"].error is None
     assert by["python", "interpreters"].error is None and by["python", "interpreters"].speedup > 0
-    assert by["python", "interpreters"].extra["backend"] == subinterpreters.backend_name()
+    assert by["python", "interpreters"].extra["backend"] == runners.make_runner("interpreters").backend
 
 
 @needs_pool

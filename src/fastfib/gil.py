@@ -22,7 +22,7 @@ import platform
 import sys
 import sysconfig
 
-__all__ = ["build_label", "free_threaded_build", "gil_enabled", "gil_phrase", "gil_state", "interpreter_label"]
+__all__ = ["build_label", "free_threaded_build", "gil_enabled", "gil_phrase", "interpreter_label"]
 
 
 def free_threaded_build() -> bool:
@@ -47,11 +47,6 @@ def interpreter_label() -> str:
     """This interpreter in a few words: 'CPython 3.13.5 (free-threaded build, GIL disabled)'."""
     return (f"{platform.python_implementation()} {platform.python_version()} "
             f"({build_label(free_threaded_build(), gil_enabled())})")
-
-
-def gil_state() -> str:
-    """'GIL enabled' or 'no GIL (free-threaded build, GIL disabled)'."""
-    return "GIL enabled" if gil_enabled() else "no GIL (free-threaded build, GIL disabled)"
 
 
 # What code that holds or releases the GIL does, worded for each state of the interpreter.

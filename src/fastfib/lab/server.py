@@ -305,10 +305,3 @@ class FibServer(ThreadingHTTPServer):
 
     def __exit__(self, *_: Any) -> None:
         self.close()
-
-
-def port_is_free(host: str, port: int) -> bool:
-    """True when nothing listens on host:port any more (a connection is refused)."""
-    with socket.socket() as probe:
-        probe.settimeout(1.0)
-        return probe.connect_ex((host, port)) != 0

@@ -54,7 +54,7 @@ from typing import Any
 
 from fastfib.runners import executors
 
-__all__ = ["InterpreterRunner", "QueueGate", "backend_name", "make", "unavailable_reason"]
+__all__ = ["InterpreterRunner", "QueueGate", "make", "unavailable_reason"]
 
 NAME = "interpreters"
 POLL_S = 0.0001  # how often a worker at the gate looks for its release token
@@ -88,11 +88,6 @@ _BACKEND = _find_backend()
 def unavailable_reason() -> str | None:
     """None where the runner works here; otherwise one sentence saying why not."""
     return _BACKEND if isinstance(_BACKEND, str) else None
-
-
-def backend_name() -> str | None:
-    """Which InterpreterPoolExecutor the runner uses here (None: unavailable)."""
-    return None if isinstance(_BACKEND, str) else _BACKEND[2]
 
 
 # --- the gate, across interpreters ------------------------------------------------------------
