@@ -25,7 +25,8 @@ from typing import Any
 import fastfib
 from fastfib import files, measure, report, tables
 from fastfib.report import html_plots
-from fastfib.report.report_documents import Run, Table, TableRow, load_run
+from fastfib.report.record_tables import Table, TableRow
+from fastfib.report.report_documents import Run, load_run
 
 __all__ = ["Overlay", "Page", "build", "render", "where", "write"]
 

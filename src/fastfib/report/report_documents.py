@@ -20,7 +20,6 @@ one-line message that names the file and what is wrong.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -29,8 +28,9 @@ from typing import Any
 from fastfib import lab, measure, report, tables
 from fastfib.lab import crossover
 from fastfib.report import ReportError
+from fastfib.report.record_tables import Table, TableRow, is_noisy, is_records, records_table
 
-__all__ = ["Run", "Table", "TableRow", "cell", "load_run", "records_table"]
+__all__ = ["Run", "load_run"]
 
 LAB_PREFIX = "fastfib.lab."
 # The list of dicts that is each lab experiment's main table (the first found), and its others.
@@ -38,36 +38,6 @@ LAB_TABLES = ("rows", "points", "fits")
 LAB_EXTRA_TABLES = {"sweep": "the threads client by concurrency", "plain_loop": "plain x += 1 on each interpreter"}
 LAB_HIDDEN = {"sample", "points", "timelines"}  # columns too long or too nested for a table cell
 PROBE_SCHEMA, PROBE_SCHEMA_VERSION = "fastfib.probe", 1  # fastfib probe --json (probe_cli)
-
-
-@dataclass
-class TableRow:
-    cells: list[str]
-    status: str = ""  # "", "error", "noisy" or "na" (a kernel that cannot load on a runner)
-
-
-@dataclass
-class Table:
-    header: list[str]
-    rows: list[TableRow]
-    caption: str = ""
-    says_status: bool = False  # True when a column already names each row's error or noise
-
-    @property
-    def numeric(self) -> list[bool]:
-        """Per column: whether every filled cell reads as a number (right-aligned)."""
-        def number(text: str) -> bool:
-            head = text.split(" ", 1)[0].rstrip("×%").replace(",", "")
-            try:
-                float(head)
-                return True
-            except ValueError:
-                return text in ("-", "")
-        return [all(number(row.cells[i]) for row in self.rows if i < len(row.cells))
-                for i in range(len(self.header))]
-
-    def count(self, status: str) -> int:
-        return sum(row.status == status for row in self.rows)
 
 
 @dataclass
@@ -186,12 +156,12 @@ def _lab(path: str, data: dict[str, Any], name: str) -> Run:
     meta = _meta(path, data)
     if not isinstance(data.get("finding"), str):
         raise ReportError(f"{path} is malformed (no \"finding\" sentence)")
-    main = next((key for key in LAB_TABLES if _records(data.get(key))), None)
+    main = next((key for key in LAB_TABLES if is_records(data.get(key))), None)
     if main is None:
         raise ReportError(f"{path} is malformed (no table: none of {', '.join(LAB_TABLES)} is a list of objects)")
     table = records_table(data[main], hidden=LAB_HIDDEN)
     extra = [records_table(data[key], hidden=LAB_HIDDEN, caption=caption)
-             for key, caption in LAB_EXTRA_TABLES.items() if _records(data.get(key))]
+             for key, caption in LAB_EXTRA_TABLES.items() if is_records(data.get(key))]
     experiment = experiments[name]
     result = {key: value for key, value in data.items() if key not in ("schema", "schema_version", "meta")}
     notes = _row_notes(table)
@@ -292,7 +262,7 @@ def bench_rows(records: Sequence[dict[str, Any]]) -> list[measure.Row]:
                 str(record["kernel"]), str(record["runner"]), int(record["workers"]), int(record.get("tasks") or 0),
                 int(record.get("n") or 0), 0.0, wall_s={} if median is None else {"median": median},
                 speedup=speedup, efficiency=_number(record.get("efficiency")),
-                noisy=_is_noisy(record), extra=_interval(record)))
+                noisy=is_noisy(record), extra=_interval(record)))
         except (KeyError, TypeError, ValueError):
             continue  # a row this reader cannot place in the plot stays in the table
     return found
@@ -308,84 +278,6 @@ def _number(value: Any) -> float | None:
     if isinstance(value, dict):  # e.g. {"median": ..., "low": ..., "high": ...}
         value = value.get("median", value.get("value"))
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-# --- tables of JSON records -----------------------------------------------------------------
-
-def _records(value: Any) -> bool:
-    return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
-
-
-def _flatten(record: dict[str, Any]) -> dict[str, Any]:
-    """One level of nesting spelled out: {"latency_ms": {"p50": 1}} -> {"latency_ms p50": 1}."""
-    flat: dict[str, Any] = {}
-    for key, value in record.items():
-        if isinstance(value, dict):
-            for inner, item in value.items():
-                flat[f"{key} {inner}"] = item
-        else:
-            flat[key] = value
-    return flat
-
-
-def _is_noisy(record: dict[str, Any]) -> bool:
-    """A true "noisy" flag, or any text value that says noisy ("too noisy to tell")."""
-    for key, value in _flatten(record).items():
-        if (key in ("noisy", "too_noisy") or key.endswith((" noisy", " too_noisy"))) and value is True:
-            return True
-        if isinstance(value, str) and "noisy" in value.lower():
-            return True
-    return False
-
-
-def _status(record: dict[str, Any]) -> str:
-    if record.get("error"):
-        return "na" if (record.get("extra") or {}).get("unavailable") else "error"
-    return "noisy" if _is_noisy(record) else ""
-
-
-def cell(key: str, value: Any) -> str:
-    """A JSON value as a table cell; ratios (speedup, ideal) as "1.93×", seconds as ms."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, float)):
-        if isinstance(value, float) and not math.isfinite(value):
-            return str(value)
-        if "speedup" in key or key in ("ideal", "ratio", "time_ratio"):
-            return tables.times(float(value))
-        if key.endswith("_s") or "_s " in key:
-            return tables.ms(float(value))
-        if isinstance(value, int):
-            return f"{value:,}" if abs(value) >= 10_000 else str(value)
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
-    if isinstance(value, (list, dict)):
-        text = json.dumps(value, separators=(",", ":"))
-        return text if len(text) <= 60 else text[:57] + "..."
-    return str(value)
-
-
-def records_table(records: Sequence[dict[str, Any]], hidden: set[str] = frozenset(), caption: str = "") -> Table:  # type: ignore[assignment]
-    """A table of every column present in any record, in order of first appearance."""
-    flat = [_flatten(record) for record in records]
-    columns: dict[str, None] = {}
-    for record in flat:
-        for key in record:
-            if key not in hidden and key.split(" ", 1)[0] not in hidden:
-                columns.setdefault(key)
-    header = [_header(key) for key in columns]
-    rows = [TableRow([cell(key, record.get(key)) for key in columns], _status(original))
-            for record, original in zip(flat, records, strict=True)]
-    return Table(header, rows, caption)
-
-
-def _header(key: str) -> str:
-    """median_s -> "median ms" (the cells are in ms); other names with spaces for underscores."""
-    if key.endswith("_s"):
-        key = key[:-2] + "_ms"
-    key = key.replace("_s ", "_ms ")
-    return key.replace("_", " ")
 
 
 def _row_status(row: measure.Row) -> str:
