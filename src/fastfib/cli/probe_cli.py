@@ -12,16 +12,7 @@ import sys
 from typing import Any
 
 from fastfib.cli import dask_cli
-from fastfib.command import (
-    Command,
-    Progress,
-    UsageError,
-    add_start_method,
-    check_outputs,
-    names,
-    numbers,
-    positive,
-)
+from fastfib.command import Command, Progress, UsageError, add_start_method, check_outputs, names, numbers, positive
 
 __all__ = ["ProbeCommand", "format_result"]
 
