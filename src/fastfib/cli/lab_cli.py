@@ -66,7 +66,7 @@ class Outcome:
             return self.experiment.document(self.result, command)
         meta = measure.metadata(command=command, experiment=self.experiment.name, quick=self.quick,
                                 duration_s=round(self.duration_s, 2), load_average_at_start=self.load_average)
-        return files.envelope(f"fastfib.lab.{self.experiment.name}", lab.SCHEMA_VERSION, meta, self.result)
+        return files.envelope(lab.SCHEMA_PREFIX + self.experiment.name, lab.SCHEMA_VERSION, meta, self.result)
 
 
 def conduct(experiment: Experiment, *, quick: bool = False, given: argparse.Namespace | None = None,

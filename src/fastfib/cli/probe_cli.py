@@ -17,8 +17,6 @@ from fastfib.command import Command, Progress, UsageError, add_start_method, che
 __all__ = ["ProbeCommand", "format_result"]
 
 PROBE_RUNNERS = ("threads", "processes", "interpreters", "dask-threads", "dask-processes")
-SCHEMA = "fastfib.probe"
-SCHEMA_VERSION = 1
 
 
 def format_result(result: Any) -> str:
@@ -134,7 +132,7 @@ class ProbeCommand(Command):
         result.meta.update(measure.metadata(), stmt=args.stmt, setup=args.setup)
         print(format_result(result))
         if args.json:
-            files.write_document(args.json, files.envelope(SCHEMA, SCHEMA_VERSION, result.meta,
+            files.write_document(args.json, files.envelope(probing.SCHEMA, probing.SCHEMA_VERSION, result.meta,
                                                            {"result": result.to_json()}))
         if args.plot:
             report.write_plot(args.plot, plot_rows(result), environment.usable_cores(), title=f"probe: {result.label}")

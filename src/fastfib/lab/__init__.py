@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fastfib.lab.experiment import Experiment
 
-__all__ = ["MODULES", "SCHEMA_VERSION", "experiments"]
+__all__ = ["MODULES", "SCHEMA_PREFIX", "SCHEMA_VERSION", "experiments"]
 
-SCHEMA_VERSION = 1  # {"schema": "fastfib.lab.<name>", "schema_version", "meta", "finding", ...the experiment's}
+# Every experiment's --json: {"schema": SCHEMA_PREFIX + name, "schema_version", "meta", "finding", ...its own}
+SCHEMA_PREFIX, SCHEMA_VERSION = "fastfib.lab.", 1
 
 # The modules that declare an EXPERIMENT, in the order of `fastfib lab --help`.
 # A new experiment is its module and its name here.

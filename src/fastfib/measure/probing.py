@@ -39,7 +39,10 @@ from fastfib.measure import paired, probe_advice
 from fastfib.measure.gilwatch import GilWatch
 from fastfib.runners import executors
 
-__all__ = ["ProbeError", "ProbeResult", "Spec", "probe", "probe_spec", "run_spec"]
+__all__ = ["SCHEMA", "SCHEMA_VERSION", "ProbeError", "ProbeResult", "Spec", "probe", "probe_spec", "run_spec"]
+
+# `fastfib probe --json`: {"schema", "schema_version", "meta", "result": ProbeResult.to_json()}
+SCHEMA, SCHEMA_VERSION = "fastfib.probe", 1
 
 RELEASED_AT = 0.8  # released fraction from which a call counts as releasing the GIL
 

@@ -27,17 +27,16 @@ from typing import Any
 
 from fastfib import lab, measure, report, tables
 from fastfib.lab import crossover
+from fastfib.measure import probing
 from fastfib.report import ReportError
 from fastfib.report.record_tables import Table, TableRow, is_noisy, is_records, records_table
 
 __all__ = ["Run", "load_run"]
 
-LAB_PREFIX = "fastfib.lab."
 # The list of dicts that is each lab experiment's main table (the first found), and its others.
 LAB_TABLES = ("rows", "points", "fits")
 LAB_EXTRA_TABLES = {"sweep": "the threads client by concurrency", "plain_loop": "plain x += 1 on each interpreter"}
 LAB_HIDDEN = {"sample", "points", "timelines"}  # columns too long or too nested for a table cell
-PROBE_SCHEMA, PROBE_SCHEMA_VERSION = "fastfib.probe", 1  # fastfib probe --json (probe_cli)
 
 
 @dataclass
@@ -84,15 +83,15 @@ def load_run(path: str) -> Run:
             return _scale(path)
         if schema == crossover.SCHEMA:
             return _crossover(path, data)
-        if isinstance(schema, str) and schema.startswith(LAB_PREFIX):
-            return _lab(path, data, schema[len(LAB_PREFIX):])
+        if isinstance(schema, str) and schema.startswith(lab.SCHEMA_PREFIX):
+            return _lab(path, data, schema[len(lab.SCHEMA_PREFIX):])
         if schema is None and "benchmarks" in data:
             return _bench(path, data)
-        if schema == PROBE_SCHEMA:
+        if schema == probing.SCHEMA:
             return _probe(path, data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ReportError(f"{path} is malformed ({type(exc).__name__}: {exc})") from None
-    known = ", ".join([report.SCHEMA, crossover.SCHEMA, LAB_PREFIX + "<experiment>", PROBE_SCHEMA,
+    known = ", ".join([report.SCHEMA, crossover.SCHEMA, lab.SCHEMA_PREFIX + "<experiment>", probing.SCHEMA,
                        "pytest-benchmark JSON"])
     what = f"schema {schema!r} is unknown" if schema is not None else "no \"schema\" field"
     raise ReportError(f"{path} is not a fastfib document ({what}); fastfib report reads: {known}")
@@ -152,7 +151,7 @@ def _lab(path: str, data: dict[str, Any], name: str) -> Run:
     if name not in experiments:
         raise ReportError(f"{path} is from an unknown lab experiment {name!r}; this fastfib has: "
                           + ", ".join(experiments))
-    _check_version(path, data, LAB_PREFIX + name, lab.SCHEMA_VERSION, f"fastfib lab {name} --json")
+    _check_version(path, data, lab.SCHEMA_PREFIX + name, lab.SCHEMA_VERSION, f"fastfib lab {name} --json")
     meta = _meta(path, data)
     if not isinstance(data.get("finding"), str):
         raise ReportError(f"{path} is malformed (no \"finding\" sentence)")
@@ -177,7 +176,7 @@ def _lab(path: str, data: dict[str, Any], name: str) -> Run:
 
 
 def _probe(path: str, data: dict[str, Any]) -> Run:
-    _check_version(path, data, PROBE_SCHEMA, PROBE_SCHEMA_VERSION, "fastfib probe ... --json")
+    _check_version(path, data, probing.SCHEMA, probing.SCHEMA_VERSION, "fastfib probe ... --json")
     meta, result = _meta(path, data), data["result"]
     records = []
     for point in result["points"]:
