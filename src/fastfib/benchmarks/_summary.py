@@ -14,9 +14,18 @@ belongs to), its ``case`` (what stays fixed within a comparison) and its
   allow. These are single-thread timings of separate benchmarks, not pairs:
   the summary says so.
 
+Each paired row also carries ``parallelism`` (CPU / wall of the parallel runs,
+with its interval) and, when the sequential baseline's own times moved by 25 %
+or more during the benchmark, ``speed_change``. A row's verdict is decided by
+what the data can carry (:func:`verdict`): by the speedup when its interval is
+narrow, by parallelism when the speedup is too noisy to tell; ``verdict_by``
+says which.
+
 The summary (``"fastfib"`` in ``--benchmark-json``) is versioned: schema
-``fastfib.bench-summary``; version 2 (paired speedups with intervals) replaced
-version 1, whose speedups divided the medians of separate benchmarks.
+``fastfib.bench-summary``; version 3 added parallelism, ``verdict``,
+``verdict_by`` and ``speed_change`` to each row and the ``machine`` line to the
+story; version 2 (paired speedups with intervals) replaced version 1, whose
+speedups divided the medians of separate benchmarks.
 """
 
 from __future__ import annotations
@@ -26,14 +35,15 @@ from typing import Any
 
 from fastfib import environment, measure, tables
 from fastfib.measure import amdahl
-from fastfib.measure.paired import TOO_WIDE, PairedRatio
+from fastfib.measure.paired import TOO_WIDE, PairedRatio, Spread, describe_speed_change
 
 SCHEMA = "fastfib.bench-summary"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 REFERENCE = {"price": "cython-gil", "exact": "python", "big-n": "gmpy2",  # question -> reference kernel
              "start-up": "python -c pass"}
 SCALES_AT = 0.6  # "scales": the interval's low end reaches 60 % of the way from 1x to the ideal
 FLAT_BELOW = 1.15  # "flat": the interval's high end stays under this
+BUSY_AT = 0.8  # "scales" by parallelism: its interval's low end reaches 80 % of the way from 1 to the ideal
 
 Stats = dict[str, float]  # pytest-benchmark's "median", "q1", "q3" of one benchmark
 
@@ -76,6 +86,7 @@ def _speedups(measured: list[tuple[dict[str, Any], Stats]], cores: int) -> list[
             **paired.to_dict(), "ideal": ideal, "efficiency": paired.speedup / ideal,
             "serial_fraction": amdahl.karp_flatt(paired.speedup, ideal),
         })
+        rows[-1]["verdict"], rows[-1]["verdict_by"] = verdict_and_basis(rows[-1])
     return rows
 
 
@@ -94,13 +105,8 @@ def _ratios(measured: list[tuple[dict[str, Any], Stats]]) -> list[dict[str, Any]
     return found
 
 
-def verdict(row: dict[str, Any]) -> str:
-    """What a paired speedup says: "scales", "flat", "partly", "too noisy to tell" or "" (1 worker)."""
-    if row["too_noisy"]:
-        return "too noisy to tell"
+def _from_speedup(row: dict[str, Any]) -> str:
     ideal = row["ideal"]
-    if ideal < 2:
-        return ""
     if row["low"] >= 1 + SCALES_AT * (ideal - 1):
         return "scales"
     if row["high"] <= FLAT_BELOW:
@@ -108,9 +114,68 @@ def verdict(row: dict[str, Any]) -> str:
     return "partly"
 
 
+def _from_parallelism(row: dict[str, Any], busy: Spread) -> str:
+    """What parallelism says, where the speedup's own interval does not rule it out."""
+    ideal = row["ideal"]
+    if busy.width > TOO_WIDE:
+        return ""
+    if busy.low >= 1 + BUSY_AT * (ideal - 1) and row["high"] >= 1 + SCALES_AT * (ideal - 1):
+        return "scales"
+    if busy.high <= FLAT_BELOW and row["low"] <= FLAT_BELOW:
+        return "flat"
+    if FLAT_BELOW < busy.low and busy.high < 1 + BUSY_AT * (ideal - 1):
+        return "partly"
+    return ""
+
+
+def verdict_and_basis(row: dict[str, Any]) -> tuple[str, str]:
+    """(verdict, what decided it): "scales", "flat", "partly" or "too noisy to tell", by
+    "speedup" or "parallelism"; ("", "") for one worker.
+
+    The speedup decides when its interval is narrow. When it is too noisy to
+    tell, parallelism (CPU / wall of the parallel runs: were the workers on a
+    CPU at the same time?) decides, if its own interval is narrow and the
+    speedup's interval does not contradict it: "scales" when at least
+    ``1 + BUSY_AT * (ideal - 1)`` cores were busy (1.8 of 2), "flat" when at most
+    ``FLAT_BELOW``. Otherwise it stays too noisy to tell.
+    """
+    if row["ideal"] < 2:
+        return "", ""
+    if not row["too_noisy"]:
+        return _from_speedup(row), "speedup"
+    busy = Spread.from_dict(row.get("parallelism"))
+    said = _from_parallelism(row, busy) if busy is not None else ""
+    return (said, "parallelism") if said else ("too noisy to tell", "")
+
+
+def verdict(row: dict[str, Any]) -> str:
+    """What a paired row says: "scales", "flat", "partly", "too noisy to tell" or "" (1 worker)."""
+    return verdict_and_basis(row)[0]
+
+
+def _said(row: dict[str, Any]) -> str:
+    """ "scales", "scales (by parallelism)", ... as the story and the table print it."""
+    said, basis = verdict_and_basis(row)
+    return f"{said} (by parallelism)" if basis == "parallelism" else said
+
+
+def machine_line(rows: list[dict[str, Any]]) -> str:
+    """One line on whether the machine changed speed during the paired benchmarks (or "")."""
+    moved = [row for row in rows if row.get("speed_change")]
+    if not moved:
+        return ""
+    worst = max(moved, key=lambda row: row["speed_change"]["ratio"])
+    two = sum(1 for row in moved if row["speed_change"]["kind"] == "two speeds")
+    return (f"the machine changed speed during {len(moved)} of {len(rows)} paired benchmarks ({two} of them "
+            f"with two distinct speeds): the same sequential baseline ran up to {worst['speed_change']['ratio']:.2f}x "
+            f"slower at times (worst: {worst['kernel']} {worst['question']} vs {worst['runner']} "
+            f"x{worst['workers']}, {describe_speed_change(worst['speed_change'])}); speedups swing with it, "
+            f"parallelism does not")
+
+
 def story(rows: list[dict[str, Any]], cores: int) -> list[str]:
     """The scaling question answered in a sentence per kernel and runner, at the worker
-    count nearest the cores; each figure with its interval."""
+    count nearest the cores; each figure with its interval, each verdict with what decided it."""
     scaling = [row for row in rows if row["question"] == "scaling"]
     counts = sorted({row["workers"] for row in scaling})
     if not counts:
@@ -120,7 +185,9 @@ def story(rows: list[dict[str, Any]], cores: int) -> list[str]:
     for row in scaling:
         if row["workers"] != at:
             continue
-        said = "" if row["too_noisy"] else verdict(row)  # describe() already says "too noisy to tell"
+        said = _said(row)
+        if said == "too noisy to tell":
+            said = ""  # describe() already says it
         lines.append(f"{row['kernel']} on {at} {row['runner']}: {PairedRatio.from_dict(row).describe()}"
                      + (f" - {said}" if said else ""))
     startups = [row["pool_startup_s"] for row in scaling if row["runner"] == "processes" and row["workers"] == at
@@ -128,6 +195,9 @@ def story(rows: list[dict[str, Any]], cores: int) -> list[str]:
     if startups:
         lines.append(f"processes pay start-up ({1000 * max(startups):.0f} ms for a pool of {at}, outside these "
                      f"figures) and hand-over per task (see processes x1)")
+    moved = machine_line(rows)
+    if moved:
+        lines.append(moved)
     return lines
 
 
@@ -142,23 +212,34 @@ def annotate(benchmarks: list[dict[str, Any]], summary: dict[str, Any]) -> None:
         info = bench.get("extra_info") or {}
         row = by_key.get(_key(info))
         if row is not None:
+            busy = row.get("parallelism") or {}
             info.update(speedup=row["speedup"], speedup_low=row["low"], speedup_high=row["high"],
-                        efficiency=row["efficiency"], too_noisy=row["too_noisy"])
+                        efficiency=row["efficiency"], too_noisy=row["too_noisy"],
+                        parallelism=busy.get("median"), parallelism_low=busy.get("low"),
+                        parallelism_high=busy.get("high"), verdict=row["verdict"], verdict_by=row["verdict_by"],
+                        speed_change=row.get("speed_change"))
 
 
 def _interval(low: float, high: float) -> str:
     return f"{low:.2f}-{high:.2f}×"
 
 
+def _parallelism_cells(busy: dict[str, Any] | None) -> list[str]:
+    if not busy:
+        return ["-", "-"]
+    return [f"{busy['median']:.2f}", f"{busy['low']:.2f}-{busy['high']:.2f}"]
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """One table of paired speedups, the story in a few lines, then the time ratios."""
     header = ["question", "case", "kernel", "runner", "workers", "median ms", "speedup", "95% CI", "IQR",
-              "pairs", "ideal", "efficiency", "verdict"]
+              "pairs", "parallelism", "95% CI", "ideal", "efficiency", "verdict"]
     body = [
         [row["question"], row["case"], row["kernel"], row["runner"], str(row["workers"]),
          f"{1000 * row['median_s']:.2f}", "-" if row["too_noisy"] else tables.times(row["speedup"]),
          _interval(row["low"], row["high"]), _interval(row["q1"], row["q3"]), str(row["pairs"]),
-         tables.times(row["ideal"]), "-" if row["too_noisy"] else f"{row['efficiency']:.2f}", verdict(row)]
+         *_parallelism_cells(row.get("parallelism")),
+         tables.times(row["ideal"]), "-" if row["too_noisy"] else f"{row['efficiency']:.2f}", _said(row)]
         for row in summary["rows"]
     ]
     parts = []
@@ -171,7 +252,11 @@ def format_summary(summary: dict[str, Any]) -> str:
                   "  IQR = middle half of the pairs; pairs are added until the CI is within 10% of the median or "
                   "the budget is spent;",
                   f"  too noisy = CI still wider than {TOO_WIDE:.0%} of the median (no figure given); "
-                  f"ideal = min(workers, {summary['usable_cores']} usable cores)", ""]
+                  f"ideal = min(workers, {summary['usable_cores']} usable cores);",
+                  "  parallelism = CPU / wall of the parallel runs (cores busy at once), median over the runs; "
+                  "the verdict comes from the speedup",
+                  f"  when its CI is narrow, else from parallelism (scales: CI low end >= "
+                  f"{1 + BUSY_AT:.1f} of 2 cores; flat: high end <= {FLAT_BELOW})", ""]
     if summary.get("story"):
         parts += ["In short:", *(f"  {line}" for line in summary["story"]), ""]
     ratios = [[r["question"], r["case"], r["kernel"], r["reference"], f"{1000 * r['median_s']:.4g}",

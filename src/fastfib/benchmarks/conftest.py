@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import fastfib
-from fastfib import environment, registry, runners, tasks
+from fastfib import environment, measure, registry, runners, tasks
 from fastfib.measure import paired as pairing
 from fastfib.measure.paired import Alternation, PairedRatio
 from fastfib.runners import executors
@@ -123,10 +123,12 @@ class Paired:
     round the baseline (A) runs on a one-worker sequential pool, untimed by
     pytest-benchmark but timed here, and one more A closes the last round.
     Both are timed by the runner's own clock (workers released to the last
-    result), as ``fastfib scale`` does. After the first ``paired.MIN_PAIRS`` rounds,
-    more pairs are taken until the median's 95 % interval is within 10 % of it,
-    ``paired.MAX_PAIRS`` or the budget (:func:`fastfib.measure.paired.extend`). Every result of every
-    run is checked.
+    result), as ``fastfib scale`` does, and each run's CPU time (this process's
+    threads plus the pool's worker processes) gives its parallelism, CPU / wall.
+    After the first ``paired.MIN_PAIRS`` rounds, more pairs are taken until the
+    median's 95 % interval is within 10 % of it, ``paired.MAX_PAIRS`` or the
+    budget (:func:`fastfib.measure.paired.extend`). Every result of every run
+    is checked.
     """
 
     def __init__(self, benchmark: Any, baseline: executors.Pool, budget_s: float) -> None:
@@ -138,13 +140,15 @@ class Paired:
                  expect: Callable[[list[Any]], bool]) -> PairedRatio | None:
         """Benchmark ``task`` over ``args`` on ``on``; None when timing is disabled."""
 
-        def run(pool: executors.Pool, keep: Callable[[float], None] | None = None) -> float:
+        def run(pool: executors.Pool, keep: Callable[[float, float], None] | None = None) -> tuple[float, float]:
+            cpu_before = measure.cpu_seconds(pool.pids)  # this process's threads and the pool's processes
             batch = pool.run(task, list(args))
+            cpu_s = measure.cpu_seconds(pool.pids) - cpu_before
             if not expect(batch.results):
                 raise AssertionError(f"wrong result on {pool.workers} worker(s): {batch.results!r}")
             if keep is not None:
-                keep(batch.wall_s)
-            return batch.wall_s
+                keep(batch.wall_s, cpu_s)
+            return batch.wall_s, cpu_s
 
         if self.benchmark.disabled:  # --benchmark-disable: one untimed run, results still checked
             self.benchmark.pedantic(run, args=(on, None))

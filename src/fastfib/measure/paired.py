@@ -13,13 +13,22 @@ The speedup is the median of those ratios; its precision is the distribution-fre
 resampling, the same answer for the same data), its spread the interquartile
 range of the ratios themselves.
 
+Beside the speedup, each run may also bring its CPU time (all the threads and
+worker processes that did the work). Then the pairs also give *parallelism*,
+CPU / wall of the configuration's runs: how many cores were busy at once, with
+its own interval. It does not swing when the machine changes speed (the
+recursive burn runs at two speeds on some hosts, switching every few hundred
+milliseconds), so it can still answer "did both threads run at once?" when the
+speedup is too noisy to tell. :func:`speed_change` says when the baseline's
+own wall times moved that way.
+
 >>> alternation = Alternation()
 >>> for a, b in [(100, 50), (104, 52), (98, 51)]:
 ...     alternation.add_a(a); alternation.add_b(b)
 >>> alternation.add_a(102)
 >>> paired = alternation.ratio()
 >>> round(paired.speedup, 2), paired.pairs
-(1.98, 3)
+(1.96, 3)
 """
 
 from __future__ import annotations
@@ -31,14 +40,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["CONFIDENCE", "MAX_PAIRS", "MIN_PAIRS", "PRECISE_WIDTH", "TOO_WIDE", "Alternation", "PairedRatio",
-           "extend", "measure", "median_interval"]
+from fastfib.tables import ms
+
+__all__ = ["CONFIDENCE", "MAX_PAIRS", "MIN_PAIRS", "PRECISE_WIDTH", "SPEED_CHANGE", "TOO_WIDE", "Alternation",
+           "PairedRatio", "Spread", "describe_speed_change", "extend", "measure", "median_interval", "speed_change"]
 
 CONFIDENCE = 0.95
 PRECISE_WIDTH = 0.10  # stop taking pairs once the interval's width is within 10 % of the median
 TOO_WIDE = 0.20  # wider than 20 % of the median when the budget is spent: too noisy to tell
 MIN_PAIRS = 10  # before the first look at the interval: fewer cannot give a 95 % interval narrower than the range
 MAX_PAIRS = 80
+SPEED_CHANGE = 1.25  # the same baseline run taking 25 % longer at its slowest than at its fastest: the machine moved
+TWO_SPEEDS_GAP = 1.10  # ... and its sorted times jump by 10 % or more between two groups of at least two each
 
 
 def _binomial_cdf(k: int, n: int) -> float:
@@ -66,6 +79,84 @@ def median_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> 
 
 
 @dataclass
+class Spread:
+    """The median of some values, the median's 95 % interval and the values' interquartile range.
+
+    >>> Spread.of([1.9, 2.0, 1.95, 1.98, 2.01]).median
+    1.98
+    """
+
+    median: float
+    low: float
+    high: float
+    coverage: float
+    q1: float
+    q3: float
+    n: int
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        low, high, coverage = median_interval(values)
+        q1, _, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else list(values) * 3
+        return cls(statistics.median(values), low, high, coverage, q1, q3, len(values))
+
+    @property
+    def width(self) -> float:
+        """The interval's width relative to the median."""
+        return (self.high - self.low) / self.median if self.median else math.inf
+
+    def describe(self, unit: str = "") -> str:
+        """ "1.97 (95% CI 1.95-1.99)" """
+        return f"{self.median:.2f}{unit} ({self.coverage:.0%} CI {self.low:.2f}-{self.high:.2f}{unit})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "width": self.width}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Spread | None:
+        if not data:
+            return None
+        return cls(**{key: data[key] for key in ("median", "low", "high", "coverage", "q1", "q3", "n")})
+
+
+def speed_change(walls: Sequence[float]) -> dict[str, Any] | None:
+    """How far the *same* run's wall time moved during a measurement, when its slowest
+    took ``SPEED_CHANGE`` times its fastest or more (None when it held steady).
+
+    ``kind`` is "two speeds" when the sorted times fall into two groups of at
+    least two, split by a jump of ``TWO_SPEEDS_GAP`` or more (``modes`` gives
+    each group's range and count), else "drift".
+
+    >>> found = speed_change([0.010, 0.0101, 0.017, 0.0099, 0.0172, 0.0102])
+    >>> found["kind"], round(found["ratio"], 2), [mode[2] for mode in found["modes"]]
+    ('two speeds', 1.74, [4, 2])
+    >>> speed_change([0.010, 0.0105, 0.0102]) is None
+    True
+    """
+    ordered = sorted(walls)
+    if len(ordered) < 3 or ordered[0] <= 0 or ordered[-1] / ordered[0] < SPEED_CHANGE:
+        return None
+    jumps = [(ordered[i + 1] / ordered[i], i) for i in range(1, len(ordered) - 2)]  # two or more on each side
+    gap, at = max(jumps, default=(1.0, 0))
+    found: dict[str, Any] = {"low_s": ordered[0], "high_s": ordered[-1], "ratio": ordered[-1] / ordered[0],
+                             "runs": len(ordered), "kind": "drift", "modes": []}
+    if gap >= TWO_SPEEDS_GAP:
+        fast, slow = ordered[:at + 1], ordered[at + 1:]
+        found.update(kind="two speeds", modes=[[fast[0], fast[-1], len(fast)], [slow[0], slow[-1], len(slow)]])
+    return found
+
+
+def describe_speed_change(found: dict[str, Any]) -> str:
+    """ "two speeds: 9.9-10.2 ms (4 runs) and 17.0-17.2 ms (2 runs), 1.74x apart" """
+    if found["kind"] == "two speeds":
+        (a_lo, a_hi, a_n), (b_lo, b_hi, b_n) = found["modes"]
+        return (f"two speeds: {ms(a_lo)}-{ms(a_hi)} ms ({a_n} runs) and {ms(b_lo)}-{ms(b_hi)} ms ({b_n} runs), "
+                f"{found['ratio']:.2f}x apart")
+    return (f"drifted: {ms(found['low_s'])}-{ms(found['high_s'])} ms over {found['runs']} runs, "
+            f"{found['ratio']:.2f}x apart")
+
+
+@dataclass
 class PairedRatio:
     """A paired speedup: the median of the per-pair ratios, its interval and spread."""
 
@@ -77,6 +168,10 @@ class PairedRatio:
     q3: float
     pairs: int
     ratios: list[float] = field(default_factory=list)
+    parallelism: Spread | None = None  # CPU / wall of the configuration's runs (B), when CPU was measured
+    baseline_parallelism: Spread | None = None  # ... and of the baseline's (A): about 1 for one thread
+    baseline_s: Spread | None = None  # the baseline's wall times
+    speed_change: dict[str, Any] | None = None  # speed_change() of the baseline's wall times
 
     @property
     def width(self) -> float:
@@ -95,36 +190,58 @@ class PairedRatio:
         """ "1.88x (95% CI 1.83-1.92, 14 pairs)", or says plainly that it cannot tell."""
         interval = f"{self.low:.2f}-{self.high:.2f}x"
         if self.too_noisy:
-            return f"too noisy to tell: {interval} ({self.pairs} pairs)"
-        return f"{self.speedup:.2f}x ({self.coverage:.0%} CI {interval}, {self.pairs} pairs)"
+            said = f"too noisy to tell: {interval} ({self.pairs} pairs)"
+        else:
+            said = f"{self.speedup:.2f}x ({self.coverage:.0%} CI {interval}, {self.pairs} pairs)"
+        if self.parallelism is not None:
+            said += f", parallelism {self.parallelism.describe()}"
+        return said
 
     def to_dict(self) -> dict[str, Any]:
         found = asdict(self)
+        for name in ("parallelism", "baseline_parallelism", "baseline_s"):
+            spread = getattr(self, name)
+            found[name] = None if spread is None else spread.to_dict()
         found.update(width=self.width, too_noisy=self.too_noisy)
         return found
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PairedRatio:
         return cls(**{key: data[key] for key in ("speedup", "low", "high", "coverage", "q1", "q3", "pairs")},
-                   ratios=list(data.get("ratios", [])))
+                   ratios=list(data.get("ratios", [])), parallelism=Spread.from_dict(data.get("parallelism")),
+                   baseline_parallelism=Spread.from_dict(data.get("baseline_parallelism")),
+                   baseline_s=Spread.from_dict(data.get("baseline_s")), speed_change=data.get("speed_change"))
 
 
 class Alternation:
-    """Wall times of a baseline (A) and a configuration (B), taken A B A B ... A."""
+    """Wall times (and, where measured, CPU times) of a baseline (A) and a configuration (B),
+    taken A B A B ... A."""
 
     def __init__(self) -> None:
         self.a: list[float] = []
         self.b: list[float] = []
+        self.cpu_a: list[float] = []  # filled only by runs that measured their CPU time
+        self.cpu_b: list[float] = []
 
-    def add_a(self, wall_s: float) -> None:
+    def add_a(self, wall_s: float, cpu_s: float | None = None) -> None:
         if len(self.a) != len(self.b):
             raise ValueError("A and B must alternate, starting and ending with A")
         self.a.append(wall_s)
+        if cpu_s is not None:
+            self.cpu_a.append(cpu_s)
 
-    def add_b(self, wall_s: float) -> None:
+    def add_b(self, wall_s: float, cpu_s: float | None = None) -> None:
         if len(self.a) != len(self.b) + 1:
             raise ValueError("each B must follow an A")
         self.b.append(wall_s)
+        if cpu_s is not None:
+            self.cpu_b.append(cpu_s)
+
+    @staticmethod
+    def _parallelism(walls: list[float], cpus: list[float]) -> Spread | None:
+        if not cpus or len(cpus) != len(walls):  # every run measured, or none counts
+            return None
+        return Spread.of([cpu / wall for cpu, wall in zip(cpus, walls, strict=True) if wall > 0])
 
     def ratios(self) -> list[float]:
         """(A before + A after) / 2 / B for each B that has an A on both sides."""
@@ -134,12 +251,21 @@ class Alternation:
         ratios = self.ratios()
         if not ratios:
             raise ValueError("no complete pair yet: A B A is the least")
-        low, high, coverage = median_interval(ratios)
-        q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive") if len(ratios) > 1 else ratios * 3
-        return PairedRatio(statistics.median(ratios), low, high, coverage, q1, q3, len(ratios), ratios)
+        spread = Spread.of(ratios)
+        return PairedRatio(spread.median, spread.low, spread.high, spread.coverage, spread.q1, spread.q3,
+                           len(ratios), ratios, parallelism=self._parallelism(self.b, self.cpu_b),
+                           baseline_parallelism=self._parallelism(self.a, self.cpu_a),
+                           baseline_s=Spread.of(self.a), speed_change=speed_change(self.a))
 
 
-Timed = Callable[[], float]  # runs A or B once and returns its wall time in seconds
+Timed = Callable[[], "float | tuple[float, float]"]  # runs A or B once: its wall time, or (wall, CPU) in seconds
+
+
+def _add(add: Callable[..., None], got: float | tuple[float, float]) -> None:
+    if isinstance(got, tuple):
+        add(*got)
+    else:
+        add(got)
 
 
 def extend(alternation: Alternation, run_a: Timed, run_b: Timed, *, budget_s: float,
@@ -149,8 +275,8 @@ def extend(alternation: Alternation, run_a: Timed, run_b: Timed, *, budget_s: fl
     deadline = time.perf_counter() + budget_s
     paired = alternation.ratio()
     while not paired.precise and paired.pairs < max_pairs and time.perf_counter() < deadline:
-        alternation.add_b(run_b())
-        alternation.add_a(run_a())
+        _add(alternation.add_b, run_b())
+        _add(alternation.add_a, run_a())
         paired = alternation.ratio()
     return paired
 
@@ -159,8 +285,8 @@ def measure(run_a: Timed, run_b: Timed, *, budget_s: float, min_pairs: int = MIN
             max_pairs: int = MAX_PAIRS) -> PairedRatio:
     """A B A B ... A: ``min_pairs`` pairs, then more as :func:`extend` decides."""
     alternation = Alternation()
-    alternation.add_a(run_a())
+    _add(alternation.add_a, run_a())
     for _ in range(min_pairs):
-        alternation.add_b(run_b())
-        alternation.add_a(run_a())
+        _add(alternation.add_b, run_b())
+        _add(alternation.add_a, run_a())
     return extend(alternation, run_a, run_b, budget_s=budget_s, max_pairs=max_pairs)
