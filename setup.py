@@ -56,6 +56,15 @@ gmp = Extension(
     define_macros=MODULE_STATE,
 )
 
+# The per-thread CPU-time sampler of `fastfib trace`: a C thread that never takes the GIL.
+sampler = Extension(
+    "fastfib._sampler",
+    sources=["src/fastfib/_sampler.pyx", "csrc/sampler.c"],
+    include_dirs=["csrc"],
+    extra_compile_args=EXTRA_COMPILE_ARGS,
+    define_macros=MODULE_STATE,
+)
+
 GMP_PROBE = """
 #include <gmp.h>
 int main(void) { mpz_t x; mpz_init(x); mpz_fib_ui(x, 10); mpz_clear(x); return 0; }
@@ -97,7 +106,7 @@ setup(
     package_dir={"": "src", "fastfib.csrc": "csrc"},
     cmdclass={"build_ext": BuildExt},
     ext_modules=cythonize(
-        [kernels, gmp],
+        [kernels, sampler, gmp],
         compiler_directives={
             "language_level": 3,
             "embedsignature": True,

@@ -278,6 +278,7 @@ COMMANDS: dict[str, str] = {
     "source": "fastfib.cli.source_cli:SourceCommand",
     "scale": "fastfib.cli.scale_cli:ScaleCommand",
     "compare": "fastfib.cli.scale_cli:CompareCommand",
+    "trace": "fastfib.cli.trace_cli:TraceCommand",
     "builds": "fastfib.cli.builds_cli:BuildsCommand",
     "crossover": "fastfib.cli.lab_cli:CrossoverCommand",
     "lab": "fastfib.cli.lab_cli:LabCommand",

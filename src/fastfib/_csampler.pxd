@@ -1,0 +1,17 @@
+# The C contract of csrc/sampler.h, mirrored for Cython and nothing else.
+# `nogil`: safe to call without the GIL (they touch no Python object).
+
+from libc.stdint cimport int64_t
+
+cdef extern from "sampler.h" nogil:
+    ctypedef struct sampler:
+        pass
+
+    ctypedef struct sampler_target:
+        int64_t id          # a kernel thread id of this process, or a process id
+        int is_process      # 1: the process's CPU clock; 0: one thread's
+
+    # 0, or an errno value (nothing started); rows: capacity x (count + 1) int64
+    int sampler_start(sampler **out, const sampler_target *targets, size_t count, int64_t period_ns,
+                      int64_t *rows, size_t capacity)
+    size_t sampler_stop(sampler *s, int64_t *own_cpu_ns)  # joins and frees; rows written

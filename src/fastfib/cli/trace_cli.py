@@ -1,0 +1,162 @@
+"""``fastfib trace``: a per-thread timeline of each kernel on threads -- the GIL made visible.
+
+Exit status: 0 traced; 1 a task returned a wrong result; 2 a usage error (or
+no timeline can be recorded here: not Linux, or the extension is not built);
+130 / 143 interrupted (nothing is written then).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from fastfib.command import (
+    Command,
+    Progress,
+    UsageError,
+    add_start_method,
+    check_outputs,
+    names,
+    numbers,
+    positive,
+    print_json,
+)
+
+__all__ = ["TraceCommand", "format_timeline"]
+
+DEFAULT_KERNELS = ("cython-gil", "cython-nogil", "python")
+TRACE_RUNNERS = ("threads", "processes", "sequential", "asyncio", "interpreters")  # this process or its children
+
+
+def format_timeline(timeline: Any, width: int = 60) -> str:
+    """A timeline as text: its figures, then one strip per thread."""
+    from fastfib.measure import timeline as timelines
+
+    cost = timeline.extra.get("sampler_cost")
+    lines = [f"{timeline.label}: wall {1000 * timeline.wall_s:.1f} ms, parallelism (CPU / wall) "
+             f"{timeline.parallelism:.2f}, overlap {timeline.overlap:.2f} (two or more threads on a CPU "
+             f"{timeline.overlap:.0%} of the time)"]
+    strips = timelines.strips(timeline, width)
+    name_width = max([len(name) for name, _ in strips] + [10])
+    lines += [f"  {name.ljust(name_width)}  {strip}" for name, strip in strips]
+    lines.append(f"  {''.ljust(name_width)}  0 ms{f'{1000 * timeline.wall_s:.0f} ms'.rjust(width - 4)}")
+    if timeline.hidden_tracks:
+        lines.append(f"  ({timeline.hidden_tracks} idle thread(s) not shown)")
+    if cost:
+        lines.append(f"  sampler: {timeline.samples} samples every {1000 * timeline.period_s:.2f} ms, its own CPU "
+                     f"{1000 * timeline.sampler_cpu_s:.1f} ms; traced runs took {cost['slowdown']:.2f}x the "
+                     f"untraced ones ({cost['low']:.2f}-{cost['high']:.2f}x, {cost['pairs']} pairs)")
+    if timeline.truncated:
+        lines.append("  the sampler's buffer ran out before the batch ended: the timeline stops early")
+    return "\n".join(lines)
+
+
+class TraceCommand(Command):
+    name = "trace"
+    help = "draw which thread was on a CPU when: each kernel on 2 threads, sampled at 1 kHz"
+    description = (
+        "Run each kernel's burn tasks on a warm pool once while a sampler -- a C thread that never\n"
+        "takes the GIL, so it does not contend with the threads it watches -- reads every thread's\n"
+        "CPU clock about every millisecond. A thread that gained at least half an interval in CPU\n"
+        "time was on a CPU then. GIL-holding threads take turns (cython-gil: a whole call each;\n"
+        "pure Python: slices of about the 5 ms switch interval); nogil threads overlap. Printed per\n"
+        "kernel: one strip per thread, parallelism (CPU / wall) and the overlap fraction (the share\n"
+        "of the wall with two or more threads on a CPU), and what sampling cost (traced runs paired\n"
+        "with untraced ones). -o writes Chrome trace-event JSON: open it in ui.perfetto.dev or\n"
+        "chrome://tracing, or give it to `fastfib report` for the same picture as SVG. Linux only."
+    )
+    epilog = (
+        "examples:\n"
+        "  fastfib trace                                   # cython-gil, cython-nogil, python on 2 threads\n"
+        "  fastfib trace -o trace.json                     # ... and the trace file for Perfetto\n"
+        "  fastfib trace -k python -r threads,processes -w 4\n"
+        "  fastfib trace --json | jq '.configurations[] | {label, overlap}'\n"
+        "\n"
+        "strips: █ on a CPU for most of the cell, ▌ for part of it, · off it. Resolution: the\n"
+        "sampling period (--period-ms, default 1): slices shorter than that blur together.\n"
+        "Also: `fastfib scale --timeline FILE` traces every configuration of a scale run."
+    )
+
+    def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--kernels", "-k", default=",".join(DEFAULT_KERNELS),
+                            help="comma-separated kernels (default: %(default)s)")
+        parser.add_argument("--runners", "-r", default="threads",
+                            help=f"comma-separated runners (default: %(default)s; any of {', '.join(TRACE_RUNNERS)})")
+        parser.add_argument("--workers", "-w", default="2", help="comma-separated worker counts (default: 2)")
+        parser.add_argument("--tasks", type=positive(int, "--tasks"), default=None,
+                            help="tasks per traced batch (default: 2 x workers)")
+        parser.add_argument("--task-ms", type=positive(float, "--task-ms"), default=20.0,
+                            help="about how long one task takes (default: %(default)s)")
+        parser.add_argument("--period-ms", type=positive(float, "--period-ms"), default=1.0,
+                            help="the sampler's period (default: %(default)s)")
+        parser.add_argument("--cost-pairs", type=int, default=6,
+                            help="pairs of untraced / traced runs that measure the sampler's cost "
+                                 "(default: %(default)s; 0: not measured)")
+        parser.add_argument("--width", type=positive(int, "--width"), default=60, help="cells per strip")
+        parser.add_argument("--output", "-o", metavar="PATH", help="write the trace (Chrome trace-event JSON)")
+        parser.add_argument("--json", action="store_true", help="print the trace document instead of text")
+        parser.add_argument("--no-progress", action="store_true", help="no progress output on stderr")
+        add_start_method(parser)
+
+    def run(self, args: argparse.Namespace) -> int:
+        from fastfib import files, measure, registry, runners, tasks
+        from fastfib.measure import timeline as timelines
+
+        why = timelines.unavailable()
+        if why:
+            raise UsageError(f"fastfib trace cannot run here: {why}")
+        kernels = names(args.kernels, registry.names(), "kernel")
+        runner_names = names(args.runners, TRACE_RUNNERS, "runner")
+        missing = {name: why for name, why in runners.unavailable_runners().items() if name in runner_names}
+        if missing:
+            name, reason = next(iter(missing.items()))
+            raise UsageError(f"runner {name} is unavailable here: {reason}")
+        workers = sorted(set(numbers(args.workers, "--workers", int)))
+        if args.cost_pairs < 0:
+            raise UsageError("--cost-pairs must be >= 0")
+        check_outputs(args.output)
+        progress = Progress(enabled=not args.no_progress)
+        plan = [(runner, count) for runner in runner_names for count in (workers if runner != "sequential" else [1])]
+        total = len(kernels) * len(plan)
+        found: list[timelines.Timeline] = []
+        for kernel in kernels:
+            progress(f"calibrating {kernel}", len(found), total)
+            task = tasks.calibrate(kernel, args.task_ms / 1000)
+            expected = tasks.oracle(task.n)
+            for runner, count in plan:
+                label = f"{kernel} {runner} x{count}"
+                progress(f"tracing {label}", len(found), total)
+                arglist = [(kernel, task.n)] * (args.tasks or 2 * count)
+                made = runners.make_runner(runner, start_method=args.start_method, preload=measure.PRELOAD)
+                with made.open(count) as pool:
+                    pool.run(tasks.burn_task, arglist)  # warm, untimed
+                    batch, traced = timelines.record(pool, tasks.burn_task, arglist, label=label,
+                                                     period_s=args.period_ms / 1000)
+                    if batch.results != [expected] * len(arglist):
+                        progress.clear()
+                        print(f"fastfib: wrong result from {label}: {batch.results!r}, F({task.n}) = {expected}",
+                              file=sys.stderr)
+                        return 1
+                    traced.extra.update(kernel=kernel, runner=runner, workers=count, tasks=len(arglist), n=task.n,
+                                        task_ms=round(1000 * task.task_s, 3))
+                    if args.cost_pairs:
+                        traced.extra["sampler_cost"] = timelines.cost(
+                            pool, tasks.burn_task, arglist, period_s=args.period_ms / 1000, pairs=args.cost_pairs)
+                found.append(traced)
+        progress.clear()
+        meta = measure.metadata(command="fastfib " + " ".join(sys.argv[1:]), period_ms=args.period_ms,
+                                task_ms=args.task_ms, start_method=args.start_method)
+        document = timelines.document(found, meta)
+        if args.output:
+            files.write_document(args.output, document)
+        if args.json:
+            print_json(document)
+            return 0
+        print("\n\n".join(format_timeline(traced, args.width) for traced in found))
+        print(f"\nstrips: █ on a CPU for most of the cell, ▌ part of it, · off it; one cell = wall / {args.width}. "
+              f"overlap = share of the wall with two or more threads on a CPU; parallelism = CPU / wall.")
+        if args.output:
+            print(f"trace: {args.output} (open in https://ui.perfetto.dev or chrome://tracing; "
+                  f"`fastfib report {args.output}` draws it)")
+        return 0

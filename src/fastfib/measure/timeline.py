@@ -1,0 +1,256 @@
+"""Per-thread timelines: which thread was on a CPU when, while a batch ran -- the GIL made visible.
+
+:func:`record` runs one batch on a warm pool while a sampler outside the
+measured threads (:mod:`fastfib._sampler`: a C thread that never takes the
+GIL) reads the CPU clock of every thread of this process and of every worker
+process about every millisecond. Between two samples a thread that gained at
+least half the interval in CPU time counts as *on a CPU*; consecutive such
+intervals make its on-CPU slices. Threads that hold the GIL in turn show as
+alternating slices of about the switch interval (5 ms); threads that released
+it overlap.
+
+From the samples come, for the batch's wall time alone:
+
+* ``overlap``: the share of the wall during which two or more tracks were on
+  a CPU at once (0 for threads taking turns, near 1 for two nogil threads on
+  two free cores);
+* ``parallelism``: the tracks' CPU time / wall, as ``fastfib scale`` reports it.
+
+Resolution: the sampling period (1 ms by default; the achieved median period
+is recorded), so slices shorter than a period blur into their neighbours. A
+thread's CPU clock is exact when read, unlike ``/proc/<pid>/task/<tid>/schedstat``,
+which moves only at the scheduler tick (4 ms here). Cost: the sampler wakes
+once a period, on one of the machine's cores; ``fastfib trace`` measures how
+much it slows the traced run (paired with untraced runs) and records the
+sampler's own CPU time.
+
+A timeline's document (:func:`document`) is Chrome trace-event JSON: it opens
+in Perfetto (ui.perfetto.dev) and ``chrome://tracing``, one process track per
+configuration, one thread track per watched thread, one slice per stretch on
+a CPU; its ``configurations`` hold the same slices and figures for
+``fastfib report`` and for scripts. Linux only.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from fastfib.files import envelope
+from fastfib.runners import executors
+
+__all__ = ["BUSY", "PERIOD_S", "SCHEMA", "SCHEMA_VERSION", "Timeline", "Track", "build", "chrome_events", "cost",
+           "document", "record", "strips", "unavailable"]
+
+SCHEMA, SCHEMA_VERSION = "fastfib.trace", 1
+PERIOD_S = 0.001  # the sampler's period: about 1 kHz
+BUSY = 0.5  # a track is on a CPU in an interval where it gained at least half of it in CPU time
+MAX_S = 120.0  # samples kept per traced batch, at most (then sampling stops; the timeline says so)
+
+
+@dataclass
+class Track:
+    """One watched thread (of this process) or worker process."""
+
+    name: str
+    kind: str  # "thread" or "process"
+    id: int  # kernel thread id or process id
+    cpu_s: float = 0.0  # CPU time gained during the batch
+    slices: list[list[float]] = field(default_factory=list)  # [start_ms, end_ms] from the batch's start
+
+    @property
+    def on_cpu_ms(self) -> float:
+        return sum(end - start for start, end in self.slices)
+
+
+@dataclass
+class Timeline:
+    """One traced batch: its tracks, on-CPU slices, overlap and parallelism."""
+
+    label: str  # e.g. "cython-gil threads x2"
+    wall_s: float
+    period_s: float  # the median interval between samples actually achieved
+    samples: int
+    overlap: float  # share of the wall with two or more tracks on a CPU
+    parallelism: float  # the tracks' CPU time / wall
+    sampler_cpu_s: float  # CPU time the sampler itself used
+    tracks: list[Track]
+    hidden_tracks: int = 0  # watched threads that never ran during the batch (not drawn)
+    truncated: bool = False  # the sampler's buffer ran out before the batch ended
+    extra: dict[str, Any] = field(default_factory=dict)  # kernel, runner, workers, tasks, ... and cost
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Timeline:
+        found = dict(data)
+        found["tracks"] = [Track(**track) for track in data.get("tracks", [])]
+        return cls(**found)
+
+
+def unavailable() -> str | None:
+    """Why timelines cannot be recorded here, or None."""
+    if not sys.platform.startswith("linux"):
+        return "per-thread timelines need Linux (thread CPU clocks addressed by thread id)"
+    try:
+        from fastfib import _sampler  # noqa: F401
+    except ImportError as exc:
+        return f"the compiled sampler is not built ({exc}): pip install fastfib, or run 'make'"
+    return None
+
+
+def _watched(pool: executors.Pool) -> list[tuple[str, str, int]]:
+    """(name, kind, id) of every thread of this process and every worker process of ``pool``."""
+    names = {thread.native_id: thread.name for thread in threading.enumerate()}
+    found = []
+    for entry in sorted(os.listdir("/proc/self/task"), key=int):
+        tid = int(entry)
+        name = names.get(tid)
+        if name is None:  # a thread Python did not start (a BLAS or OpenMP pool, say)
+            try:
+                with open(f"/proc/self/task/{tid}/comm") as comm:
+                    name = f"native {tid} ({comm.read().strip()})"
+            except OSError:
+                continue  # it has just ended
+        found.append((name, "thread", tid))
+    found += [(f"worker process {pid}", "process", pid) for pid in pool.pids]
+    return found
+
+
+def _sampled_run(pool: executors.Pool, fn: Callable[..., Any], arglist: Iterable[Sequence[Any]],
+                 period_s: float) -> tuple[executors.Batch, Any, list[tuple[str, str, int]]]:
+    from fastfib._sampler import Sampler
+
+    watched = _watched(pool)
+    sampler = Sampler([(ident, kind == "process") for _, kind, ident in watched], period_s, MAX_S)
+    sampler.start()
+    try:
+        batch = pool.run(fn, list(arglist))
+    finally:
+        sampler.stop()
+    return batch, sampler, watched
+
+
+def record(pool: executors.Pool, fn: Callable[..., Any], arglist: Iterable[Sequence[Any]], *, label: str,
+           period_s: float = PERIOD_S) -> tuple[executors.Batch, Timeline]:
+    """Run ``fn`` over ``arglist`` on ``pool`` once, sampled; the batch and its timeline."""
+    batch, sampler, watched = _sampled_run(pool, fn, arglist, period_s)
+    timeline = build(label, sampler.rows(), watched, batch.started, batch.finished,
+                     sampler_cpu_s=sampler.own_cpu_ns / 1e9, truncated=sampler.full)
+    return batch, timeline
+
+
+def cost(pool: executors.Pool, fn: Callable[..., Any], arglist: Sequence[Sequence[Any]], *,
+         period_s: float = PERIOD_S, pairs: int = 6, budget_s: float = 2.0) -> dict[str, Any]:
+    """How much sampling slows the batch: untraced (A) and traced (B) runs in alternation;
+    ``slowdown`` = traced / untraced wall (the median over pairs, with its interval)."""
+    from fastfib.measure import paired
+
+    def untraced() -> float:
+        return pool.run(fn, list(arglist)).wall_s
+
+    def traced() -> float:
+        return _sampled_run(pool, fn, arglist, period_s)[0].wall_s
+
+    kept = paired.measure(untraced, traced, budget_s=budget_s, min_pairs=pairs)  # untraced / traced
+    return {"slowdown": 1 / kept.speedup, "low": 1 / kept.high, "high": 1 / kept.low, "pairs": kept.pairs}
+
+
+def build(label: str, rows: Sequence[Sequence[int]], watched: Sequence[tuple[str, str, int]], started: float,
+          finished: float, *, sampler_cpu_s: float = 0.0, truncated: bool = False) -> Timeline:
+    """A timeline from the sampler's rows (monotonic ns, then each track's CPU ns), for the
+    window ``started``..``finished`` (``time.perf_counter()`` seconds: the same clock on Linux)."""
+    start_ns, end_ns = int(started * 1e9), int(finished * 1e9)
+    wall_ns = max(1, end_ns - start_ns)
+    tracks = [Track(name, kind, ident) for name, kind, ident in watched]
+    busy_ns = 0  # time with two or more tracks on a CPU
+    cpu_ns = [0.0] * len(tracks)
+    open_at: list[float | None] = [None] * len(tracks)  # where each track's current slice began (ms)
+    last_ms = 0.0  # the end of the last interval inside the window
+    for before, after in zip(rows, rows[1:], strict=False):
+        t0, t1 = before[0], after[0]
+        lo, hi = max(t0, start_ns), min(t1, end_ns)
+        if hi <= lo or t1 <= t0:
+            continue
+        share = (hi - lo) / (t1 - t0)  # the part of this interval inside the window
+        on = 0
+        for index in range(len(tracks)):
+            a, b = before[1 + index], after[1 + index]
+            gained = b - a if a >= 0 and b >= 0 else 0
+            cpu_ns[index] += gained * share
+            running = gained >= BUSY * (t1 - t0)
+            on += running
+            lo_ms = (lo - start_ns) / 1e6
+            if running and open_at[index] is None:
+                open_at[index] = lo_ms
+            elif not running and (began := open_at[index]) is not None:
+                tracks[index].slices.append([round(began, 3), round(lo_ms, 3)])
+                open_at[index] = None
+        last_ms = (hi - start_ns) / 1e6
+        if on >= 2:
+            busy_ns += hi - lo
+    for index, began in enumerate(open_at):
+        if began is not None:
+            tracks[index].slices.append([round(began, 3), round(last_ms, 3)])
+    for track, track_ns in zip(tracks, cpu_ns, strict=True):
+        track.cpu_s = track_ns / 1e9
+    shown = [track for track in tracks if track.slices or track.cpu_s > 0.001 * wall_ns / 1e9]
+    periods = [b[0] - a[0] for a, b in zip(rows, rows[1:], strict=False)]
+    return Timeline(
+        label=label, wall_s=wall_ns / 1e9, period_s=statistics.median(periods) / 1e9 if periods else 0.0,
+        samples=len(rows), overlap=busy_ns / wall_ns, parallelism=sum(cpu_ns) / wall_ns,
+        sampler_cpu_s=sampler_cpu_s, tracks=shown, hidden_tracks=len(tracks) - len(shown), truncated=truncated,
+    )
+
+
+# --- outputs ------------------------------------------------------------------------------------
+
+def strips(timeline: Timeline, width: int = 60) -> list[tuple[str, str]]:
+    """(track name, a strip of ``width`` cells): "█" on a CPU for most of the cell, "▌" for
+    part of it, "·" off it -- the timeline in a terminal."""
+    wall_ms = 1000 * timeline.wall_s
+    cell = wall_ms / width
+    found = []
+    for track in timeline.tracks:
+        cells = []
+        for index in range(width):
+            lo, hi = index * cell, (index + 1) * cell
+            covered = sum(max(0.0, min(end, hi) - max(start, lo)) for start, end in track.slices)
+            cells.append("█" if covered >= 0.5 * cell else "▌" if covered > 0.1 * cell else "·")
+        found.append((track.name, "".join(cells)))
+    return found
+
+
+def chrome_events(timelines: Sequence[Timeline]) -> list[dict[str, Any]]:
+    """Chrome trace events: a process track per timeline (``pid`` = its number), a thread
+    track per watched thread, an "on CPU" complete event ("X", times in µs) per slice."""
+    events: list[dict[str, Any]] = []
+    for number, timeline in enumerate(timelines, start=1):
+        events.append({"name": "process_name", "ph": "M", "pid": number,
+                       "args": {"name": f"{timeline.label}: overlap {timeline.overlap:.2f}, "
+                                        f"parallelism {timeline.parallelism:.2f}"}})
+        events.append({"name": "process_sort_index", "ph": "M", "pid": number, "args": {"sort_index": number}})
+        for tid, track in enumerate(timeline.tracks, start=1):
+            events.append({"name": "thread_name", "ph": "M", "pid": number, "tid": tid,
+                           "args": {"name": track.name}})
+            events += [{"name": "on CPU", "cat": track.kind, "ph": "X", "pid": number, "tid": tid,
+                        "ts": round(1000 * start, 1), "dur": round(1000 * (end - start), 1)}
+                       for start, end in track.slices]
+    return events
+
+
+def document(timelines: Sequence[Timeline], meta: dict[str, Any]) -> dict[str, Any]:
+    """The trace document: fastfib's envelope, ``configurations`` (each timeline), and
+    ``traceEvents`` / ``displayTimeUnit`` for Perfetto and chrome://tracing."""
+    return envelope(SCHEMA, SCHEMA_VERSION, meta, {
+        "configurations": [timeline.to_dict() for timeline in timelines],
+        "displayTimeUnit": "ms",
+        "traceEvents": chrome_events(timelines),
+    })
+
