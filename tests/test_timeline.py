@@ -44,6 +44,12 @@ def test_slices_overlap_and_parallelism_from_known_samples():
     assert together.tracks[1].slices == [[1.0, 7.0]]
 
 
+def test_a_process_clock_that_moves_at_the_tick_reads_as_busy_throughout():
+    ticking = [0, 0, 0, 4] * 4  # a busy process read from outside: 4 ms of CPU every 4th sample
+    built = timeline.build("process", _rows(ticking), [("worker", "process", 9)], 0.0, 0.016)
+    assert built.tracks[0].slices == [[0.0, 16.0]] and built.parallelism == pytest.approx(1.0)
+
+
 def test_only_the_batchs_window_counts():
     built = timeline.build("window", _rows([1] * 10), [("a", "thread", 1)], 0.002, 0.006)
     assert built.wall_s == pytest.approx(0.004)

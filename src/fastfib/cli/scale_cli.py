@@ -112,6 +112,9 @@ class ScaleCommand(Command):
                             help="a fast look: workers 1 and 2, 3 repeats, 5 ms tasks (under 15 s on 2 cores)")
         parser.add_argument("--json", metavar="PATH", help="write the rows and run metadata as JSON (atomically)")
         parser.add_argument("--plot", metavar="PATH", help="write a PNG of speedup vs workers")
+        parser.add_argument("--timeline", metavar="PATH",
+                            help="also trace one extra (untimed) run of every configuration: which thread was on a "
+                                 "CPU when, as Chrome trace-event JSON (see fastfib trace; Linux only)")
         parser.add_argument("--no-progress", action="store_true", help="no progress output on stderr")
         dask_cli.add_arguments(parser)
 
@@ -131,7 +134,13 @@ class ScaleCommand(Command):
             workers = sorted(set(numbers(args.workers, "--workers", int)))
         else:
             workers = [1, 2] if args.quick else default_workers(cores)
-        check_outputs(args.json, args.plot)
+        check_outputs(args.json, args.plot, args.timeline)
+        if args.timeline:
+            from fastfib.measure import timeline
+
+            why = timeline.unavailable()
+            if why:
+                raise UsageError(f"--timeline cannot be recorded here: {why}")
         return {
             "dask": dask_cli.plan(args, runner_names, skipped, workers),
             "kernels": kernels, "runners": runner_names, "skipped_runners": skipped,
@@ -155,10 +164,11 @@ class ScaleCommand(Command):
             complete=False, interrupted=False,
         )
         rows: list[measure.Row] = []
+        traced: list[Any] | None = [] if args.timeline else None
         suite = measure.run_suite(
             plan["kernels"], plan["runners"], plan["workers"], target_s=plan["target_ms"] / 1000,
             tasks=plan["tasks"], repeats=plan["repeats"], start_method=plan["start_method"],
-            progress=progress, dask=plan["dask"][0],
+            progress=progress, dask=plan["dask"][0], timelines=traced,
         )
         started = time.monotonic()
         try:
@@ -181,6 +191,11 @@ class ScaleCommand(Command):
                     gil_enabled_at_end=environment.gil_enabled())
         if args.json:
             report.write_json(args.json, meta, rows)
+        if args.timeline and traced is not None:
+            from fastfib import files
+            from fastfib.measure import timeline
+
+            files.write_document(args.timeline, timeline.document(traced, meta))
         if args.plot:
             title = (f"fastfib {meta['fastfib_version']} - {meta['python_implementation']} "
                      f"{meta['python_version']} - {plan['cores']} usable cores - {meta['cpu_model']}")
@@ -198,7 +213,15 @@ class ScaleCommand(Command):
               f"took {meta['duration_s']:.1f} s")
         for name, why in plan["skipped_runners"].items():
             print(f"runner {name} not run: {why}")
-        for path in (args.json, args.plot):
+        if traced:
+            from fastfib.tables import grid
+
+            print("\ntimelines (one more, untimed run of each configuration, sampled at 1 kHz):")
+            print(grid(["configuration", "wall ms", "parallelism", "overlap"],
+                       [[one.label, f"{1000 * one.wall_s:.1f}", f"{one.parallelism:.2f}", f"{one.overlap:.2f}"]
+                        for one in traced], left=1))
+            print("overlap = share of the wall with two or more threads (or worker processes) on a CPU")
+        for path in (args.json, args.plot, args.timeline):
             if path:
                 print(f"wrote {path}")
         errors = [row for row in rows if row.error and not row.extra.get("unavailable")]

@@ -211,6 +211,22 @@ class Measurement:
         self.cpus.append(cpu_after - cpu_before)
         self.stalls.append(beat.max_stall_ms(batch.started, batch.finished))
 
+    def trace(self) -> Any:
+        """One more run of the tasks, untimed, its per-thread timeline recorded
+        (:mod:`fastfib.measure.timeline`); None for a row in error or a wrong result."""
+        from fastfib.measure import timeline
+
+        if self.result.error is not None:
+            return None
+        row = self.result
+        batch, traced = timeline.record(self.pool, burn_task, self.args,
+                                        label=f"{row.kernel} {row.runner} x{row.workers}")
+        if any(got != self.expected for got in batch.results):
+            return None
+        traced.extra.update(kernel=row.kernel, runner=row.runner, workers=row.workers, tasks=row.tasks, n=row.n,
+                            task_ms=round(row.task_ms, 3))
+        return traced
+
     @property
     def median_s(self) -> float | None:
         return statistics.median(self.walls) if self.walls and self.result.error is None else None
@@ -283,6 +299,7 @@ def run_suite(
     progress: Progress = lambda what, done, total: None,
     calibrations: dict[str, Calibration] | None = None,
     dask: Any = None,
+    timelines: list[Any] | None = None,
 ) -> Generator[Row, None, None]:
     """Yield the rows of a plan, a kernel at a time.
 
@@ -294,6 +311,9 @@ def run_suite(
     true. The kernel's rows (sequential baseline first) are yielded together.
     Closing the generator early (Ctrl-C) terminates worker processes.
     ``dask``: the dask runners' :class:`~fastfib.runners.dask_runners.DaskOptions`.
+    ``timelines``: a list to which one traced run per configuration is added
+    (:func:`fastfib.measure.timeline.record`, after the timed repeats, so the
+    sampler touches none of the figures).
     """
     cores = environment.usable_cores()
     total = plan_steps(kernels, runner_names, workers)
@@ -324,6 +344,12 @@ def run_suite(
                          done, total)
                 for measurement in measurements:
                     measurement.repeat()
+            if timelines is not None:
+                progress(f"{kernel}: tracing every configuration once", done, total)
+                for measurement in measurements:
+                    traced = measurement.trace()
+                    if traced is not None:
+                        timelines.append(traced)
             baseline_s = measurements[0].median_s
             for index, measurement in enumerate(measurements):
                 row = measurement.row(baseline_s=baseline_s, cores=cores, is_baseline=index == 0)

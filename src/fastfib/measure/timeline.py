@@ -19,7 +19,9 @@ From the samples come, for the batch's wall time alone:
 Resolution: the sampling period (1 ms by default; the achieved median period
 is recorded), so slices shorter than a period blur into their neighbours. A
 thread's CPU clock is exact when read, unlike ``/proc/<pid>/task/<tid>/schedstat``,
-which moves only at the scheduler tick (4 ms here). Cost: the sampler wakes
+which moves only at the scheduler tick (4 ms here). A worker *process* can only
+be read from outside as a whole, and that clock moves at the tick too: process
+tracks have a resolution of about 4 ms. Cost: the sampler wakes
 once a period, on one of the machine's cores; ``fastfib trace`` measures how
 much it slows the traced run (paired with untraced runs) and records the
 sampler's own CPU time.
@@ -50,6 +52,7 @@ __all__ = ["BUSY", "PERIOD_S", "SCHEMA", "SCHEMA_VERSION", "Timeline", "Track", 
 SCHEMA, SCHEMA_VERSION = "fastfib.trace", 1
 PERIOD_S = 0.001  # the sampler's period: about 1 kHz
 BUSY = 0.5  # a track is on a CPU in an interval where it gained at least half of it in CPU time
+PROCESS_RESOLUTION_S = 0.004  # a process's clock read from outside moves at the scheduler tick (HZ=250 here)
 MAX_S = 120.0  # samples kept per traced batch, at most (then sampling stops; the timeline says so)
 
 
@@ -162,50 +165,68 @@ def cost(pool: executors.Pool, fn: Callable[..., Any], arglist: Sequence[Sequenc
     return {"slowdown": 1 / kept.speedup, "low": 1 / kept.high, "high": 1 / kept.low, "pairs": kept.pairs}
 
 
+def _fractions(rows: Sequence[Sequence[int]], column: int, span: int) -> list[float]:
+    """Per interval between consecutive rows: the CPU share the track gained, read over
+    ``span`` intervals around it (1: the interval itself); 0 where it could not be read."""
+    last = len(rows) - 1
+    found = []
+    for index in range(last):
+        first = min(max(0, index - (span - 1) // 2), max(0, last - span))
+        end = min(last, first + span)
+        a, b = rows[first][column], rows[end][column]
+        took = rows[end][0] - rows[first][0]
+        found.append((b - a) / took if a >= 0 and b >= 0 and took > 0 else 0.0)
+    return found
+
+
 def build(label: str, rows: Sequence[Sequence[int]], watched: Sequence[tuple[str, str, int]], started: float,
           finished: float, *, sampler_cpu_s: float = 0.0, truncated: bool = False) -> Timeline:
     """A timeline from the sampler's rows (monotonic ns, then each track's CPU ns), for the
-    window ``started``..``finished`` (``time.perf_counter()`` seconds: the same clock on Linux)."""
+    window ``started``..``finished`` (``time.perf_counter()`` seconds: the same clock on Linux).
+
+    A worker process's clock, read from outside it, moves only at the scheduler tick
+    (``PROCESS_RESOLUTION_S``), so a process track is on a CPU where it gained at least
+    ``BUSY`` of the interval over a tick's worth of samples around it."""
     start_ns, end_ns = int(started * 1e9), int(finished * 1e9)
     wall_ns = max(1, end_ns - start_ns)
+    periods = [b[0] - a[0] for a, b in zip(rows, rows[1:], strict=False)]
+    period_ns = statistics.median(periods) if periods else 0
+    tick = max(1, round(PROCESS_RESOLUTION_S * 1e9 / period_ns)) if period_ns else 1
     tracks = [Track(name, kind, ident) for name, kind, ident in watched]
-    busy_ns = 0  # time with two or more tracks on a CPU
+    busy = [_fractions(rows, 1 + index, tick if track.kind == "process" else 1) for index, track in enumerate(tracks)]
+    overlap_ns = 0  # time with two or more tracks on a CPU
     cpu_ns = [0.0] * len(tracks)
     open_at: list[float | None] = [None] * len(tracks)  # where each track's current slice began (ms)
     last_ms = 0.0  # the end of the last interval inside the window
-    for before, after in zip(rows, rows[1:], strict=False):
-        t0, t1 = before[0], after[0]
-        lo, hi = max(t0, start_ns), min(t1, end_ns)
-        if hi <= lo or t1 <= t0:
+    for step, (before, after) in enumerate(zip(rows, rows[1:], strict=False)):
+        lo, hi = max(before[0], start_ns), min(after[0], end_ns)
+        if hi <= lo:
             continue
-        share = (hi - lo) / (t1 - t0)  # the part of this interval inside the window
+        share = (hi - lo) / (after[0] - before[0])  # the part of this interval inside the window
+        lo_ms = (lo - start_ns) / 1e6
         on = 0
-        for index in range(len(tracks)):
+        for index, track in enumerate(tracks):
             a, b = before[1 + index], after[1 + index]
-            gained = b - a if a >= 0 and b >= 0 else 0
-            cpu_ns[index] += gained * share
-            running = gained >= BUSY * (t1 - t0)
+            cpu_ns[index] += (b - a) * share if a >= 0 and b >= 0 else 0
+            running = busy[index][step] >= BUSY
             on += running
-            lo_ms = (lo - start_ns) / 1e6
             if running and open_at[index] is None:
                 open_at[index] = lo_ms
             elif not running and (began := open_at[index]) is not None:
-                tracks[index].slices.append([round(began, 3), round(lo_ms, 3)])
+                track.slices.append([round(began, 3), round(lo_ms, 3)])
                 open_at[index] = None
         last_ms = (hi - start_ns) / 1e6
         if on >= 2:
-            busy_ns += hi - lo
-    for index, began in enumerate(open_at):
+            overlap_ns += hi - lo
+    for track, began, track_ns in zip(tracks, open_at, cpu_ns, strict=True):
         if began is not None:
-            tracks[index].slices.append([round(began, 3), round(last_ms, 3)])
-    for track, track_ns in zip(tracks, cpu_ns, strict=True):
+            track.slices.append([round(began, 3), round(last_ms, 3)])
         track.cpu_s = track_ns / 1e9
     shown = [track for track in tracks if track.slices or track.cpu_s > 0.001 * wall_ns / 1e9]
-    periods = [b[0] - a[0] for a, b in zip(rows, rows[1:], strict=False)]
     return Timeline(
-        label=label, wall_s=wall_ns / 1e9, period_s=statistics.median(periods) / 1e9 if periods else 0.0,
-        samples=len(rows), overlap=busy_ns / wall_ns, parallelism=sum(cpu_ns) / wall_ns,
-        sampler_cpu_s=sampler_cpu_s, tracks=shown, hidden_tracks=len(tracks) - len(shown), truncated=truncated,
+        label=label, wall_s=wall_ns / 1e9, period_s=period_ns / 1e9, samples=len(rows),
+        overlap=overlap_ns / wall_ns, parallelism=sum(cpu_ns) / wall_ns, sampler_cpu_s=sampler_cpu_s,
+        tracks=shown, hidden_tracks=len(tracks) - len(shown), truncated=truncated,
     )
 
 
