@@ -136,10 +136,10 @@ def test_worker_processes_are_tracks_of_their_own():
 @needs_sampler
 @pytest.mark.skipif("cython-nogil" not in registry.KERNELS, reason="extension not built")
 def test_fastfib_trace_prints_strips_and_writes_its_file(tmp_path):
-    out = tmp_path / "trace.json"
+    out, png = tmp_path / "trace.json", tmp_path / "trace.png"
     done = subprocess.run([*FASTFIB, "trace", "-k", "cython-nogil", "--task-ms", "5", "--cost-pairs", "2",
-                           "-o", str(out), "--no-progress"], capture_output=True, text=True, timeout=120,
-                          check=False)
+                           "-o", str(out), "--plot", str(png), "--no-progress"], capture_output=True, text=True,
+                          timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert "cython-nogil threads x2: wall" in done.stdout and "fastfib-worker" in done.stdout
     assert "traced runs took" in done.stdout
@@ -147,6 +147,12 @@ def test_fastfib_trace_prints_strips_and_writes_its_file(tmp_path):
     (configuration,) = document["configurations"]
     assert configuration["extra"]["kernel"] == "cython-nogil" and 0 <= configuration["overlap"] <= 1
     assert any(event["ph"] == "X" for event in document["traceEvents"])
+    assert png.read_bytes().startswith(b"\x89PNG")
+    page = tmp_path / "page.html"
+    shown = subprocess.run([*FASTFIB, "report", str(out), "-o", str(page)], capture_output=True, text=True,
+                           timeout=120, check=False)
+    assert shown.returncode == 0, shown.stderr
+    assert "fastfib trace: which thread was on a CPU when" in page.read_text() and "<svg" in page.read_text()
 
 
 @pytest.mark.parametrize(("argv", "says"), [

@@ -70,6 +70,7 @@ class TraceCommand(Command):
         "examples:\n"
         "  fastfib trace                                   # cython-gil, cython-nogil, python on 2 threads\n"
         "  fastfib trace -o trace.json                     # ... and the trace file for Perfetto\n"
+        "  fastfib trace --plot trace.png                  # one lane per thread, bars where it was on a CPU\n"
         "  fastfib trace -k python -r threads,processes -w 4\n"
         "  fastfib trace --json | jq '.configurations[] | {label, overlap}'\n"
         "\n"
@@ -95,6 +96,7 @@ class TraceCommand(Command):
                                  "(default: %(default)s; 0: not measured)")
         parser.add_argument("--width", type=positive(int, "--width"), default=60, help="cells per strip")
         parser.add_argument("--output", "-o", metavar="PATH", help="write the trace (Chrome trace-event JSON)")
+        parser.add_argument("--plot", metavar="PATH", help="write the timelines as a PNG (SVG for a .svg name)")
         parser.add_argument("--json", action="store_true", help="print the trace document instead of text")
         parser.add_argument("--no-progress", action="store_true", help="no progress output on stderr")
         add_start_method(parser)
@@ -115,7 +117,7 @@ class TraceCommand(Command):
         workers = sorted(set(numbers(args.workers, "--workers", int)))
         if args.cost_pairs < 0:
             raise UsageError("--cost-pairs must be >= 0")
-        check_outputs(args.output)
+        check_outputs(args.output, args.plot)
         progress = Progress(enabled=not args.no_progress)
         plan = [(runner, count) for runner in runner_names for count in (workers if runner != "sequential" else [1])]
         total = len(kernels) * len(plan)
@@ -150,6 +152,10 @@ class TraceCommand(Command):
         document = timelines.document(found, meta)
         if args.output:
             files.write_document(args.output, document)
+        if args.plot:
+            from fastfib.report import timeline_plot
+
+            timeline_plot.write_timeline_plot(args.plot, found)
         if args.json:
             print_json(document)
             return 0

@@ -7,6 +7,8 @@ finding, and how to draw its plot. The documents read:
 * ``fastfib.scale`` (``fastfib scale --json``), through :func:`fastfib.report.load`;
 * ``fastfib.crossover`` (``fastfib crossover --json``);
 * ``fastfib.lab.<experiment>`` (``fastfib lab <experiment> --json``), every experiment;
+* ``fastfib.probe`` (``fastfib probe --json``) and ``fastfib.trace`` (``fastfib trace -o``,
+  ``fastfib scale --timeline``): its timelines drawn lane by lane;
 * pytest-benchmark's ``--benchmark-json`` output of fastfib's benchmark suite, which
   holds fastfib's scaling summary under ``"fastfib"``. Its fields change as the
   suite grows, so it is read defensively: the columns present are shown, and
@@ -27,8 +29,8 @@ from typing import Any
 
 from fastfib import lab, measure, report, tables
 from fastfib.lab import crossover
-from fastfib.measure import probing
-from fastfib.report import ReportError
+from fastfib.measure import probing, timeline
+from fastfib.report import ReportError, timeline_plot
 from fastfib.report.record_tables import Table, TableRow, is_noisy, is_records, records_table
 
 __all__ = ["Run", "load_run"]
@@ -44,7 +46,7 @@ class Run:
     """One document, ready to show."""
 
     path: str
-    kind: str  # "scale", "crossover", "bench" or "lab.<experiment>"
+    kind: str  # "scale", "crossover", "bench", "probe", "trace" or "lab.<experiment>"
     title: str
     meta: dict[str, Any]
     command: str
@@ -89,10 +91,12 @@ def load_run(path: str) -> Run:
             return _bench(path, data)
         if schema == probing.SCHEMA:
             return _probe(path, data)
+        if schema == timeline.SCHEMA:
+            return _trace(path, data)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ReportError(f"{path} is malformed ({type(exc).__name__}: {exc})") from None
     known = ", ".join([report.SCHEMA, crossover.SCHEMA, lab.SCHEMA_PREFIX + "<experiment>", probing.SCHEMA,
-                       "pytest-benchmark JSON"])
+                       timeline.SCHEMA, "pytest-benchmark JSON"])
     what = f"schema {schema!r} is unknown" if schema is not None else "no \"schema\" field"
     raise ReportError(f"{path} is not a fastfib document ({what}); fastfib report reads: {known}")
 
@@ -293,3 +297,20 @@ def _row_notes(table: Table) -> list[str]:
         notes.append(f"{table.count('noisy')} noisy row(s): their repeats spread widely; re-run on a quieter "
                      "machine before trusting them")
     return notes
+
+
+def _trace(path: str, data: dict[str, Any]) -> Run:
+    _check_version(path, data, timeline.SCHEMA, timeline.SCHEMA_VERSION, "fastfib trace -o FILE")
+    meta = _meta(path, data)
+    traced = [timeline.Timeline.from_dict(one) for one in data["configurations"]]
+    records = [{"configuration": one.label, "wall_s": one.wall_s, "parallelism": one.parallelism,
+                "overlap": one.overlap, "threads shown": len(one.tracks),
+                "sampler slowdown": (one.extra.get("sampler_cost") or {}).get("slowdown"),
+                "sample period ms": 1000 * one.period_s} for one in traced]
+    finding = "; ".join(f"{one.label}: overlap {one.overlap:.2f}" for one in traced) + (
+        " (overlap = share of the wall with two or more threads on a CPU: threads that hold the GIL take turns, "
+        "threads that released it overlap)")
+    return Run(path, "trace", "fastfib trace: which thread was on a CPU when", meta,
+               meta.get("command") or "fastfib trace", records_table(records), finding,
+               _row_notes(records_table(records)),
+               draw=(lambda target: timeline_plot.write_timeline_plot(target, traced)) if traced else None)
