@@ -203,6 +203,8 @@ class ScaleCommand(Command):
         print(report.format_table(rows))
         print()
         print(report.legend(meta["gil_enabled"]))
+        for line in report.speed_changes(rows):
+            print(line)
         print()
         print(report.format_headline(rows, plan["cores"]))
         startup = _startup_per_worker(rows)

@@ -35,7 +35,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from fastfib import environment, runners
-from fastfib.measure import amdahl
+from fastfib.measure import amdahl, paired
 from fastfib.runners import executors
 from fastfib.tasks import Calibration, burn_task, calibrate, oracle
 
@@ -242,6 +242,11 @@ class Measurement:
         row.wall_s = {"median": median, "min": min(walls), "max": max(walls)}
         row.cpu_s = statistics.median(self.cpus)
         row.parallelism = row.cpu_s / median
+        each = [cpu / wall for cpu, wall in zip(self.cpus, walls, strict=True) if wall > 0]
+        row.extra["parallelism_range"] = [min(each), max(each)]  # over the repeats, beside the median wall's
+        moved = paired.speed_change(walls)
+        if moved is not None and is_baseline:  # the same runs took very different times: the machine moved
+            row.extra["speed_change"] = moved
         row.heartbeat_max_stall_ms = statistics.median(self.stalls)
         row.noisy = (max(walls) - min(walls)) / median > NOISY_SPREAD
         if is_baseline or baseline_s is not None:

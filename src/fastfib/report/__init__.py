@@ -94,12 +94,29 @@ def table_cells(rows: Sequence[Row]) -> list[list[str]]:
         wall = row.wall_s or {}
         body.append(lead + [
             f"{ms(wall.get('median'))} ({ms(wall.get('min'))}-{ms(wall.get('max'))})",
-            times(row.speedup), num(row.efficiency), num(row.parallelism),
+            times(row.speedup), num(row.efficiency), _parallelism(row),
             num(row.heartbeat_max_stall_ms, 1), num(row.serial_fraction),
             "-" if row.runner == "sequential" else ms(row.startup_s),
             "noisy" if row.noisy else "",
         ])
     return body
+
+
+def _parallelism(row: Row) -> str:
+    """ "1.97 (1.95-1.99)": the median repeat's CPU / wall, and its range over the repeats."""
+    spread = row.extra.get("parallelism_range")
+    if row.parallelism is None or not spread:
+        return num(row.parallelism)
+    return f"{row.parallelism:.2f} ({spread[0]:.2f}-{spread[1]:.2f})"
+
+
+def speed_changes(rows: Sequence[Row]) -> list[str]:
+    """A line per kernel whose sequential runs took very different times (the machine changed speed)."""
+    from fastfib.measure.paired import describe_speed_change
+
+    return [f"the machine changed speed while {row.kernel} was measured: its sequential runs "
+            f"{describe_speed_change(row.extra['speed_change'])}; speedups swing with it, parallelism does not"
+            for row in rows if row.extra.get("speed_change")]
 
 
 def format_table(rows: Sequence[Row]) -> str:
@@ -109,8 +126,8 @@ def format_table(rows: Sequence[Row]) -> str:
 
 LEGEND = (
     "speedup = sequential wall / wall (same kernel, same tasks); efficiency = speedup / "
-    "min(workers, cores); parallelism = CPU / wall;\nstall = longest gap of a 1 ms heartbeat "
-    "thread in this process (the GIL made visible); serial = Karp-Flatt serial fraction;\n"
+    "min(workers, cores);\nparallelism = CPU / wall (median, range over the repeats); stall = longest gap of a 1 ms "
+    "heartbeat\nthread in this process (the GIL made visible); serial = Karp-Flatt serial fraction;\n"
     f"noisy = wall spread (max - min) / median > {measure.NOISY_SPREAD:.0%}; start-up = starting "
     "and warming the pool, not in the wall times."
 )
