@@ -213,8 +213,8 @@ def _bench(path: str, data: dict[str, Any]) -> Run:
     if not isinstance(summary, dict) or not isinstance(summary.get("rows", []), list):
         raise ReportError(f"{path} is malformed (its \"fastfib\" summary is not an object with a \"rows\" list)")
     meta = _bench_meta(data, summary)
-    records = [row for row in summary.get("rows") or [] if isinstance(row, dict)]
-    table = records_table(records, hidden={"ratios"}, caption="" if records else "no benchmark was timed")
+    records = [_bench_record(row) for row in summary.get("rows") or [] if isinstance(row, dict)]
+    table = records_table(records, hidden=BENCH_HIDDEN, caption="" if records else "no benchmark was timed")
     ratios = [row for row in summary.get("ratios") or [] if isinstance(row, dict)]
     extra = [records_table(ratios, caption="time ratios against a reference kernel")] if ratios else []
     rows = bench_rows(records)
@@ -225,6 +225,19 @@ def _bench(path: str, data: dict[str, Any]) -> Run:
                "\n".join(story) or report.format_headline(rows, cores) or "no scaling figures in this run", notes,
                extra_tables=extra, rows=rows,
                draw=(lambda target: report.write_plot(target, rows, cores)) if rows else None)
+
+
+BENCH_HIDDEN = {"ratios", "baseline_parallelism", "baseline_s", "speed_change"}  # nested: said in the story
+
+
+def _bench_record(row: dict[str, Any]) -> dict[str, Any]:
+    """A summary row with its parallelism (schema 3: an interval object) as three plain columns."""
+    busy = row.get("parallelism")
+    if not isinstance(busy, dict):
+        return row
+    found = {key: value for key, value in row.items() if key != "parallelism"}
+    found.update(parallelism=busy.get("median"), parallelism_low=busy.get("low"), parallelism_high=busy.get("high"))
+    return found
 
 
 def _object(value: Any) -> dict[str, Any]:
