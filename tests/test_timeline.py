@@ -4,6 +4,7 @@ trace document, and what the GIL makes certain about them. No test asserts a tim
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -97,7 +98,10 @@ def test_a_thread_that_has_ended_reads_as_minus_one():
     done = threading.Thread(target=lambda: None)
     done.start()
     ended = done.native_id
-    done.join()
+    done.join()  # returns before the OS thread is quite gone: wait until the kernel says so
+    deadline = time.monotonic() + 30
+    while os.path.exists(f"/proc/self/task/{ended}") and time.monotonic() < deadline:
+        time.sleep(0.001)
     from fastfib._sampler import Sampler
 
     sampler = Sampler([(ended, False)], 0.001, 1.0)
