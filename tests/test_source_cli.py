@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import fastfib
-from fastfib import cli
+from fastfib import cli, command
 from fastfib._version import __version__
 from fastfib.cli import source_cli
 
@@ -58,7 +58,7 @@ def test_the_pyx_shown_is_the_one_that_releases_the_gil(capsys):
 
 
 def test_unknown_source_is_a_usage_error(capsys):
-    assert cli.main(["source", "nope.c"]) == cli.EXIT_USAGE
+    assert cli.main(["source", "nope.c"]) == command.EXIT_USAGE
     err = capsys.readouterr().err
     assert err.startswith("fastfib: error: no source file named 'nope.c'") and "fib.c" in err
 
