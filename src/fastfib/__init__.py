@@ -20,7 +20,7 @@ from fastfib.cancel import CancelToken, deadline
 from fastfib.registry import Kernel
 
 if TYPE_CHECKING:
-    from fastfib.measure.probing import ProbeResult
+    from fastfib.measure.probe_result import ProbeResult
 
 __all__ = ["CancelToken", "Kernel", "__version__", "burn", "burn_many", "deadline", "fib", "fib_many", "kernels",
            "probe"]

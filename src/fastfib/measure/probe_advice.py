@@ -1,13 +1,14 @@
 """The advice ``fastfib probe`` closes with: one or two plain sentences from a
-:class:`fastfib.measure.probing.ProbeResult` and this machine's core count."""
+:class:`fastfib.measure.probe_result.ProbeResult` and this machine's core count.
+
+It reads only the result's data (:mod:`fastfib.measure.probe_result`), never the
+measuring module that produced it: the data flows one way, measuring → result → advice."""
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from fastfib.measure.probing import ProbeResult, ScalePoint
+from fastfib.measure.probe_result import ProbeResult, ScalePoint
 
 __all__ = ["advice"]
 

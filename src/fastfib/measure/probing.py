@@ -31,12 +31,13 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastfib import environment, runners
 from fastfib.measure import paired, probe_advice
 from fastfib.measure.gilwatch import GilWatch
+from fastfib.measure.probe_result import ProbeResult, ScalePoint
 from fastfib.runners import executors
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "ProbeError", "ProbeResult", "Spec", "probe", "probe_spec", "run_spec"]
@@ -117,56 +118,6 @@ def run_spec(spec: Spec, number: int) -> int:
 
 def _empty_task() -> int:
     return 0
-
-
-# --- the result ----------------------------------------------------------------------------
-
-@dataclass
-class ScalePoint:
-    runner: str
-    workers: int
-    speedup: paired.PairedRatio | None = None
-    startup_s: float | None = None  # starting and warming the pool, outside the figures
-    handover_s: float | None = None  # one empty task per worker, gate to last result
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        found = asdict(self)
-        found["speedup"] = None if self.speedup is None else self.speedup.to_dict()
-        return found
-
-
-@dataclass
-class ProbeResult:
-    """What :func:`probe` found; ``to_json()`` for CI."""
-
-    label: str
-    verdict: str  # "released", "held", "partly released" or "no GIL"
-    released_fraction: float
-    longest_stall_ms: float
-    per_call_s: float  # median
-    per_call_q1_s: float
-    per_call_q3_s: float
-    calls_per_batch: int
-    task_calls: int
-    points: list[ScalePoint] = field(default_factory=list)
-    advice: str = ""
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def speedup(self) -> dict[str, dict[int, float | None]]:
-        """{runner: {workers: median paired speedup, or None (error, or too noisy to tell)}}."""
-        found: dict[str, dict[int, float | None]] = {}
-        for point in self.points:
-            paired = point.speedup
-            told = paired is not None and not paired.too_noisy
-            found.setdefault(point.runner, {})[point.workers] = paired.speedup if paired is not None and told else None
-        return found
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["points"] = [point.to_dict() for point in self.points]
-        return data
 
 
 # --- measuring -----------------------------------------------------------------------------

@@ -1,0 +1,62 @@
+"""What ``fastfib probe`` found: :class:`ProbeResult` and its :class:`ScalePoint` rows.
+
+Data only, in a module of its own so that both the measuring (:mod:`fastfib.measure.probing`)
+and the advice (:mod:`fastfib.measure.probe_advice`) import it and neither imports the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from fastfib.measure import paired
+
+__all__ = ["ProbeResult", "ScalePoint"]
+
+
+@dataclass
+class ScalePoint:
+    runner: str
+    workers: int
+    speedup: paired.PairedRatio | None = None
+    startup_s: float | None = None  # starting and warming the pool, outside the figures
+    handover_s: float | None = None  # one empty task per worker, gate to last result
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        found = asdict(self)
+        found["speedup"] = None if self.speedup is None else self.speedup.to_dict()
+        return found
+
+
+@dataclass
+class ProbeResult:
+    """What :func:`probe` found; ``to_json()`` for CI."""
+
+    label: str
+    verdict: str  # "released", "held", "partly released" or "no GIL"
+    released_fraction: float
+    longest_stall_ms: float
+    per_call_s: float  # median
+    per_call_q1_s: float
+    per_call_q3_s: float
+    calls_per_batch: int
+    task_calls: int
+    points: list[ScalePoint] = field(default_factory=list)
+    advice: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def speedup(self) -> dict[str, dict[int, float | None]]:
+        """{runner: {workers: median paired speedup, or None (error, or too noisy to tell)}}."""
+        found: dict[str, dict[int, float | None]] = {}
+        for point in self.points:
+            paired = point.speedup
+            told = paired is not None and not paired.too_noisy
+            found.setdefault(point.runner, {})[point.workers] = paired.speedup if paired is not None and told else None
+        return found
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["points"] = [point.to_dict() for point in self.points]
+        return data
