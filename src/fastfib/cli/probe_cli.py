@@ -35,21 +35,25 @@ def format_result(result: Any) -> str:
     body = []
     for point in result.points:
         if point.error:
-            body.append([point.runner, str(point.workers), "-", "-", "-", "-", "-", point.error])
+            body.append([point.runner, str(point.workers), "-", "-", "-", "-", "-", "-", point.error])
             continue
         figure = point.speedup
         body.append([
             point.runner, str(point.workers), "-" if figure.too_noisy else f"{figure.speedup:.2f}×",
             f"{figure.low:.2f}-{figure.high:.2f}×", str(figure.pairs),
+            "-" if figure.parallelism is None else
+            f"{figure.parallelism.median:.2f} ({figure.parallelism.low:.2f}-{figure.parallelism.high:.2f})",
             "-" if figure.too_noisy else f"{figure.speedup / point.workers:.2f}",
             f"{1000 * point.startup_s:.1f} / {1000 * point.handover_s:.2f}",
             "too noisy to tell" if figure.too_noisy else "",
         ])
     if body:
-        lines += [grid(["runner", "workers", "speedup", "95% CI", "pairs", "efficiency", "start-up / hand-over ms",
-                        "note"], body, left=2),
+        lines += [grid(["runner", "workers", "speedup", "95% CI", "pairs", "parallelism (95% CI)", "efficiency",
+                        "start-up / hand-over ms", "note"], body, left=2),
                   f"speedup = sequential / parallel wall for 2 tasks per worker of {result.task_calls} calls each, "
                   "the two timed in alternation (median of the pairs);",
+                  "parallelism = CPU / wall of the parallel runs (this process's threads and the workers' processes):"
+                  " how many cores were busy at once;",
                   "start-up = starting and warming the pool; hand-over = one empty task per worker; neither is in "
                   "the speedup.", ""]
     lines.append(f"advice: {result.advice}")

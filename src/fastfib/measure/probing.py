@@ -37,6 +37,7 @@ from typing import Any
 from fastfib import environment, runners
 from fastfib.measure import paired, probe_advice
 from fastfib.measure.gilwatch import GilWatch
+from fastfib.measure.instruments import cpu_seconds
 from fastfib.measure.probe_result import ProbeResult, ScalePoint
 from fastfib.runners import executors
 
@@ -223,11 +224,14 @@ def _scale_point(runner_name: str, workers: int, spec: Spec, task_calls: int, *,
     tasks = [(spec, task_calls)] * (2 * workers)
     expected = [task_calls] * len(tasks)
 
-    def timed(pool: executors.Pool) -> float:
+    def timed(pool: executors.Pool) -> tuple[float, float]:
+        """(wall, CPU) of one run: CPU of this process's threads and the pool's worker processes."""
+        cpu_before = cpu_seconds(pool.pids)
         batch = pool.run(run_spec, tasks)
+        cpu_s = cpu_seconds(pool.pids) - cpu_before
         if batch.results != expected:
             raise ProbeError(f"{runner_name}: a task returned {batch.results!r}")
-        return batch.wall_s
+        return batch.wall_s, cpu_s
 
     try:
         with runner.open(workers) as pool:
