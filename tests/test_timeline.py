@@ -172,3 +172,23 @@ def test_bad_arguments_are_one_line_and_exit_2(argv, says, tmp_path):
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and says in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@needs_sampler
+@pytest.mark.skipif("cython-nogil" not in registry.KERNELS, reason="extension not built")
+@pytest.mark.parametrize("argv", [
+    ["scale", "--quick", "-k", "cython-nogil", "-r", "sequential,threads", "-w", "2", "--target-ms", "2",
+     "--repeats", "1", "--no-progress"],
+    ["probe", "--quick", "--runners", "threads", "-w", "2", "--no-progress", "-s", "import fastfib",
+     'fastfib.burn(20, kernel="cython-nogil")'],
+])
+def test_scale_and_probe_write_a_timeline_of_each_configuration(argv, tmp_path):
+    out = tmp_path / "timeline.json"
+    done = subprocess.run([*FASTFIB, *argv, "--timeline", str(out)], capture_output=True, text=True, timeout=180,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(out.read_text())
+    assert document["schema"] == timeline.SCHEMA
+    labels = [configuration["label"] for configuration in document["configurations"]]
+    assert labels and all(0 <= c["overlap"] <= 1 for c in document["configurations"])
+    assert "overlap" in done.stdout and str(out) in done.stdout

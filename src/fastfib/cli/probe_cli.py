@@ -103,6 +103,9 @@ class ProbeCommand(Command):
                             help="seconds the first call may take before the probe gives up (default: %(default)s)")
         parser.add_argument("--json", metavar="PATH", help="write the result as JSON (atomically)")
         parser.add_argument("--plot", metavar="PATH", help="write a PNG of speedup vs workers, with intervals")
+        parser.add_argument("--timeline", metavar="PATH",
+                            help="also trace one more (untimed) run of each runner and worker count: which thread "
+                                 "was on a CPU when, as Chrome trace-event JSON (see fastfib trace; Linux only)")
         parser.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
         add_start_method(parser)
         dask_cli.add_arguments(parser)
@@ -113,7 +116,13 @@ class ProbeCommand(Command):
 
         chosen = names(args.runners, PROBE_RUNNERS, "runner")
         workers = sorted(set(numbers(args.workers or "1,2", "--workers", int)))
-        check_outputs(args.json, args.plot)
+        check_outputs(args.json, args.plot, args.timeline)
+        if args.timeline:
+            from fastfib.measure import timeline
+
+            why = timeline.unavailable()
+            if why:
+                raise UsageError(f"--timeline cannot be recorded here: {why}")
         dask, _ = dask_cli.plan(args, chosen, {}, workers)  # the scheduler reached and fitted, or a usage error
         try:
             probing.compile_source(args.setup, args.stmt)
@@ -121,10 +130,11 @@ class ProbeCommand(Command):
             raise UsageError(f"SETUP or STMT does not compile: {exc.msg} ({exc.filename}, line {exc.lineno})") from None
         progress = Progress(enabled=not args.no_progress)
         spec = probing.Spec(setup=tuple(args.setup), stmt=args.stmt)
+        traced: list[Any] | None = [] if args.timeline else None
         try:
             result = probing.probe_spec(spec, workers=workers, runner_names=chosen, quick=args.quick,
                                       timeout_s=args.timeout, start_method=args.start_method, dask=dask,
-                                      progress=progress)
+                                      progress=progress, timelines=traced)
         except probing.ProbeError as exc:
             progress.clear()
             if exc.details:
@@ -140,6 +150,13 @@ class ProbeCommand(Command):
                                                            {"result": result.to_json()}))
         if args.plot:
             report.write_plot(args.plot, plot_rows(result), environment.usable_cores(), title=f"probe: {result.label}")
+        if args.timeline and traced is not None:
+            from fastfib.measure import timeline
+
+            files.write_document(args.timeline, timeline.document(traced, result.meta))
+            print("\ntimelines (one more, untimed run each): " + "; ".join(
+                f"{one.label}: overlap {one.overlap:.2f}, parallelism {one.parallelism:.2f}" for one in traced)
+                + f"\nwrote {args.timeline}")
         return 0
 
 

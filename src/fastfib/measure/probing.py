@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastfib import environment, runners
-from fastfib.measure import paired, probe_advice
+from fastfib.measure import paired, probe_advice, timeline
 from fastfib.measure.gilwatch import GilWatch
 from fastfib.measure.instruments import cpu_seconds
 from fastfib.measure.probe_result import ProbeResult, ScalePoint
@@ -206,7 +206,8 @@ def _verdict(loop: Callable[[int], None], number: int, min_s: float) -> tuple[st
 
 
 def _scale_point(runner_name: str, workers: int, spec: Spec, task_calls: int, *, start_method: str,
-                 budget_s: float, baseline: executors.Pool, dask: Any = None) -> ScalePoint:
+                 budget_s: float, baseline: executors.Pool, dask: Any = None,
+                 timelines: list[Any] | None = None) -> ScalePoint:
     point = ScalePoint(runner_name, workers)
     if runner_name != "threads":  # processes, interpreters, dask: the call travels pickled
         try:
@@ -239,6 +240,10 @@ def _scale_point(runner_name: str, workers: int, spec: Spec, task_calls: int, *,
             pool.run(run_spec, [(spec, 1)] * workers)  # SETUP on every worker, untimed
             point.handover_s = statistics.median(pool.run(_empty_task, [()] * workers).wall_s for _ in range(5))
             point.speedup = paired.measure(lambda: timed(baseline), lambda: timed(pool), budget_s=budget_s)
+            if timelines is not None and timeline.unavailable() is None:  # one more run, untimed, sampled
+                _, traced = timeline.record(pool, run_spec, tasks, label=f"{runner_name} x{workers}")
+                traced.extra.update(runner=runner_name, workers=workers, tasks=len(tasks), calls_per_task=task_calls)
+                timelines.append(traced)
     except ProbeError:
         raise
     except Exception as exc:  # noqa: BLE001 - e.g. numpy refusing a subinterpreter: this row says why
@@ -248,7 +253,8 @@ def _scale_point(runner_name: str, workers: int, spec: Spec, task_calls: int, *,
 
 def probe_spec(spec: Spec, *, workers: Sequence[int] = (1, 2), runner_names: Sequence[str] = ("threads", "processes"),
                quick: bool = False, timeout_s: float = 10.0, start_method: str = "forkserver",
-               progress: Progress = lambda what, done, total: None, dask: Any = None) -> ProbeResult:
+               progress: Progress = lambda what, done, total: None, dask: Any = None,
+               timelines: list[Any] | None = None) -> ProbeResult:
     """Probe ``spec`` on the running interpreter (see the module notes). ``dask``: the dask
     runners' options (:class:`fastfib.runners.dask_runners.DaskOptions`; None: a local cluster per pool)."""
     total = 2 + len(runner_names) * len(workers)
@@ -269,7 +275,8 @@ def probe_spec(spec: Spec, *, workers: Sequence[int] = (1, 2), runner_names: Seq
             for count in workers:
                 progress(f"{name} x{count}", 2 + len(result.points), total)
                 result.points.append(_scale_point(name, count, spec, number, start_method=start_method,
-                                                  budget_s=1.0 if quick else 3.0, baseline=baseline, dask=dask))
+                                                  budget_s=1.0 if quick else 3.0, baseline=baseline, dask=dask,
+                                                  timelines=timelines))
     result.points.sort(key=lambda p: (list(runner_names).index(p.runner), p.workers))
     result.advice = probe_advice.advice(result, environment.usable_cores())
     progress("done", total, total)
