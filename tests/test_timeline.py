@@ -179,7 +179,7 @@ def test_bad_arguments_are_one_line_and_exit_2(argv, says, tmp_path):
 @pytest.mark.parametrize("argv", [
     ["scale", "--quick", "-k", "cython-nogil", "-r", "sequential,threads", "-w", "2", "--target-ms", "2",
      "--repeats", "1", "--no-progress"],
-    ["probe", "--quick", "--runners", "threads", "-w", "2", "--no-progress", "-s", "import fastfib",
+    ["probe", "--quick", "--runners", "threads", "--workers", "2", "--no-progress", "-s", "import fastfib",
      'fastfib.burn(20, kernel="cython-nogil")'],
 ])
 def test_scale_and_probe_write_a_timeline_of_each_configuration(argv, tmp_path):
