@@ -99,3 +99,21 @@ def test_a_steady_or_drifting_baseline():
 def test_a_spread_of_one_value():
     spread = Spread.of([2.0])
     assert (spread.median, spread.low, spread.high, spread.n) == (2.0, 2.0, 2.0, 1)
+
+
+def _probed(ratios: list[float], busy: list[float]):
+    from fastfib.measure.probe_result import ProbeResult, ScalePoint
+
+    return ProbeResult("f()", "released", 1.0, 0.1, 0.002, 0.002, 0.002, 10, 10,
+                       points=[ScalePoint("threads", 2, speedup=_paired(ratios, busy=busy))])
+
+
+def test_probes_advice_leans_on_parallelism_when_the_speedup_is_too_noisy():
+    from fastfib.measure import probe_advice
+
+    ran_at_once = probe_advice.advice(_probed(NOISY, [1.96] * 10), cores=2)
+    assert "did run at once (parallelism 1.96" in ran_at_once and "threads pay here" in ran_at_once
+    took_turns = probe_advice.advice(_probed(NOISY_FLAT, [1.02] * 10), cores=2)
+    assert "took turns (parallelism 1.02" in took_turns
+    unclear = probe_advice.advice(_probed(NOISY, [1.0, 1.9] * 5), cores=2)
+    assert "too noisy to tell whether threads pay" in unclear

@@ -35,15 +35,12 @@ from typing import Any
 
 from fastfib import environment, measure, tables
 from fastfib.measure import amdahl
-from fastfib.measure.paired import TOO_WIDE, PairedRatio, Spread, describe_speed_change
+from fastfib.measure.paired import BUSY_AT, FLAT_BELOW, SCALES_AT, TOO_WIDE, PairedRatio, Spread, describe_speed_change
 
 SCHEMA = "fastfib.bench-summary"
 SCHEMA_VERSION = 3
 REFERENCE = {"price": "cython-gil", "exact": "python", "big-n": "gmpy2",  # question -> reference kernel
              "start-up": "python -c pass"}
-SCALES_AT = 0.6  # "scales": the interval's low end reaches 60 % of the way from 1x to the ideal
-FLAT_BELOW = 1.15  # "flat": the interval's high end stays under this
-BUSY_AT = 0.8  # "scales" by parallelism: its interval's low end reaches 80 % of the way from 1 to the ideal
 
 Stats = dict[str, float]  # pytest-benchmark's "median", "q1", "q3" of one benchmark
 

@@ -42,8 +42,11 @@ from typing import Any
 
 from fastfib.tables import ms
 
-__all__ = ["CONFIDENCE", "MAX_PAIRS", "MIN_PAIRS", "PRECISE_WIDTH", "SPEED_CHANGE", "TOO_WIDE", "Alternation",
-           "PairedRatio", "Spread", "describe_speed_change", "extend", "measure", "median_interval", "speed_change"]
+__all__ = [
+    "BUSY_AT", "CONFIDENCE", "FLAT_BELOW", "MAX_PAIRS", "MIN_PAIRS", "PRECISE_WIDTH", "SCALES_AT", "SPEED_CHANGE",
+    "TOO_WIDE", "Alternation", "PairedRatio", "Spread", "describe_speed_change", "extend", "measure",
+    "median_interval", "speed_change",
+]
 
 CONFIDENCE = 0.95
 PRECISE_WIDTH = 0.10  # stop taking pairs once the interval's width is within 10 % of the median
@@ -51,6 +54,9 @@ TOO_WIDE = 0.20  # wider than 20 % of the median when the budget is spent: too n
 MIN_PAIRS = 10  # before the first look at the interval: fewer cannot give a 95 % interval narrower than the range
 MAX_PAIRS = 80
 SPEED_CHANGE = 1.25  # the same baseline run taking 25 % longer at its slowest than at its fastest: the machine moved
+SCALES_AT = 0.6  # a speedup "scales" when its interval's low end reaches 60 % of the way from 1x to the ideal
+BUSY_AT = 0.8  # parallelism says "scales" when its interval's low end reaches 80 % of the way from 1 to the ideal
+FLAT_BELOW = 1.15  # ... and "flat" (speedup or parallelism) when its interval's high end stays under this
 TWO_SPEEDS_GAP = 1.10  # ... and its sorted times jump by 10 % or more between two groups of at least two each
 
 

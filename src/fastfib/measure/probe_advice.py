@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from fastfib.measure.paired import BUSY_AT, FLAT_BELOW, SCALES_AT, TOO_WIDE
 from fastfib.measure.probe_result import ProbeResult, ScalePoint
 
 __all__ = ["advice"]
@@ -49,6 +50,23 @@ def _undecided(point: ScalePoint | None, cores: int) -> bool:
     return point.speedup.high >= 1 and point.speedup.low < 1 + 0.6 * (min(point.workers, cores) - 1)
 
 
+def _busy(point: ScalePoint | None, cores: int) -> str:
+    """What parallelism (CPU / wall) says where the speedup could not: whether the threads
+    ran at once (at least 80 % of the way to the ideal, 1.8 of 2) or took turns; "" when unclear."""
+    if point is None or point.speedup is None or point.speedup.parallelism is None:
+        return ""
+    busy, ideal = point.speedup.parallelism, min(point.workers, cores)
+    said = f"parallelism {busy.median:.2f}, 95% CI {busy.low:.2f}-{busy.high:.2f}"
+    if busy.width > TOO_WIDE:
+        return ""
+    if busy.low >= 1 + BUSY_AT * (ideal - 1) and point.speedup.high >= 1 + SCALES_AT * (ideal - 1):
+        return f"the {point.workers} threads did run at once ({said}), so threads pay here"
+    if busy.high <= FLAT_BELOW and point.speedup.low <= FLAT_BELOW:
+        return (f"yet the {point.workers} threads took turns ({said}): something else serialises the calls "
+                f"(a lock, or a busy machine)")
+    return ""
+
+
 def advice(result: ProbeResult, cores: int) -> str:
     """One or two plain sentences from the figures and this machine."""
     threads, processes = _best(result, "threads"), _best(result, "processes")
@@ -71,6 +89,10 @@ def advice(result: ProbeResult, cores: int) -> str:
                    f"{on_processes} here)")
         return (f"Holds the GIL for {cost} per call: threads serialise it ({on_threads}) and delay every other "
                 f"thread by that much — {instead}.")
+    busy = _busy(threads, cores) if _undecided(threads, cores) else ""
+    if busy:
+        return (f"Releases the GIL ({result.released_fraction:.0%} of each {cost} call), and {busy}; the speedup "
+                f"itself was too noisy for one figure ({on_threads}): run it again on a quieter machine for one.")
     if _undecided(threads, cores):
         return (f"Releases the GIL ({result.released_fraction:.0%} of each {cost} call), but this machine was too "
                 f"noisy to tell whether threads pay ({on_threads}): run it again on a quieter one.")
