@@ -4,7 +4,8 @@
 installing a wheel with no compiler available. It checks what a user of the
 wheel relies on: fastfib and its compiled module come from the venv (not a
 checkout), every kernel is exact, the ``fastfib`` command works,
-``fastfib source`` finds the shipped sources, ``fastfib report`` its template, and -- on a
+``fastfib source`` finds the shipped sources, ``fastfib report`` its template, the
+timeline sampler runs (Linux), and -- on a
 free-threaded build, unless PYTHON_GIL=1 asked for the GIL -- that the GIL is still disabled
 after importing fastfib, in this process and in the ``fastfib`` command's.
 
@@ -72,11 +73,14 @@ def main() -> int:
     # fastfib report: its template and jinja2 come with the wheel.
     with tempfile.TemporaryDirectory() as folder:
         run, page = str(Path(folder) / "scale.json"), Path(folder) / "report.html"
+        timeline = str(Path(folder) / "trace.json")  # the compiled sampler, where it runs (Linux)
+        traced = ["--timeline", timeline] if sys.platform.startswith("linux") else []
         _fastfib("scale", "-k", "cython-nogil", "-r", "sequential,threads", "-w", "1,2", "--target-ms", "1",
-                 "--repeats", "1", "--no-progress", "--json", run)
-        _fastfib("report", run, "-o", str(page))
+                 "--repeats", "1", "--no-progress", "--json", run, *traced)
+        _fastfib("report", run, *([timeline] if traced else []), "-o", str(page))
         html = page.read_text(encoding="utf-8")
-        assert html.count('<section class="run"') == 1 and '<svg' in html, "fastfib report: no run or no plot"
+        runs = 2 if traced else 1
+        assert html.count('<section class="run"') == runs and '<svg' in html, "fastfib report: no run or no plot"
 
     gil = getattr(sys, "_is_gil_enabled", lambda: True)()
     if sysconfig.get_config_var("Py_GIL_DISABLED") and os.environ.get("PYTHON_GIL") != "1":
