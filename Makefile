@@ -12,7 +12,7 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 PIP_INSTALL := $(PIP) install --prefer-binary
 # Rebuild the extension whenever any of these changes.
 BUILD_INPUTS := setup.py pyproject.toml csrc/fib.c csrc/fib.h csrc/build_info.h \
-	src/fastfib/_kernels.pyx src/fastfib/_cfib.pxd src/fastfib/_gmp.pyx src/fastfib/_cgmp.pxd \
+	src/fastfib/_kernels.pyx src/fastfib/_cfib.pxd src/fastfib/_gmp.pyx src/fastfib/_cgmp.pxd src/fastfib/_prange.pyx \
 	csrc/sampler.c csrc/sampler.h src/fastfib/_sampler.pyx src/fastfib/_csampler.pxd
 BUILT := $(VENV)/.fastfib-built
 NUMBA := $(VENV)/.fastfib-numba
@@ -62,7 +62,7 @@ browser:
 # or macros in setup.py removes the generated .c files first.
 EXTRAS ?= test,bench
 $(BUILT): $(BIN)/python $(BUILD_INPUTS) | gmp
-	$(if $(filter setup.py,$?),rm -f src/fastfib/_kernels.c src/fastfib/_gmp.c src/fastfib/_sampler.c)
+	$(if $(filter setup.py,$?),rm -f src/fastfib/_kernels.c src/fastfib/_gmp.c src/fastfib/_sampler.c src/fastfib/_prange.c)
 	$(PIP_INSTALL) --quiet --no-build-isolation --editable '.[$(EXTRAS)]'
 	touch $@
 
@@ -211,4 +211,4 @@ wheels: $(WHEEL_TOOLS)
 	PYTHON_FT="$(PYTHON_FT)" $(BIN)/python tools/build_wheels.py $(WHEELS_ARGS)
 
 clean:
-	rm -rf build dist wheelhouse src/*.egg-info src/fastfib/_kernels.c src/fastfib/_gmp.c src/fastfib/_sampler.c src/fastfib/*.so $(VENV) $(VENV313) $(VENVFT) $(VENVGIL)
+	rm -rf build dist wheelhouse src/*.egg-info src/fastfib/_kernels.c src/fastfib/_gmp.c src/fastfib/_sampler.c src/fastfib/_prange.c src/fastfib/*.so $(VENV) $(VENV313) $(VENVFT) $(VENVGIL)

@@ -65,36 +65,77 @@ sampler = Extension(
     define_macros=MODULE_STATE,
 )
 
+# Optional: the cython-prange kernel, built only where the compiler has OpenMP
+# (gcc: -fopenmp, which links libgomp). FASTFIB_OPENMP=1 makes a missing OpenMP
+# an error, =0 skips it (the registry then lists the kernel as unavailable).
+# Only this module is compiled with -fopenmp: the other kernels stay free of an
+# OpenMP runtime, as they are on a compiler without one.
+OPENMP_FLAGS = ["-fopenmp"] if os.name != "nt" else ["/openmp"]
+prange = Extension(
+    "fastfib._prange",
+    sources=["src/fastfib/_prange.pyx", "csrc/fib.c"],
+    include_dirs=["csrc"],
+    extra_compile_args=EXTRA_COMPILE_ARGS + OPENMP_FLAGS,
+    extra_link_args=OPENMP_FLAGS if os.name != "nt" else [],
+    define_macros=MODULE_STATE,
+)
+
+OPENMP_PROBE = """
+#include <omp.h>
+int main(void) { int n = 0;
+#pragma omp parallel reduction(+:n)
+    n += 1;
+    return n > 0 && omp_get_max_threads() > 0 ? 0 : 1; }
+"""
+
 GMP_PROBE = """
 #include <gmp.h>
 int main(void) { mpz_t x; mpz_init(x); mpz_fib_ui(x, 10); mpz_clear(x); return 0; }
 """
 
 
-def _gmp_found(compiler) -> bool:
-    """Whether a program using GMP compiles and links with this compiler."""
+def _links(compiler, program: str, *, libraries=(), flags=()) -> bool:
+    """Whether ``program`` compiles and links with this compiler (and these libraries, flags)."""
     with tempfile.TemporaryDirectory() as tmp:
         source = os.path.join(tmp, "probe.c")
         with open(source, "w") as handle:
-            handle.write(GMP_PROBE)
+            handle.write(program)
         try:
-            objects = compiler.compile([source], output_dir=tmp)
-            compiler.link_executable(objects, "probe", output_dir=tmp, libraries=["gmp"])
-        except Exception:  # CompileError, LinkError: GMP is not usable
+            objects = compiler.compile([source], output_dir=tmp, extra_postargs=list(flags))
+            compiler.link_executable(objects, "probe", output_dir=tmp, libraries=list(libraries),
+                                     extra_postargs=list(flags))
+        except Exception:  # CompileError, LinkError: not usable
             return False
     return True
 
 
+def _optional(extensions, name: str, variable: str, found, missing: str):
+    """``extensions`` without ``name`` when ``variable`` is 0 or it cannot be built (``found()``
+    false): then say so on the build's output, or stop when ``variable`` is 1."""
+    wanted = os.environ.get(variable, "auto")
+    if wanted != "0" and found():
+        return extensions
+    if wanted == "1":
+        raise SystemExit(f"{variable}=1 but {missing}")
+    why = f"{variable}=0" if wanted == "0" else missing
+    print(f"fastfib: building without {name} ({why})")
+    return [ext for ext in extensions if ext.name != name]
+
+
 class BuildExt(build_ext):
-    """build_ext that drops the optional gmp kernel when GMP is missing."""
+    """build_ext that drops an optional kernel whose library is missing: gmp without GMP,
+    cython-prange without OpenMP."""
 
     def build_extensions(self):
-        wanted = os.environ.get("FASTFIB_GMP", "auto")
-        if wanted == "0" or not _gmp_found(self.compiler):
-            if wanted == "1":
-                raise SystemExit("FASTFIB_GMP=1 but GMP was not found: install libgmp-dev (Debian) or gmp")
-            print("fastfib: building without the gmp kernel (GMP not found or FASTFIB_GMP=0)")
-            self.extensions = [ext for ext in self.extensions if ext.name != "fastfib._gmp"]
+        self.extensions = _optional(
+            self.extensions, "fastfib._gmp", "FASTFIB_GMP",
+            lambda: _links(self.compiler, GMP_PROBE, libraries=["gmp"]),
+            "GMP was not found: install libgmp-dev (Debian) or gmp, the gmp kernel is left out")
+        self.extensions = _optional(
+            self.extensions, "fastfib._prange", "FASTFIB_OPENMP",
+            lambda: _links(self.compiler, OPENMP_PROBE, flags=OPENMP_FLAGS),
+            f"this compiler has no OpenMP ({' '.join(OPENMP_FLAGS)} failed; gcc has it, Apple clang needs "
+            "libomp), the cython-prange kernel is left out")
         super().build_extensions()
 
 
@@ -106,7 +147,7 @@ setup(
     package_dir={"": "src", "fastfib.csrc": "csrc"},
     cmdclass={"build_ext": BuildExt},
     ext_modules=cythonize(
-        [kernels, sampler, gmp],
+        [kernels, sampler, gmp, prange],
         compiler_directives={
             "language_level": 3,
             "embedsignature": True,

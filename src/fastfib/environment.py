@@ -12,19 +12,11 @@ import sys
 from pathlib import Path
 
 from fastfib import registry
+from fastfib._cores import usable_cores  # re-exported: the kernels use it too
 from fastfib._version import __version__
 from fastfib.gil import free_threaded_build, gil_enabled  # re-exported: the GIL facts live in fastfib.gil
 
 __all__ = ["collect", "cpu_model", "free_threaded_build", "gil_enabled", "gil_reenabled", "usable_cores"]
-
-
-def usable_cores() -> int:
-    """CPUs this process may run on (affinity-aware), not the machine's total."""
-    if hasattr(os, "process_cpu_count"):  # 3.13+
-        return os.process_cpu_count() or 1
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def gil_reenabled() -> bool:

@@ -167,6 +167,28 @@ else:
     )
 
 try:
+    from fastfib import _prange
+except ImportError as exc:
+    UNAVAILABLE["cython-prange"] = (
+        f"fastfib was built without OpenMP ({exc}); build with a compiler that has it (gcc -fopenmp) "
+        f"and without FASTFIB_OPENMP=0: `make` or `pip install -e .`"
+    )
+else:
+    _register(
+        Kernel(
+            "cython-prange",
+            "released",
+            _prange.MAX_N,
+            "C via Cython, a batch split across OpenMP threads by `prange` inside `nogil`: naive recursion; "
+            "exact F(n) in uint64 (parallel within one call: burn_many/fib_many, num_threads=)",
+            _prange.fib,
+            _prange.burn,
+            burn_many=_prange.burn_many,
+            fib_many=_prange.fib_many,
+        )
+    )
+
+try:
     from fastfib import _gmp
 except ImportError as exc:
     UNAVAILABLE["gmp"] = (
