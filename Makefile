@@ -164,15 +164,15 @@ bench: install
 	mkdir -p results
 	$(BIN)/fastfib bench --benchmark-json=results/bench.json --fastfib-plot=results/bench.png $(BENCH_ARGS)
 
-# Rewrite the README's measured blocks (scale, crossover, interpreters on 3.13,
-# builds, benchmarks) from runs on this machine: several minutes; best on a quiet
+# Rewrite the measured blocks of README.md (scale) and docs/ (crossover, interpreters
+# on 3.13, builds, dask, benchmarks, probe) from runs on this machine: several minutes; best on a quiet
 # machine. The builds block needs both 3.13 builds (builds-venvs); without them it stays.
 readme: install $(DASK)
 	@$(MAKE) --no-print-directory test-313
 	-@$(MAKE) --no-print-directory builds-venvs
 	$(BIN)/python tools/update_readme.py
 
-# README's block of the lab's experiments, rewritten from fresh `fastfib lab <name> --quick
+# docs/lab.md's block of the lab's experiments, rewritten from fresh `fastfib lab <name> --quick
 # --json` runs (about a minute on 2 cores); only the <!-- lab:begin/end --> block changes.
 lab-readme: install
 	$(BIN)/python tools/lab_readme.py
