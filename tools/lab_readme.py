@@ -7,8 +7,9 @@ another (they measure), on its --quick settings, and writes the document
 replaces what lies between ``<!-- lab:begin -->`` and ``<!-- lab:end -->`` in
 docs/lab.md (the lab's page, which README links) with one section per
 experiment: what it shows, in one sentence, and its finding -- numbers from the
-JSON file, never typed by hand. Nothing else in the page is touched. ``make lab-readme`` runs it; ``--from-json`` rebuilds the
-block from the JSON files already in docs/lab/ without measuring again.
+JSON file, never typed by hand. Nothing else in the page is touched.
+``make lab-readme`` runs it; ``--from-json`` rebuilds the block from the JSON
+files already in docs/lab/ without measuring again.
 
     python tools/lab_readme.py              # measure (about a minute) and rewrite the block
     python tools/lab_readme.py --from-json  # rewrite from docs/lab/*.json

@@ -223,7 +223,8 @@ def main(names: list[str]) -> int:
             continue
         page = PAGES[name]
         shown = page.relative_to(ROOT).as_posix()
-        page.write_text(replace_block(page.read_text(), name, body, shown))  # one block at a time: Ctrl-C keeps the rest
+        # One block at a time: Ctrl-C keeps the rest.
+        page.write_text(replace_block(page.read_text(), name, body, shown))
         print(f"{shown}: {name} block updated", file=sys.stderr)
     return 0
 
