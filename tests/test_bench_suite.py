@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 import textwrap
@@ -201,6 +202,29 @@ def test_the_plugin_leaves_another_projects_benchmarks_alone(tmp_path):
     data = json.loads((tmp_path / "theirs.json").read_text())
     assert "fastfib" not in data
     assert "--fastfib-long" in _run([sys.executable, "-m", "pytest", "--help"], cwd=tmp_path).stdout  # options only
-    fixtures = _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--fixtures"], cwd=tmp_path).stdout
-    listed = fixtures.split("collected", 1)[1]  # after the header, whose plugins line names fastfib
-    assert "benchmark" in listed and "fastfib" not in listed  # none of the suite's fixtures
+    # No fixture of fastfib's is registered there: judged by the modules that define the fixtures and by the
+    # suite's fixture names, never by whether "fastfib" shows in a path (the venv's may well contain it).
+    theirs = _fixtures_by_module(_run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--fixtures"],
+                                      cwd=tmp_path).stdout)
+    assert "benchmark" in theirs.get("pytest_benchmark.plugin", set()), theirs
+    assert [module for module in theirs if module.split(".")[0] == "fastfib"] == []
+    suite = _fixtures_by_module(_run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--fixtures",
+                                      "--pyargs", "fastfib.benchmarks"], cwd=tmp_path).stdout)
+    ours = set().union(*(names for module, names in suite.items() if module.split(".")[0] == "fastfib"))
+    assert {"paired", "pool", "record"} <= ours  # the parse found the suite's own fixtures
+    assert ours.isdisjoint(set().union(*theirs.values()))
+
+
+def _fixtures_by_module(listing: str) -> dict[str, set[str]]:
+    """``pytest --fixtures`` output as {defining module: fixture names}; pytest's built-ins under "<builtin>"."""
+    found: dict[str, set[str]] = {}
+    module = None
+    for line in listing.splitlines():
+        header = re.fullmatch(r"-+ fixtures defined from (\S+) -+", line.strip())
+        if header:
+            module = header.group(1)
+        elif line.startswith("collected"):
+            module = "<builtin>"
+        elif module and re.match(r"[A-Za-z_]\w* ", line + " ") and not line.startswith(("=", "-")):
+            found.setdefault(module, set()).add(line.split()[0])
+    return found
