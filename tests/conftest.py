@@ -8,6 +8,7 @@ import pytest
 
 import fastfib
 from fastfib import environment
+from fastfib.benchmarks import plugin
 from helpers import KERNEL_NAMES
 from report_pages import SAMPLES, as_free_threaded, variant
 
@@ -18,6 +19,11 @@ def pytest_report_header(config):
         f"free-threaded build: {environment.free_threaded_build()}; "
         f"GIL enabled: {environment.gil_enabled()}; usable cores: {environment.usable_cores()}"
     )
+
+
+def pytest_configure(config):
+    # fastfib's own run: the plugin removes the empty .benchmarks/ pytest-benchmark makes in the folder run from.
+    plugin.claim_run(config)
 
 
 def pytest_generate_tests(metafunc):

@@ -153,6 +153,37 @@ def test_fastfib_bench_pairs_a_configuration_and_writes_the_summary_to_json(tmp_
     (bench,) = [b for b in data["benchmarks"] if b["extra_info"].get("runner") == "threads"]
     assert bench["stats"]["rounds"] == 10  # pytest-benchmark timed the parallel runs of those pairs
     assert bench["extra_info"]["speedup_low"] == row["low"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bench.json"]  # asked for; no .benchmarks/
+
+
+def test_a_run_of_the_suite_leaves_no_storage_folder_unless_it_saved(tmp_path):
+    argv = [*FASTFIB, "bench", "-q", "-p", "no:cacheprovider", "-k", "batching and per_item"]
+    done = _run([*argv, "--benchmark-disable"], cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []
+    done = _run([*argv, "--benchmark-save=base", "--benchmark-min-rounds=1", "--benchmark-max-time=0.01"],
+                cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert [path.name for path in (tmp_path / ".benchmarks").rglob("*.json")] == ["0001_base.json"]
+
+
+def test_from_the_checkout_the_suite_is_the_one_of_the_fastfib_imported(tmp_path):
+    # `pytest --benchmark-only` at the root adds the suite of the fastfib this interpreter imports: src/ after
+    # an editable install, the installed copy after `pip install .` (else pytest imports
+    # fastfib.benchmarks.conftest from two places and stops with ImportPathMismatchError).
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "conftest.py").is_file():
+        pytest.skip("needs the checkout's root conftest.py")
+    import fastfib.benchmarks
+
+    suite = Path(fastfib.benchmarks.__file__).resolve().parent
+    done = _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--benchmark-disable", "--co", "-q"],
+                cwd=root)
+    assert done.returncode == 0, done.stdout[-3000:]
+    collected = {(root / line.split("::")[0]).resolve().parent for line in done.stdout.splitlines() if "::" in line}
+    assert suite in collected and collected <= {suite, root / "tests"}
+    plain = _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--co", "-q"], cwd=root)
+    assert str(suite.relative_to(suite.parents[2])) not in plain.stdout  # a plain pytest leaves the suite out
 
 
 def test_fastfib_bench_disabled_runs_each_benchmark_once_and_prints_no_figures(tmp_path):
