@@ -108,7 +108,10 @@ $(DASK): $(BIN)/python
 # with the interpreters-pep-734 backport runs the tests that need them (and
 # `$(VENV313)/bin/fastfib scale -r sequential,threads,interpreters,processes`
 # works there). Skipped, with a message, where that interpreter is absent.
-PYTHON313 ?= $(HOME)/.pyenv/versions/3.13.0/bin/python
+# A CPython 3.14 (its own InterpreterPoolExecutor, no backport) is preferred where one is found.
+PYTHON313 ?= $(firstword $(shell command -v python3.14 2>/dev/null) \
+	$(filter-out %t/bin/python3.14,$(wildcard $(HOME)/.pyenv/versions/3.14*/bin/python3.14)) \
+	$(HOME)/.pyenv/versions/3.13.0/bin/python)
 VENV313 ?= .venv313
 TESTS_313 ?= tests/test_subinterpreters.py tests/test_freethreading.py tests/test_runners.py
 test-313:
