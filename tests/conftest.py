@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import pytest
@@ -24,6 +25,12 @@ def pytest_report_header(config):
 def pytest_configure(config):
     # fastfib's own run: the plugin removes the empty .benchmarks/ pytest-benchmark makes in the folder run from.
     plugin.claim_run(config)
+    # The Ctrl-C tests send SIGINT to the commands they start and expect what a user's Ctrl-C gets. A process
+    # started with SIGINT ignored (a background job of a script, `nohup`, some CI runners) passes SIG_IGN on
+    # to every child across exec, and Python then leaves SIGINT ignored: the commands never see it. A handler
+    # here is reset to the default in each child at exec, so the children start as from a terminal.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_generate_tests(metafunc):
