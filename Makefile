@@ -109,7 +109,10 @@ $(DASK): $(BIN)/python
 # with the interpreters-pep-734 backport runs the tests that need them (and
 # `$(VENV313)/bin/fastfib scale -r sequential,threads,interpreters,processes`
 # works there). Skipped, with a message, where that interpreter is absent.
-PYTHON313 ?= $(HOME)/.pyenv/versions/3.13.0/bin/python
+# A CPython 3.14 (its own InterpreterPoolExecutor, no backport) is preferred where one is found.
+PYTHON313 ?= $(firstword $(shell command -v python3.14 2>/dev/null) \
+	$(filter-out %t/bin/python3.14,$(wildcard $(HOME)/.pyenv/versions/3.14*/bin/python3.14)) \
+	$(HOME)/.pyenv/versions/3.13.0/bin/python)
 VENV313 ?= .venv313
 TESTS_313 ?= tests/test_subinterpreters.py tests/test_freethreading.py tests/test_runners.py
 test-313:
@@ -165,15 +168,15 @@ bench: install
 	mkdir -p results
 	$(BIN)/fastfib bench --benchmark-json=results/bench.json --fastfib-plot=results/bench.png $(BENCH_ARGS)
 
-# Rewrite the README's measured blocks (scale, crossover, interpreters on 3.13,
-# builds, benchmarks) from runs on this machine: several minutes; best on a quiet
+# Rewrite the measured blocks of README.md (scale) and docs/ (crossover, interpreters
+# on 3.13, builds, dask, benchmarks, probe) from runs on this machine: several minutes; best on a quiet
 # machine. The builds block needs both 3.13 builds (builds-venvs); without them it stays.
 readme: install $(DASK)
 	@$(MAKE) --no-print-directory test-313
 	-@$(MAKE) --no-print-directory builds-venvs
 	$(BIN)/python tools/update_readme.py
 
-# README's block of the lab's experiments, rewritten from fresh `fastfib lab <name> --quick
+# docs/lab.md's block of the lab's experiments, rewritten from fresh `fastfib lab <name> --quick
 # --json` runs (about a minute on 2 cores); only the <!-- lab:begin/end --> block changes.
 lab-readme: install
 	$(BIN)/python tools/lab_readme.py

@@ -1,25 +1,39 @@
-"""Repository-root pytest configuration: when the benchmark suite is collected.
+"""Repository-root pytest configuration: when the benchmark suite is collected, and which copy.
 
-``testpaths`` lists both tests/ and the benchmark suite (src/fastfib/benchmarks,
-shipped in the package), so ``pytest --benchmark-only`` from the root runs the
-benchmarks. A plain ``pytest`` stays quick: it leaves the suite out unless
-benchmarks are asked for (``--benchmark-only``, ``--benchmark-enable``,
-``--benchmark-disable``); naming paths on the command line (``pytest
-src/fastfib/benchmarks``) collects exactly those.
+``testpaths`` is tests/ only, so a plain ``pytest`` stays quick. When benchmarks
+are asked for (``--benchmark-only``, ``--benchmark-enable``,
+``--benchmark-disable``) and no paths were named, the benchmark suite is added:
+the one of the fastfib this run imports. After ``make install`` (editable) that
+is src/fastfib/benchmarks; after a plain ``pip install .`` it is the installed
+copy, which tests/ test as well -- collecting src/ then would import
+``fastfib.benchmarks.conftest`` from two places (pytest's ImportPathMismatchError).
+Naming paths on the command line (``pytest src/fastfib/benchmarks``) collects
+exactly those.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
-BENCHMARKS = Path(__file__).resolve().parent / "src" / "fastfib" / "benchmarks"
 ASKING_FOR_BENCHMARKS = ("benchmark_only", "benchmark_enable", "benchmark_disable")
 
 
+def benchmark_suite() -> Path | None:
+    """The folder of the ``fastfib.benchmarks`` this interpreter imports; None without fastfib."""
+    try:
+        spec = importlib.util.find_spec("fastfib.benchmarks")
+    except ImportError:
+        return None
+    return Path(spec.origin).parent if spec is not None and spec.origin else None
+
+
 def pytest_configure(config):
-    # Only a run that came from testpaths (no paths given) is trimmed.
+    # Only a run that came from testpaths (no paths given) gets the suite.
     if config.args_source != config.ArgsSource.TESTPATHS:
         return
-    if any(config.getoption(name, default=False) for name in ASKING_FOR_BENCHMARKS):
+    if not any(config.getoption(name, default=False) for name in ASKING_FOR_BENCHMARKS):
         return
-    config.args[:] = [arg for arg in config.args if Path(arg).resolve() != BENCHMARKS]
+    suite = benchmark_suite()
+    if suite is not None:
+        config.args.append(str(suite))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import pytest
 
 import fastfib
 from fastfib import environment
+from fastfib.benchmarks import plugin
 from helpers import KERNEL_NAMES
 from report_pages import SAMPLES, as_free_threaded, variant
 
@@ -18,6 +20,17 @@ def pytest_report_header(config):
         f"free-threaded build: {environment.free_threaded_build()}; "
         f"GIL enabled: {environment.gil_enabled()}; usable cores: {environment.usable_cores()}"
     )
+
+
+def pytest_configure(config):
+    # fastfib's own run: the plugin removes the empty .benchmarks/ pytest-benchmark makes in the folder run from.
+    plugin.claim_run(config)
+    # The Ctrl-C tests send SIGINT to the commands they start and expect what a user's Ctrl-C gets. A process
+    # started with SIGINT ignored (a background job of a script, `nohup`, some CI runners) passes SIG_IGN on
+    # to every child across exec, and Python then leaves SIGINT ignored: the commands never see it. A handler
+    # here is reset to the default in each child at exec, so the children start as from a terminal.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_generate_tests(metafunc):

@@ -6,8 +6,10 @@ Figures here are made up or only checked for shape: no test asserts a time.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
+import re
 import subprocess
 import sys
 import textwrap
@@ -152,6 +154,40 @@ def test_fastfib_bench_pairs_a_configuration_and_writes_the_summary_to_json(tmp_
     (bench,) = [b for b in data["benchmarks"] if b["extra_info"].get("runner") == "threads"]
     assert bench["stats"]["rounds"] == 10  # pytest-benchmark timed the parallel runs of those pairs
     assert bench["extra_info"]["speedup_low"] == row["low"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bench.json"]  # asked for; no .benchmarks/
+
+
+def test_a_run_of_the_suite_leaves_no_storage_folder_unless_it_saved(tmp_path):
+    argv = [*FASTFIB, "bench", "-q", "-p", "no:cacheprovider", "-k", "batching and per_item"]
+    done = _run([*argv, "--benchmark-disable"], cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert list(tmp_path.iterdir()) == []
+    done = _run([*argv, "--benchmark-save=base", "--benchmark-min-rounds=1", "--benchmark-max-time=0.01"],
+                cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert [path.name for path in (tmp_path / ".benchmarks").rglob("*.json")] == ["0001_base.json"]
+
+
+def test_from_the_checkout_the_suite_is_the_one_of_the_fastfib_imported():
+    # `pytest --benchmark-only` at the root adds the suite of the fastfib this interpreter imports: src/ after
+    # an editable install, the installed copy after `pip install .` (else pytest imports
+    # fastfib.benchmarks.conftest from two places and stops with ImportPathMismatchError).
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "conftest.py").is_file():
+        pytest.skip("needs the checkout's root conftest.py")
+    import fastfib.benchmarks
+
+    spec = importlib.util.spec_from_file_location("root_conftest", root / "conftest.py")  # beside pyproject.toml
+    assert spec is not None and spec.loader is not None
+    root_conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root_conftest)
+    assert root_conftest.benchmark_suite() == Path(fastfib.benchmarks.__file__).parent
+    asked = _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--benchmark-disable", "--co", "-q"],
+                 cwd=root)
+    assert asked.returncode == 0, asked.stdout[-3000:]
+    assert "test_big_n.py::" in asked.stdout and "tests/test_kernels.py::" in asked.stdout
+    plain = _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--co", "-q"], cwd=root)
+    assert "tests/test_kernels.py::" in plain.stdout and "test_big_n.py::" not in plain.stdout
 
 
 def test_fastfib_bench_disabled_runs_each_benchmark_once_and_prints_no_figures(tmp_path):
@@ -201,6 +237,29 @@ def test_the_plugin_leaves_another_projects_benchmarks_alone(tmp_path):
     data = json.loads((tmp_path / "theirs.json").read_text())
     assert "fastfib" not in data
     assert "--fastfib-long" in _run([sys.executable, "-m", "pytest", "--help"], cwd=tmp_path).stdout  # options only
-    fixtures = _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--fixtures"], cwd=tmp_path).stdout
-    listed = fixtures.split("collected", 1)[1]  # after the header, whose plugins line names fastfib
-    assert "benchmark" in listed and "fastfib" not in listed  # none of the suite's fixtures
+    # No fixture of fastfib's is registered there: judged by the modules that define the fixtures and by the
+    # suite's fixture names, never by whether "fastfib" shows in a path (the venv's may well contain it).
+    theirs = _fixtures_by_module(_run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--fixtures"],
+                                      cwd=tmp_path).stdout)
+    assert "benchmark" in theirs.get("pytest_benchmark.plugin", set()), theirs
+    assert [module for module in theirs if module.split(".")[0] == "fastfib"] == []
+    suite = _fixtures_by_module(_run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--fixtures",
+                                      "--pyargs", "fastfib.benchmarks"], cwd=tmp_path).stdout)
+    ours = set().union(*(names for module, names in suite.items() if module.split(".")[0] == "fastfib"))
+    assert {"paired", "pool", "record"} <= ours  # the parse found the suite's own fixtures
+    assert ours.isdisjoint(set().union(*theirs.values()))
+
+
+def _fixtures_by_module(listing: str) -> dict[str, set[str]]:
+    """``pytest --fixtures`` output as {defining module: fixture names}; pytest's built-ins under "<builtin>"."""
+    found: dict[str, set[str]] = {}
+    module = None
+    for line in listing.splitlines():
+        header = re.fullmatch(r"-+ fixtures defined from (\S+) -+", line.strip())
+        if header:
+            module = header.group(1)
+        elif line.startswith("collected"):
+            module = "<builtin>"
+        elif module and re.match(r"[A-Za-z_]\w* ", line + " ") and not line.startswith(("=", "-")):
+            found.setdefault(module, set()).add(line.split()[0])
+    return found

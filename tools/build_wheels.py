@@ -17,8 +17,9 @@ What a user without a compiler gets, tried on this machine:
 Interpreters are found in pyenv and on PATH (``pythonX.Y``, ``pythonX.Yt``);
 ``PYTHON_FT=/path`` (``make wheels`` passes the Makefile's) and ``--python PATH``
 add one, whatever its version and build -- a free-threaded 3.13t gets a cp313t
-wheel, and its smoke test checks that importing fastfib leaves the GIL
-disabled. Interpreters that are absent are skipped with a message. The repaired wheels
+wheel (cibuildwheel 4 no longer builds those: this is how one is still made),
+and its smoke test checks that importing fastfib leaves the GIL disabled.
+Interpreters that are absent are skipped with a message. The repaired wheels
 and the sdist end up in wheelhouse/; the exit status is 1 if anything failed.
 
     python tools/build_wheels.py [--suite] [--only 3.12] [--python PATH] [--keep]

@@ -1,14 +1,15 @@
-"""Rewrite README.md's block of the lab's experiments from fresh measurements.
+"""Rewrite docs/lab.md's block of the lab's experiments from fresh measurements.
 
-Runs every experiment that declares a README entry (``readme`` in its
+Runs every experiment that declares a lab-page entry (``readme`` in its
 :class:`~fastfib.lab.experiment.Experiment`) in this process, one after
 another (they measure), on its --quick settings, and writes the document
 ``fastfib lab <name> --quick --json docs/lab/<name>.json`` would write. Then it
 replaces what lies between ``<!-- lab:begin -->`` and ``<!-- lab:end -->`` in
-README.md with one section per experiment: what it shows, in one sentence, and
-its finding -- numbers from the JSON file, never typed by hand. Nothing else in
-README.md is touched. ``make lab-readme`` runs it; ``--from-json`` rebuilds the
-block from the JSON files already in docs/lab/ without measuring again.
+docs/lab.md (the lab's page, which README links) with one section per
+experiment: what it shows, in one sentence, and its finding -- numbers from the
+JSON file, never typed by hand. Nothing else in the page is touched.
+``make lab-readme`` runs it; ``--from-json`` rebuilds the block from the JSON
+files already in docs/lab/ without measuring again.
 
     python tools/lab_readme.py              # measure (about a minute) and rewrite the block
     python tools/lab_readme.py --from-json  # rewrite from docs/lab/*.json
@@ -29,11 +30,11 @@ from fastfib import files
 from fastfib.cli.lab_cli import EXPERIMENTS, conduct
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
-RESULTS = ROOT / "docs" / "lab"  # committed: the figures README quotes come from these files
+PAGE = ROOT / "docs" / "lab.md"  # the lab's page: README links it
+RESULTS = ROOT / "docs" / "lab"  # committed: the figures docs/lab.md quotes come from these files
 BEGIN, END = "<!-- lab:begin -->", "<!-- lab:end -->"
 
-# The experiments README's block shows, in the order of `fastfib lab --help`: name -> experiment, (title, shows).
+# The experiments the lab page's block shows, in the order of `fastfib lab --help`: name -> experiment, (title, shows).
 SHOWN = {experiment.name: (experiment, experiment.readme) for experiment in EXPERIMENTS if experiment.readme}
 
 
@@ -51,8 +52,6 @@ def block(names: list[str], results: Path) -> str:
     meta = documents[names[0]]["meta"]
     lines = [
         BEGIN,
-        "## The lab's experiments",
-        "",
         "`fastfib lab <experiment>` measures one thing the GIL decides and closes with a one-sentence finding; "
         "each takes `--quick` (under 15 s on 2 cores), `--json PATH` and, where a picture says more, "
         "`--plot PATH`. `fastfib serve` runs the io experiment's HTTP server alone, for your own clients.",
@@ -66,7 +65,7 @@ def block(names: list[str], results: Path) -> str:
     for name in names:
         title, shows = SHOWN[name][1]
         document = documents[name]
-        lines += ["", f"### `fastfib lab {name}`: {title}", "", shows, "",
+        lines += ["", f"## `fastfib lab {name}`: {title}", "", shows, "",
                   f"Measured (`fastfib lab {name} --quick`, {document['meta']['duration_s']:.1f} s): "
                   f"{document['finding']}"]
     lines.append(END)
@@ -76,7 +75,7 @@ def block(names: list[str], results: Path) -> str:
 def rewrite(text: str, new_block: str) -> str:
     start, end = text.find(BEGIN), text.find(END)
     if start < 0 or end < start:
-        raise SystemExit(f"README.md has no {BEGIN} ... {END} block")
+        raise SystemExit(f"{PAGE.relative_to(ROOT)} has no {BEGIN} ... {END} block")
     return text[:start] + new_block + text[end + len(END):]
 
 
@@ -91,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     unknown = [name for name in args.names if name not in SHOWN]
     if unknown:
-        parser.error(f"not in README's lab block: {', '.join(unknown)}; these are: {', '.join(SHOWN)}")
-    text = README.read_text(encoding="utf-8")
+        parser.error(f"not in docs/lab.md's block: {', '.join(unknown)}; these are: {', '.join(SHOWN)}")
+    text = PAGE.read_text(encoding="utf-8")
     if args.check:
         rewrite(text, "")
         return 0
@@ -105,8 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.from_json:
         measure(args.names, RESULTS)
-    README.write_text(rewrite(text, block(list(SHOWN), RESULTS)), encoding="utf-8")
-    print(f"lab_readme: rewrote the {BEGIN} block of {README.relative_to(ROOT)}", file=sys.stderr)
+    PAGE.write_text(rewrite(text, block(list(SHOWN), RESULTS)), encoding="utf-8")
+    print(f"lab_readme: rewrote the {BEGIN} block of {PAGE.relative_to(ROOT)}", file=sys.stderr)
     return 0
 
 

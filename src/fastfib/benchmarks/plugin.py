@@ -30,6 +30,7 @@ Examples::
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +39,10 @@ import pytest
 RECORDED: list[tuple[Any, dict[str, Any]]] = []
 
 START_METHODS = ("fork", "forkserver", "spawn")  # executors.START_METHODS, without importing fastfib here
+
+# pytest-benchmark makes its storage folder (./.benchmarks by default) at the start of every run, saving or not.
+_FRESH_STORAGE = pytest.StashKey["Path | None"]()  # that folder, when it did not exist before this run
+_FASTFIBS_RUN = pytest.StashKey[bool]()  # fastfib's benchmarks (or its own tests) are in this run
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -63,6 +68,44 @@ def pytest_addoption(parser: pytest.Parser) -> None:
              "until the 95%% interval is within 10%% of the median or the budget is spent "
              "(default: 4; --fastfib-long: 10). Example: fastfib bench --fastfib-pair-budget=8",
     )
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-benchmark's configure makes the folder
+def pytest_configure(config: pytest.Config) -> None:
+    """Note whether pytest-benchmark's storage folder is new, so that a run of fastfib's that saved
+    nothing leaves no empty ``.benchmarks/`` in the user's folder (``--benchmark-save`` keeps it).
+
+    Example: ``cd /tmp && fastfib bench -k batching && ls -a`` shows no ``.benchmarks``.
+    """
+    storage = config.getoption("benchmark_storage", default=None)  # None: pytest-benchmark absent
+    fresh = None
+    if isinstance(storage, str) and "://" not in storage.removeprefix("file://"):
+        folder = Path(storage.removeprefix("file://")).absolute()
+        fresh = None if folder.exists() else folder
+    config.stash[_FRESH_STORAGE] = fresh
+
+
+def claim_run(config: pytest.Config) -> None:
+    """Count this run as fastfib's, as a run of its benchmarks is (fastfib's own tests/ call it)."""
+    config.stash[_FASTFIBS_RUN] = True
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if any(getattr(getattr(item, "module", None), "__name__", "").startswith(f"{__package__}.") for item in items):
+        claim_run(config)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the storage folder pytest-benchmark made for fastfib's run if nothing was saved in it."""
+    folder = config.stash.get(_FRESH_STORAGE, None)
+    if folder is None or not config.stash.get(_FASTFIBS_RUN, False) or not folder.is_dir():
+        return
+    for path in sorted(folder.rglob("*"), key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    if not any(folder.iterdir()):
+        folder.rmdir()
 
 
 @pytest.hookimpl(trylast=True)
