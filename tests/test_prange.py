@@ -80,10 +80,15 @@ def test_num_threads_sets_the_team_openmp_starts(prange, num_threads):
 
 
 @needs_openmp
-def test_the_default_team_is_the_usable_cores(prange):
+def test_the_default_team_is_openmps_default_at_most_the_usable_cores(prange):
+    from threadpoolctl import threadpool_limits
+
     from fastfib import environment
 
-    assert prange._team_size() == prange._team_size(None) == environment.usable_cores()
+    assert prange._team_size() == min(prange.max_threads(), environment.usable_cores())
+    with threadpool_limits(limits=1, user_api="openmp"):  # as a user limits scikit-learn's loops
+        assert prange.max_threads() == 1 and prange._team_size() == 1
+        assert prange._team_size(2) == 2  # an explicit num_threads wins
 
 
 @needs_openmp

@@ -21,13 +21,16 @@ PROBE_RUNNERS = ("threads", "processes", "interpreters", "dask-threads", "dask-p
 
 def format_result(result: Any) -> str:
     """The verdict, the cost per call, the scaling table and the advice, as text."""
+    from fastfib.measure import probe_advice
     from fastfib.tables import grid
 
+    inner = probe_advice.inner_parallelism(result)
     lines = [
         f"probe: {result.label}",
         f"verdict: {result.verdict}" + ("" if result.verdict == "no GIL" else
                                          f" (another Python thread ran during {result.released_fraction:.0%} of the "
-                                         f"calls' time; its longest stall {result.longest_stall_ms:.1f} ms)"),
+                                         f"calls' time; its longest stall {result.longest_stall_ms:.1f} ms)")
+        + (f"; {inner}" if inner else ""),
         f"cost per call: {_time(result.per_call_s)} (quartiles {_time(result.per_call_q1_s)} - "
         f"{_time(result.per_call_q3_s)}; batches of {result.calls_per_batch} calls)",
         "",

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 
+from fastfib.measure import threadpools
 from fastfib.measure.probe_result import ProbeResult, ScalePoint
 
-__all__ = ["advice"]
+__all__ = ["advice", "inner_parallelism"]
 
 
 def _us(seconds: float) -> str:
@@ -49,6 +50,35 @@ def _undecided(point: ScalePoint | None, cores: int) -> bool:
     return point.speedup.high >= 1 and point.speedup.low < 1 + 0.6 * (min(point.workers, cores) - 1)
 
 
+def inner_parallelism(result: ProbeResult) -> str:
+    """ "one call alone ran on 2.02 cores (CPU / wall): libscipy_openblas (BLAS, openblas, 2 threads)",
+    or "" when one call keeps about one core busy."""
+    if not result.uses_cores:
+        return ""
+    pool = result.inner_pool
+    if pool is not None:
+        by = threadpools.describe(pool)
+    else:  # threads that threadpoolctl does not know (a pool of the library's own, or a BLAS it cannot limit)
+        by = "threads of its own, none of the pools threadpoolctl found (" + (
+            ", ".join(threadpools.describe(p) for p in result.thread_pools) or "none") + ") when limited to 1"
+    return f"one call alone ran on {result.parallelism:.2f} cores (CPU / wall): {by}"
+
+
+def _inner_advice(result: ProbeResult, cores: int, on_threads: str) -> str:
+    """The advice for a call that already runs on more than one core by itself."""
+    share = (f"already keeps {result.parallelism:.2f} of the {cores} cores busy" if result.parallelism >= 0.8 * cores
+             else f"already runs on {result.parallelism:.2f} of the {cores} cores")
+    pool = result.inner_pool
+    if pool is None:
+        return (f"One call {share} with threads of its own, so Python threads have little left to add "
+                f"({on_threads}); see the library's documentation for how to limit its threads.")
+    return (f"One call {share} through {threadpools.describe(pool)}: Python threads find no idle core, so "
+            f"{on_threads} is what to expect, not a lock. To parallelise at the Python level instead, limit the "
+            f"pool -- `{threadpools.limit_hint(pool)}` (one call then ran on {result.parallelism_limited:.2f} "
+            f"cores) -- and run the calls on threads or processes; never both at full size (outer x inner "
+            f"threads <= {cores} cores, see `fastfib lab oversubscription`).")
+
+
 def advice(result: ProbeResult, cores: int) -> str:
     """One or two plain sentences from the figures and this machine."""
     threads, processes = _best(result, "threads"), _best(result, "processes")
@@ -62,6 +92,8 @@ def advice(result: ProbeResult, cores: int) -> str:
                 "no GIL": "No GIL here (free-threaded build)"}[result.verdict]
         return (f"{said} ({result.released_fraction:.0%} of each {cost} call); threads, where that would pay, "
                 f"were not measured here: add --runners threads.")
+    if result.uses_cores and result.verdict != "held" and not scaled:
+        return _inner_advice(result, cores, on_threads)
     if result.verdict == "no GIL":
         return f"There is no GIL on this interpreter (free-threaded build): threads give {on_threads} here."
     if result.verdict == "held":
