@@ -265,3 +265,9 @@ def test_a_call_on_one_core_gets_the_usual_advice():
     result.advice = probe_advice.advice(result, cores=2)
     assert "something else serialises" in result.advice
     assert "cores (CPU / wall)" not in format_result(result)
+
+
+def test_thread_rows_carry_their_parallelism_in_the_json():
+    result = fastfib.probe(time.sleep, 0.002, workers=(2,), runners=("threads",), quick=True)
+    (threads,) = result.to_json()["points"]
+    assert threads["parallelism"] is not None and threads["parallelism"] >= 0  # CPU ÷ wall of sleeping threads

@@ -24,6 +24,9 @@ class ScalePoint:
     startup_s: float | None = None  # starting and warming the pool, outside the figures
     handover_s: float | None = None  # one empty task per worker, gate to last result
     error: str | None = None
+    # CPU ÷ wall of the parallel runs (median): how many cores they kept busy. Measured where the
+    # workers are this process's threads (process CPU time); None for processes and the rest.
+    parallelism: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         found = asdict(self)

@@ -252,10 +252,16 @@ def _scale_point(runner_name: str, workers: int, spec: Spec, task_calls: int, *,
     tasks = [(spec, task_calls)] * (2 * workers)
     expected = [task_calls] * len(tasks)
 
-    def timed(pool: executors.Pool) -> float:
+    usage: list[float] = []  # CPU ÷ wall of each parallel run, where its CPU is this process's
+
+    def timed(pool: executors.Pool, usage: list[float] | None = None) -> float:
+        cpu = time.process_time()
         batch = pool.run(run_spec, tasks)
+        cpu = time.process_time() - cpu
         if batch.results != expected:
             raise ProbeError(f"{runner_name}: a task returned {batch.results!r}")
+        if usage is not None and batch.wall_s > 0:
+            usage.append(cpu / batch.wall_s)
         return batch.wall_s
 
     try:
@@ -263,7 +269,10 @@ def _scale_point(runner_name: str, workers: int, spec: Spec, task_calls: int, *,
             point.startup_s = pool.startup_s
             pool.run(run_spec, [(spec, 1)] * workers)  # SETUP on every worker, untimed
             point.handover_s = statistics.median(pool.run(_empty_task, [()] * workers).wall_s for _ in range(5))
-            point.speedup = paired.measure(lambda: timed(baseline), lambda: timed(pool), budget_s=budget_s)
+            in_process = runner_name == "threads"
+            point.speedup = paired.measure(lambda: timed(baseline), lambda: timed(pool, usage if in_process else None),
+                                           budget_s=budget_s)
+            point.parallelism = statistics.median(usage) if usage else None
     except ProbeError:
         raise
     except Exception as exc:  # noqa: BLE001 - e.g. numpy refusing a subinterpreter: this row says why
