@@ -130,7 +130,7 @@ def test_a_build_with_openmp_off_lists_the_kernel_as_unavailable(tmp_path):
     built = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=280)
     assert built.returncode == 0, built.stderr[-3000:]
-    assert "building without fastfib._prange (FASTFIB_OPENMP=0)" in built.stdout
+    assert "building without the cython-prange kernel (FASTFIB_OPENMP=0)" in built.stdout
     assert not list((tmp_path / "src" / "fastfib").glob("_prange*.so"))
     # An editable install's finder (setuptools' __editable__ hook on sys.meta_path) would
     # supply the checkout's fastfib._prange where the copy has none: leave it out.
