@@ -262,6 +262,7 @@ def test_a_call_on_one_core_gets_the_usual_advice():
     from fastfib.measure import probe_advice
 
     result = _result_of_a_call_on_two_cores(parallelism=1.0, inner_pool=None, parallelism_limited=None)
+    result.points[0].parallelism = 1.9  # the two threads had two cores, yet no speedup
     result.advice = probe_advice.advice(result, cores=2)
     assert "something else serialises" in result.advice
     assert "cores (CPU / wall)" not in format_result(result)
@@ -271,3 +272,11 @@ def test_thread_rows_carry_their_parallelism_in_the_json():
     result = fastfib.probe(time.sleep, 0.002, workers=(2,), runners=("threads",), quick=True)
     (threads,) = result.to_json()["points"]
     assert threads["parallelism"] is not None and threads["parallelism"] >= 0  # CPU ÷ wall of sleeping threads
+
+
+def test_threads_that_kept_one_core_busy_mean_a_busy_machine():
+    from fastfib.measure import probe_advice
+
+    result = _result_of_a_call_on_two_cores(parallelism=1.0, inner_pool=None, parallelism_limited=None)
+    result.points[0].parallelism = 1.01
+    assert "kept only 1.01 cores busy" in probe_advice.advice(result, cores=2)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from fastfib.measure import threadpools
-from fastfib.measure.probe_result import ProbeResult, ScalePoint
+from fastfib.measure.probe_result import INNER_PARALLEL_AT, ProbeResult, ScalePoint
 
 __all__ = ["advice", "inner_parallelism"]
 
@@ -118,5 +118,9 @@ def advice(result: ProbeResult, cores: int) -> str:
         batch = math.ceil(100e-6 / max(result.per_call_s, 1e-9))
         return (f"Releases the GIL, but at {cost} per call the hand-over of the GIL costs more than the call: "
                 f"threads give {on_threads}; batch ≥ {batch} items per call (≥ 100 µs of work per release) to pay.")
+    if threads is not None and threads.parallelism is not None and threads.parallelism < INNER_PARALLEL_AT:
+        return (f"Releases the GIL for {cost} per call, yet threads give {on_threads}: the {threads.workers} threads "
+                f"kept only {threads.parallelism:.2f} cores busy between them (CPU / wall), so this machine lent no "
+                f"second core -- other work shares it; run the probe again on a quieter one.")
     return (f"Releases the GIL for {cost} per call, yet threads give {on_threads}: something else serialises the "
             f"calls (a lock, memory bandwidth, or a busy machine); compare processes ({on_processes} here).")
