@@ -280,3 +280,6 @@ def test_threads_that_kept_one_core_busy_mean_a_busy_machine():
     result = _result_of_a_call_on_two_cores(parallelism=1.0, inner_pool=None, parallelism_limited=None)
     result.points[0].parallelism = 1.01
     assert "kept only 1.01 cores busy" in probe_advice.advice(result, cores=2)
+    waiting = _result_of_a_call_on_two_cores(parallelism=0.01, inner_pool=None, parallelism_limited=None)
+    waiting.points[0].parallelism = 0.02  # a call that waits (a lock held across a sleep): not the machine
+    assert "something else serialises" in probe_advice.advice(waiting, cores=2)

@@ -118,7 +118,11 @@ def advice(result: ProbeResult, cores: int) -> str:
         batch = math.ceil(100e-6 / max(result.per_call_s, 1e-9))
         return (f"Releases the GIL, but at {cost} per call the hand-over of the GIL costs more than the call: "
                 f"threads give {on_threads}; batch ≥ {batch} items per call (≥ 100 µs of work per release) to pay.")
-    if threads is not None and threads.parallelism is not None and threads.parallelism < INNER_PARALLEL_AT:
+    # A call that computes (one call alone keeps a core busy) whose threads together kept only about
+    # one core busy: the machine's other work took the second core. (A call that waits -- on a lock,
+    # on I/O -- keeps no core busy alone, and stays with "something else serialises".)
+    if (threads is not None and threads.parallelism is not None and threads.parallelism < INNER_PARALLEL_AT
+            and result.parallelism >= 0.8):
         return (f"Releases the GIL for {cost} per call, yet threads give {on_threads}: the {threads.workers} threads "
                 f"kept only {threads.parallelism:.2f} cores busy between them (CPU / wall), so this machine lent no "
                 f"second core -- other work shares it; run the probe again on a quieter one.")
