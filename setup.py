@@ -109,16 +109,17 @@ def _links(compiler, program: str, *, libraries=(), flags=()) -> bool:
     return True
 
 
-def _optional(extensions, name: str, variable: str, found, missing: str):
-    """``extensions`` without ``name`` when ``variable`` is 0 or it cannot be built (``found()``
-    false): then say so on the build's output, or stop when ``variable`` is 1."""
+def _optional(extensions, name: str, kernel: str, variable: str, found, missing: str):
+    """``extensions`` without the module ``name`` (the ``kernel``) when ``variable`` is 0 or it
+    cannot be built (``found()`` false): then say so on the build's output, or stop when
+    ``variable`` is 1."""
     wanted = os.environ.get(variable, "auto")
     if wanted != "0" and found():
         return extensions
     if wanted == "1":
         raise SystemExit(f"{variable}=1 but {missing}")
     why = f"{variable}=0" if wanted == "0" else missing
-    print(f"fastfib: building without {name} ({why})")
+    print(f"fastfib: building without the {kernel} kernel ({why})")
     return [ext for ext in extensions if ext.name != name]
 
 
@@ -128,14 +129,13 @@ class BuildExt(build_ext):
 
     def build_extensions(self):
         self.extensions = _optional(
-            self.extensions, "fastfib._gmp", "FASTFIB_GMP",
+            self.extensions, "fastfib._gmp", "gmp", "FASTFIB_GMP",
             lambda: _links(self.compiler, GMP_PROBE, libraries=["gmp"]),
-            "GMP was not found: install libgmp-dev (Debian) or gmp, the gmp kernel is left out")
+            "GMP was not found: install libgmp-dev (Debian) or gmp")
         self.extensions = _optional(
-            self.extensions, "fastfib._prange", "FASTFIB_OPENMP",
+            self.extensions, "fastfib._prange", "cython-prange", "FASTFIB_OPENMP",
             lambda: _links(self.compiler, OPENMP_PROBE, flags=OPENMP_FLAGS),
-            f"this compiler has no OpenMP ({' '.join(OPENMP_FLAGS)} failed; gcc has it, Apple clang needs "
-            "libomp), the cython-prange kernel is left out")
+            f"this compiler has no OpenMP: {' '.join(OPENMP_FLAGS)} failed; gcc has it, Apple clang needs libomp")
         super().build_extensions()
 
 

@@ -96,7 +96,7 @@ def test_builds_and_falls_back_without_gmp(tmp_path):
     # csrc/*.c are sources, not artefacts: copy them back.
     for c_file in (ROOT / "csrc").glob("*.c"):
         shutil.copy(c_file, tmp_path / "csrc" / c_file.name)
-    env = {**os.environ, "FASTFIB_GMP": "0"}
+    env = {**os.environ, "FASTFIB_GMP": "0", "FASTFIB_OPENMP": "0"}  # OpenMP off: tests/test_prange.py's
     build = subprocess.run(
         [sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=280,

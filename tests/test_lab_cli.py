@@ -145,3 +145,31 @@ def test_crossover_reports_where_the_curves_meet(tmp_path, capsys, argv):
     assert (data["schema"], data["schema_version"], len(data["points"])) == ("fastfib.crossover", 1, 2)
     assert data["meta"]["kernel"] == "cython-nogil" and data["meta"]["repeats"] == 1
     assert data["summary"] in out
+
+
+def test_oversubscription_quick_writes_a_row_per_kind_and_configuration(tmp_path, capsys):
+    from fastfib import registry
+
+    path = tmp_path / "over.json"
+    assert cli.main(["lab", "oversubscription", "--quick", "--budget", "0.2", "--target-ms", "2",
+                     "--no-progress", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    document = json.loads(path.read_text())
+    assert document["schema"] == "fastfib.lab.oversubscription" and document["schema_version"] == 1
+    kinds = ["prange", "blas"] if "cython-prange" in registry.KERNELS else ["blas"]
+    assert document["settings"]["inner_kinds"] == kinds and document["settings"]["configs"] == ["1x2", "2x1", "2x2"]
+    cores = environment.usable_cores()
+    rows = document["rows"]
+    assert [(r["inner_kind"], r["outer"], r["inner"]) for r in rows] == [
+        (kind, outer, inner) for kind in kinds for outer, inner in ((1, 2), (2, 1), (2, 2))]
+    for row in rows:
+        assert row["threads"] == row["outer"] * row["inner"] and row["oversubscribed"] == (row["threads"] > cores)
+        assert row["wall_s"] > 0 and row["parallelism"] > 0 and row["speedup"]["pairs"] >= 10
+        assert row["speedup"]["low"] <= row["speedup"]["speedup"] <= row["speedup"]["high"]
+    assert "outer Python threads x inner native threads <=" in document["finding"] and document["finding"] in out
+
+
+@pytest.mark.parametrize("configs", ["2", "2x0", "x2", "1x1,axb", "65x1"])
+def test_oversubscription_refuses_a_bad_configuration(capsys, configs):
+    assert cli.main(["lab", "oversubscription", "--configs", configs, "--no-progress"]) == 2
+    assert "--configs" in capsys.readouterr().err

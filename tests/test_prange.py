@@ -80,10 +80,15 @@ def test_num_threads_sets_the_team_openmp_starts(prange, num_threads):
 
 
 @needs_openmp
-def test_the_default_team_is_the_usable_cores(prange):
+def test_the_default_team_is_openmps_default_at_most_the_usable_cores(prange):
+    from threadpoolctl import threadpool_limits
+
     from fastfib import environment
 
-    assert prange._team_size() == prange._team_size(None) == environment.usable_cores()
+    assert prange._team_size() == min(prange.max_threads(), environment.usable_cores())
+    with threadpool_limits(limits=1, user_api="openmp"):  # as a user limits scikit-learn's loops
+        assert prange.max_threads() == 1 and prange._team_size() == 1
+        assert prange._team_size(2) == 2  # an explicit num_threads wins
 
 
 @needs_openmp
@@ -125,7 +130,7 @@ def test_a_build_with_openmp_off_lists_the_kernel_as_unavailable(tmp_path):
     built = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=280)
     assert built.returncode == 0, built.stderr[-3000:]
-    assert "building without fastfib._prange (FASTFIB_OPENMP=0)" in built.stdout
+    assert "building without the cython-prange kernel (FASTFIB_OPENMP=0)" in built.stdout
     assert not list((tmp_path / "src" / "fastfib").glob("_prange*.so"))
     # An editable install's finder (setuptools' __editable__ hook on sys.meta_path) would
     # supply the checkout's fastfib._prange where the copy has none: leave it out.

@@ -209,3 +209,79 @@ def test_ctrl_c_stops_a_probe_cleanly_and_leaves_no_process(tmp_path):
     assert "fastfib: interrupted" in got.rest
     assert got.survivors(10) == [], "processes outlived fastfib probe"
     assert not out.exists()  # nothing half-written
+
+
+# --- inner parallelism: a call that runs threads of its own -------------------------------------
+
+def test_the_probe_reads_the_native_thread_pools_after_setup():
+    # threadpoolctl reads what is loaded, no timing: numpy's BLAS once numpy is imported, and
+    # libgomp wherever fastfib was built with OpenMP (its cython-prange kernel links it).
+    import numpy as np
+
+    result = fastfib.probe(np.dot, np.ones((50, 50)), np.ones((50, 50)), runners=(), workers=(), quick=True)
+    apis = {pool["user_api"] for pool in result.thread_pools}
+    assert "blas" in apis, result.thread_pools
+    if "cython-prange" in registry.KERNELS:
+        assert "openmp" in apis
+    assert all(pool["num_threads"] >= 1 and pool["prefix"] for pool in result.thread_pools)
+    shown = result.to_json()
+    assert result.parallelism > 0 and shown["thread_pools"] == result.thread_pools and json.dumps(shown)
+
+
+def _result_of_a_call_on_two_cores(**changes):
+    from fastfib.measure import paired
+    from fastfib.measure.probe_result import ProbeResult, ScalePoint
+
+    blas = {"user_api": "blas", "internal_api": "openblas", "prefix": "libscipy_openblas", "num_threads": 2,
+            "version": "0.3"}
+    openmp = {"user_api": "openmp", "internal_api": "openmp", "prefix": "libgomp", "num_threads": 2, "version": None}
+    threads = ScalePoint("threads", 2, paired.PairedRatio(0.99, 0.97, 1.01, 0.96, 0.98, 1.0, 20),
+                         startup_s=1e-3, handover_s=1e-4)
+    fields = dict(label="a @ a", verdict="released", released_fraction=0.97, longest_stall_ms=1.0, per_call_s=3e-3,
+                  per_call_q1_s=3e-3, per_call_q3_s=3e-3, calls_per_batch=4, task_calls=4, points=[threads],
+                  parallelism=2.02, thread_pools=[blas, openmp], inner_pool=blas, parallelism_limited=1.0)
+    fields.update(changes)
+    return ProbeResult(**fields)
+
+
+def test_when_one_call_uses_the_cores_the_verdict_and_advice_name_the_pool_and_its_limit():
+    from fastfib.cli.probe_cli import format_result
+    from fastfib.measure import probe_advice
+
+    result = _result_of_a_call_on_two_cores()
+    result.advice = probe_advice.advice(result, cores=2)
+    assert "keeps 2.02 of the 2 cores busy" in result.advice
+    assert "libscipy_openblas (BLAS, openblas, 2 threads)" in result.advice
+    assert "threadpoolctl.threadpool_limits(limits=1, user_api='blas')" in result.advice
+    assert "something else serialises" not in result.advice
+    verdict = format_result(result).splitlines()[1]
+    assert verdict.startswith("verdict: released") and "one call alone ran on 2.02 cores" in verdict
+    assert "libscipy_openblas" in verdict
+
+
+def test_a_call_on_one_core_gets_the_usual_advice():
+    from fastfib.cli.probe_cli import format_result
+    from fastfib.measure import probe_advice
+
+    result = _result_of_a_call_on_two_cores(parallelism=1.0, inner_pool=None, parallelism_limited=None)
+    result.points[0].parallelism = 1.9  # the two threads had two cores, yet no speedup
+    result.advice = probe_advice.advice(result, cores=2)
+    assert "something else serialises" in result.advice
+    assert "cores (CPU / wall)" not in format_result(result)
+
+
+def test_thread_rows_carry_their_parallelism_in_the_json():
+    result = fastfib.probe(time.sleep, 0.002, workers=(2,), runners=("threads",), quick=True)
+    (threads,) = result.to_json()["points"]
+    assert threads["parallelism"] is not None and threads["parallelism"] >= 0  # CPU ÷ wall of sleeping threads
+
+
+def test_threads_that_kept_one_core_busy_mean_a_busy_machine():
+    from fastfib.measure import probe_advice
+
+    result = _result_of_a_call_on_two_cores(parallelism=1.0, inner_pool=None, parallelism_limited=None)
+    result.points[0].parallelism = 1.01
+    assert "kept only 1.01 cores busy" in probe_advice.advice(result, cores=2)
+    waiting = _result_of_a_call_on_two_cores(parallelism=0.01, inner_pool=None, parallelism_limited=None)
+    waiting.points[0].parallelism = 0.02  # a call that waits (a lock held across a sleep): not the machine
+    assert "something else serialises" in probe_advice.advice(waiting, cores=2)

@@ -3,7 +3,8 @@
 ``make wheels`` runs it from a fresh venv outside the source tree, after
 installing a wheel with no compiler available. It checks what a user of the
 wheel relies on: fastfib and its compiled module come from the venv (not a
-checkout), every kernel is exact, the ``fastfib`` command works,
+checkout), every kernel is exact, the cython-prange kernel runs on OpenMP teams with the
+OpenMP runtime the wheel carries (Linux), the ``fastfib`` command works,
 ``fastfib source`` finds the shipped sources, ``fastfib report`` its template, the
 timeline sampler runs (Linux), and -- on a
 free-threaded build, unless PYTHON_GIL=1 asked for the GIL -- that the GIL is still disabled
@@ -38,6 +39,38 @@ def _fastfib(*args: str) -> str:
     return result.stdout
 
 
+def _loaded(fragment: str) -> list[Path]:
+    """The shared libraries whose file name contains ``fragment`` that this process has mapped (Linux)."""
+    try:
+        maps = Path("/proc/self/maps").read_text(encoding="utf-8")
+    except OSError:
+        return []
+    return sorted({Path(line.split(None, 5)[5]) for line in maps.splitlines()
+                   if len(line.split(None, 5)) == 6 and fragment in Path(line.split(None, 5)[5]).name})
+
+
+def _check_prange(package: Path, oracle: list[int]) -> None:
+    """On Linux the wheel must carry the cython-prange kernel and the OpenMP runtime it needs:
+    a repaired wheel loads libgomp from its own fastfib.libs/ (auditwheel grafted it), so it
+    runs where no compiler, and no libgomp, is installed."""
+    from fastfib import registry
+
+    if not sys.platform.startswith("linux"):
+        return  # macOS and Windows wheels are built without OpenMP (pyproject: FASTFIB_OPENMP=0)
+    assert "cython-prange" in registry.KERNELS, f"no cython-prange kernel: {registry.UNAVAILABLE.get('cython-prange')}"
+    from fastfib import _prange
+
+    ns = [20, 0, 25, 10, 23] * 4
+    for threads in (1, 2, 3):
+        assert _prange.burn_many(ns, threads) == [oracle[n] for n in ns], f"prange on {threads} threads: wrong"
+        assert _prange._team_size(threads) == threads, f"OpenMP gave no team of {threads}"
+    grafted = package.parent / "fastfib.libs"
+    if grafted.is_dir():  # a repaired wheel (not the sdist built here): its own OpenMP runtime
+        gomp = _loaded("libgomp")
+        assert gomp and all(grafted.resolve() in path.resolve().parents for path in gomp), (
+            f"libgomp loaded from {gomp}, not from the wheel's {grafted}")
+
+
 def main() -> int:
     import fastfib
     from fastfib import _kernels
@@ -58,6 +91,7 @@ def main() -> int:
         if kernel.burn is not None:  # some kernels (gmp) compute F(n) only
             assert kernel.burn(15) == 610, f"{kernel.name}: burn(15) != 610"
     assert fastfib.fib(1000) == _oracle(1001)[1000]
+    _check_prange(package, oracle)
 
     version = _fastfib("--version").strip()
     assert version == f"fastfib {fastfib.__version__}", f"fastfib --version printed {version!r}"

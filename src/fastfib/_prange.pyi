@@ -13,10 +13,10 @@ def max_threads() -> int:
     """omp_get_max_threads(): OpenMP's default team size here (OMP_NUM_THREADS)."""
 
 def burn_many(ns: Iterable[SupportsIndex], num_threads: SupportsIndex | None = None) -> list[int]:
-    """[burn(n) for n in ns], the items split across num_threads OpenMP threads (default: usable cores)."""
+    """[burn(n) for n in ns], split across num_threads OpenMP threads (default: OpenMP's, at most usable cores)."""
 
 def fib_many(ns: Iterable[SupportsIndex], num_threads: SupportsIndex | None = None) -> list[int]:
-    """[fib(n) for n in ns], the items split across num_threads OpenMP threads (default: usable cores)."""
+    """[fib(n) for n in ns], split across num_threads OpenMP threads (default: OpenMP's, at most usable cores)."""
 
 def burn(n: SupportsIndex) -> int:
     """burn(n) alone (a batch of one: one OpenMP thread)."""

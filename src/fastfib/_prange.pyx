@@ -39,9 +39,12 @@ def max_threads():
 
 cdef int _c_threads(object num_threads) except 0:
     # Step 1 for the team size: an int from 1 to MAX_THREADS, bools refused
-    # (as for n); None: the usable cores (not os.cpu_count(): affinity counts).
+    # (as for n). None: OpenMP's own default (omp_get_max_threads(), which
+    # OMP_NUM_THREADS and threadpoolctl.threadpool_limits set), at most the
+    # usable cores (not os.cpu_count(): affinity counts) -- scikit-learn's rule
+    # for its OpenMP loops, so a user limits both the same way.
     if num_threads is None:
-        return usable_cores()
+        return max(1, min(openmp.omp_get_max_threads(), usable_cores()))
     if isinstance(num_threads, bool) or not hasattr(type(num_threads), "__index__"):
         raise TypeError(f"kernel {KERNEL!r}: num_threads must be an integer or None, "
                         f"not {type(num_threads).__name__}")
@@ -88,13 +91,13 @@ cdef object _many(object ns, bint burn, object num_threads):
 
 def burn_many(object ns, num_threads=None):
     """[burn(n) for n in ns] in one call: the GIL released once, the items split across
-    ``num_threads`` OpenMP threads (default: the usable cores)."""
+    ``num_threads`` OpenMP threads (default: OpenMP's default team, at most the usable cores)."""
     return _many(ns, True, num_threads)
 
 
 def fib_many(object ns, num_threads=None):
     """[fib(n) for n in ns] in one call: the GIL released once, the items split across
-    ``num_threads`` OpenMP threads (default: the usable cores)."""
+    ``num_threads`` OpenMP threads (default: OpenMP's default team, at most the usable cores)."""
     return _many(ns, False, num_threads)
 
 

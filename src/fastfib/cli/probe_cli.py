@@ -21,13 +21,16 @@ PROBE_RUNNERS = ("threads", "processes", "interpreters", "dask-threads", "dask-p
 
 def format_result(result: Any) -> str:
     """The verdict, the cost per call, the scaling table and the advice, as text."""
+    from fastfib.measure import probe_advice
     from fastfib.tables import grid
 
+    inner = probe_advice.inner_parallelism(result)
     lines = [
         f"probe: {result.label}",
         f"verdict: {result.verdict}" + ("" if result.verdict == "no GIL" else
                                          f" (another Python thread ran during {result.released_fraction:.0%} of the "
-                                         f"calls' time; its longest stall {result.longest_stall_ms:.1f} ms)"),
+                                         f"calls' time; its longest stall {result.longest_stall_ms:.1f} ms)")
+        + (f"; {inner}" if inner else ""),
         f"cost per call: {_time(result.per_call_s)} (quartiles {_time(result.per_call_q1_s)} - "
         f"{_time(result.per_call_q3_s)}; batches of {result.calls_per_batch} calls)",
         "",
@@ -74,7 +77,10 @@ class ProbeCommand(Command):
         "interpreter: the verdict (released / held / partly released / no GIL), decided by a heartbeat\n"
         "thread that can only run while the call has released the GIL (the switch interval is raised far\n"
         "past the call); the cost per call; the speedup on W workers of each runner against the same\n"
-        "tasks run sequentially, the two timed in alternation, with a 95% interval; and advice.\n\n"
+        "tasks run sequentially, the two timed in alternation, with a 95% interval; and advice.\n"
+        "It also measures one call's own CPU / wall: a call that already runs on several cores (a BLAS\n"
+        "or OpenMP pool, read with threadpoolctl) leaves Python threads no idle core, and the verdict\n"
+        "and advice then name the pool and how to limit it.\n\n"
         "Exit status: 0 measured; 1 the probed code raised (its traceback is shown) or did not return\n"
         "within --timeout; 2 a usage error; 130 interrupted."
     )
@@ -85,6 +91,8 @@ class ProbeCommand(Command):
         "  fastfib probe 'sum(range(100_000))'                     # held: use processes\n"
         "  fastfib probe -s 'import fastfib' 'fastfib.burn(20, kernel=\"cython-nogil\")'\n"
         "  fastfib probe -s 'import numpy as np; a = np.ones(10**6)' 'a + a' --runners threads --quick\n"
+        "  fastfib probe -s 'import numpy as np; a = np.random.rand(400, 400)' 'a @ a' --quick"
+        "   # BLAS's own pool: one call on every core\n"
         "  fastfib probe 'import time; time.sleep(0.001)' --workers 1,2,4 --json probe.json --plot probe.png\n"
         "  fastfib probe -s 'import fastfib' 'fastfib.burn(24, kernel=\"python\")'"
         " --runners dask-threads,dask-processes\n"

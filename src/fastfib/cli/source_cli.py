@@ -44,6 +44,7 @@ SOURCES: tuple[SourceFile, ...] = (
     SourceFile("_cfib.pxd", "fib.h mirrored for Cython (`cdef extern ... nogil`)"),
     SourceFile("_kernels.pyx", "the wrappers: validate, call C with or without the GIL, raise"),
     SourceFile("_kernels.pyi", "type stubs for the compiled module"),
+    SourceFile("_prange.pyx", "one call on many cores: a batch split across OpenMP threads by prange"),
 )
 
 

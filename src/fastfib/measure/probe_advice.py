@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 
+from fastfib.measure import threadpools
 from fastfib.measure.paired import BUSY_AT, FLAT_BELOW, SCALES_AT, TOO_WIDE
-from fastfib.measure.probe_result import ProbeResult, ScalePoint
+from fastfib.measure.probe_result import INNER_PARALLEL_AT, ProbeResult, ScalePoint
 
-__all__ = ["advice"]
+__all__ = ["advice", "inner_parallelism"]
 
 
 def _us(seconds: float) -> str:
@@ -67,6 +68,35 @@ def _busy(point: ScalePoint | None, cores: int) -> str:
     return ""
 
 
+def inner_parallelism(result: ProbeResult) -> str:
+    """ "one call alone ran on 2.02 cores (CPU / wall): libscipy_openblas (BLAS, openblas, 2 threads)",
+    or "" when one call keeps about one core busy."""
+    if not result.uses_cores:
+        return ""
+    pool = result.inner_pool
+    if pool is not None:
+        by = threadpools.describe(pool)
+    else:  # threads that threadpoolctl does not know (a pool of the library's own, or a BLAS it cannot limit)
+        by = "threads of its own, none of the pools threadpoolctl found (" + (
+            ", ".join(threadpools.describe(p) for p in result.thread_pools) or "none") + ") when limited to 1"
+    return f"one call alone ran on {result.parallelism:.2f} cores (CPU / wall): {by}"
+
+
+def _inner_advice(result: ProbeResult, cores: int, on_threads: str) -> str:
+    """The advice for a call that already runs on more than one core by itself."""
+    share = (f"already keeps {result.parallelism:.2f} of the {cores} cores busy" if result.parallelism >= 0.8 * cores
+             else f"already runs on {result.parallelism:.2f} of the {cores} cores")
+    pool = result.inner_pool
+    if pool is None:
+        return (f"One call {share} with threads of its own, so Python threads have little left to add "
+                f"({on_threads}); see the library's documentation for how to limit its threads.")
+    return (f"One call {share} through {threadpools.describe(pool)}: Python threads find no idle core, so "
+            f"{on_threads} is what to expect, not a lock. To parallelise at the Python level instead, limit the "
+            f"pool -- `{threadpools.limit_hint(pool)}` (one call then ran on {result.parallelism_limited:.2f} "
+            f"cores) -- and run the calls on threads or processes; never both at full size (outer x inner "
+            f"threads <= {cores} cores, see `fastfib lab oversubscription`).")
+
+
 def advice(result: ProbeResult, cores: int) -> str:
     """One or two plain sentences from the figures and this machine."""
     threads, processes = _best(result, "threads"), _best(result, "processes")
@@ -80,6 +110,8 @@ def advice(result: ProbeResult, cores: int) -> str:
                 "no GIL": "No GIL here (free-threaded build)"}[result.verdict]
         return (f"{said} ({result.released_fraction:.0%} of each {cost} call); threads, where that would pay, "
                 f"were not measured here: add --runners threads.")
+    if result.uses_cores and result.verdict != "held" and not scaled:
+        return _inner_advice(result, cores, on_threads)
     if result.verdict == "no GIL":
         return f"There is no GIL on this interpreter (free-threaded build): threads give {on_threads} here."
     if result.verdict == "held":
@@ -108,5 +140,13 @@ def advice(result: ProbeResult, cores: int) -> str:
         batch = math.ceil(100e-6 / max(result.per_call_s, 1e-9))
         return (f"Releases the GIL, but at {cost} per call the hand-over of the GIL costs more than the call: "
                 f"threads give {on_threads}; batch ≥ {batch} items per call (≥ 100 µs of work per release) to pay.")
+    # A call that computes (one call alone keeps a core busy) whose threads together kept only about
+    # one core busy: the machine's other work took the second core. (A call that waits -- on a lock,
+    # on I/O -- keeps no core busy alone, and stays with "something else serialises".)
+    if (threads is not None and threads.parallelism is not None and threads.parallelism < INNER_PARALLEL_AT
+            and result.parallelism >= 0.8):
+        return (f"Releases the GIL for {cost} per call, yet threads give {on_threads}: the {threads.workers} threads "
+                f"kept only {threads.parallelism:.2f} cores busy between them (CPU / wall), so this machine lent no "
+                f"second core -- other work shares it; run the probe again on a quieter one.")
     return (f"Releases the GIL for {cost} per call, yet threads give {on_threads}: something else serialises the "
             f"calls (a lock, memory bandwidth, or a busy machine); compare processes ({on_processes} here).")

@@ -11,7 +11,9 @@ from typing import Any
 
 from fastfib.measure import paired
 
-__all__ = ["ProbeResult", "ScalePoint"]
+__all__ = ["INNER_PARALLEL_AT", "ProbeResult", "ScalePoint"]
+
+INNER_PARALLEL_AT = 1.3  # CPU ÷ wall of one call alone from which it counts as running its own threads
 
 
 @dataclass
@@ -22,6 +24,9 @@ class ScalePoint:
     startup_s: float | None = None  # starting and warming the pool, outside the figures
     handover_s: float | None = None  # one empty task per worker, gate to last result
     error: str | None = None
+    # CPU ÷ wall of the parallel runs (median): how many cores they kept busy. Measured where the
+    # workers are this process's threads (process CPU time); None for processes and the rest.
+    parallelism: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         found = asdict(self)
@@ -45,6 +50,16 @@ class ProbeResult:
     points: list[ScalePoint] = field(default_factory=list)
     advice: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    # Inner parallelism: the call's own threads, measured while it runs alone (no heartbeat, no pool).
+    parallelism: float = 1.0  # CPU ÷ wall of the cost batches: 2.0 = one call keeps two cores busy
+    thread_pools: list[dict[str, Any]] = field(default_factory=list)  # threadpoolctl's BLAS / OpenMP pools
+    inner_pool: dict[str, Any] | None = None  # the pool whose limit to 1 thread brought `parallelism` down
+    parallelism_limited: float | None = None  # CPU ÷ wall with inner_pool limited to 1 thread
+
+    @property
+    def uses_cores(self) -> bool:
+        """Whether one call alone already keeps more than about one core busy."""
+        return self.parallelism >= INNER_PARALLEL_AT
 
     @property
     def speedup(self) -> dict[str, dict[int, float | None]]:

@@ -12,7 +12,10 @@ STMT measured). Three figures, then advice:
   released`` (the share of the call's time in which the heartbeat ran is the
   *released fraction*). On a free-threaded build with the GIL off: ``no GIL``.
 * the **cost per call**: batches sized to ~``target`` each, median and
-  quartiles of the per-call time;
+  quartiles of the per-call time -- and the call's own **parallelism** (process
+  CPU ÷ wall of those batches, nothing else of ours running): above ~1.3 the call
+  runs threads of its own, and the native pool (threadpoolctl: BLAS, OpenMP) whose
+  limit to one thread brings it back to one core is named;
 * the **scaling curve**: tasks of ~``target`` of calls each, on W threads,
   processes or interpreters against the same tasks run sequentially, the two
   timed in alternation (:mod:`fastfib.measure.paired`); pool start-up and the
@@ -35,10 +38,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastfib import environment, runners
-from fastfib.measure import paired, probe_advice, timeline
+from fastfib.measure import paired, probe_advice, threadpools, timeline
 from fastfib.measure.gilwatch import GilWatch
 from fastfib.measure.instruments import cpu_seconds
-from fastfib.measure.probe_result import ProbeResult, ScalePoint
+from fastfib.measure.probe_result import INNER_PARALLEL_AT, ProbeResult, ScalePoint
 from fastfib.runners import executors
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "ProbeError", "ProbeResult", "Spec", "probe", "probe_spec", "run_spec"]
@@ -160,16 +163,42 @@ def _trial(spec: Spec) -> float:
     return time.perf_counter() - start
 
 
-def _cost_and_verdict(spec: Spec, one_call_s: float, quick: bool) -> tuple[int, list[float], tuple[str, float, float]]:
-    """(calls per batch, per-call seconds of each batch, the verdict's figures)."""
+@dataclass
+class _Alone:
+    """What batches of calls, run alone on one thread, showed."""
+
+    number: int  # calls per batch
+    per_call: list[float]  # seconds per call, of each batch
+    parallelism: float  # median CPU ÷ wall of the batches: the call's own threads
+    verdict: tuple[str, float, float]  # (verdict, released fraction, longest stall ms)
+    pools: list[threadpools.Pool]
+    inner_pool: threadpools.Pool | None = None
+    parallelism_limited: float | None = None
+
+
+def _alone(spec: Spec, one_call_s: float, quick: bool) -> _Alone:
+    """Cost per call and CPU ÷ wall (no other thread of ours busy), then the verdict, then --
+    where one call keeps more than a core busy -- which native pool does it."""
     loop = _loop_of(spec)
     number = _number_for(one_call_s, loop, 0.01 if quick else 0.02)
-    per_call = []
+    per_call, parallelism = [], []
     for _ in range(5 if quick else 9):
-        start = time.perf_counter()
-        loop(number)
-        per_call.append((time.perf_counter() - start) / number)
-    return number, per_call, _verdict(loop, number, 0.05 if quick else 0.1)
+        _, wall, cpu_per_wall = threadpools.cpu_per_wall(lambda: loop(number))
+        per_call.append(wall / number)
+        parallelism.append(cpu_per_wall)
+    found = _Alone(number, per_call, statistics.median(parallelism), _verdict(loop, number, 0.05 if quick else 0.1),
+                   threadpools.pools())  # after SETUP: the pools its imports loaded
+    if found.parallelism >= INNER_PARALLEL_AT:
+        # The pool to name is the one whose limit to a single thread brings the call back to
+        # about one core (libgomp is loaded by fastfib itself, so being there says nothing).
+        # Each pool limited in turn, 3 batches each; the one that brings it lowest, if that is low.
+        tried = [(statistics.median(threadpools.limited(pool, lambda: loop(number)) for _ in range(3)), index)
+                 for index, pool in enumerate(found.pools) if (pool["num_threads"] or 0) > 1]
+        if tried:
+            lowest, index = min(tried)
+            if lowest < INNER_PARALLEL_AT and lowest < found.parallelism - 0.2:
+                found.inner_pool, found.parallelism_limited = found.pools[index], lowest
+    return found
 
 
 def _number_for(one_call_s: float, loop: Callable[[int], None], target_s: float) -> int:
@@ -244,6 +273,8 @@ def _scale_point(runner_name: str, workers: int, spec: Spec, task_calls: int, *,
                 _, traced = timeline.record(pool, run_spec, tasks, label=f"{runner_name} x{workers}")
                 traced.extra.update(runner=runner_name, workers=workers, tasks=len(tasks), calls_per_task=task_calls)
                 timelines.append(traced)
+            busy = point.speedup.parallelism  # CPU / wall of the parallel runs, threads and worker processes
+            point.parallelism = None if busy is None else busy.median
     except ProbeError:
         raise
     except Exception as exc:  # noqa: BLE001 - e.g. numpy refusing a subinterpreter: this row says why
@@ -261,12 +292,14 @@ def probe_spec(spec: Spec, *, workers: Sequence[int] = (1, 2), runner_names: Seq
     progress("one call (a trial)", 0, total)
     one_call_s = _on_a_fresh_thread(lambda: _trial(spec), timeout_s)
     progress("cost per call, then the verdict (a heartbeat thread beside the call)", 1, total)
-    number, per_call, (verdict, fraction, stall_ms) = _on_a_fresh_thread(
-        lambda: _cost_and_verdict(spec, one_call_s, quick))
-    q1, median, q3 = statistics.quantiles(per_call, n=4, method="inclusive")
-    result = ProbeResult(spec.label(), verdict, fraction, stall_ms, median, q1, q3, number, number,
+    alone: _Alone = _on_a_fresh_thread(lambda: _alone(spec, one_call_s, quick))
+    number = alone.number
+    q1, median, q3 = statistics.quantiles(alone.per_call, n=4, method="inclusive")
+    result = ProbeResult(spec.label(), *alone.verdict, median, q1, q3, number, number,
                          meta={"workers": list(workers), "runners": list(runner_names), "quick": quick,
-                               "start_method": start_method})
+                               "start_method": start_method},
+                         parallelism=alone.parallelism, thread_pools=alone.pools, inner_pool=alone.inner_pool,
+                         parallelism_limited=alone.parallelism_limited)
     # Processes first: forking before this process starts pool threads is the safe order.
     order = sorted(runner_names, key=lambda name: name != "processes")
     with runners.make_runner("sequential").open(1) as baseline:
