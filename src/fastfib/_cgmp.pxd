@@ -11,6 +11,8 @@ cdef extern from "gmp.h" nogil:
     ctypedef const __mpz_struct *mpz_srcptr
     ctypedef unsigned long mp_limb_t  # one word of an mpz; C uses gmp.h's own type
 
+    const char *gmp_version  # the loaded library's release, e.g. "6.3.0"
+
     void mpz_init(mpz_ptr x)
     void mpz_clear(mpz_ptr x)
     void mpz_fib_ui(mpz_ptr rop, unsigned long n)        # rop = F(n)

@@ -15,6 +15,9 @@ from fastfib._memory import available_bytes
 # 2**32 - 1 fits an `unsigned long` everywhere, Windows' 32-bit long included.
 # F(MAX_N) has about 3 * 10**9 bits (372 MB).
 MAX_N = 2**32 - 1
+# The release of the GMP library this kernel runs on (its speed depends on it
+# and on how it was built: docs/gmp.md); the benchmarks record it.
+GMP_VERSION = gmp.gmp_version.decode("ascii")
 
 # F(n) has about n * log2(golden ratio) = 0.6942 n bits. At the peak GMP's
 # result and scratch, the exported bytes and the Python int are alive at once.
