@@ -31,8 +31,24 @@ $(BIN)/python:
 # GMP is optional (it adds the gmp kernel). Where we run as root with apt-get,
 # as on CI, install Debian's libgmp-dev when its header is missing; elsewhere
 # say how, and build without it. FASTFIB_GMP=0 skips GMP altogether.
-gmp:
-	@if [ "$${FASTFIB_GMP:-auto}" != 0 ] && ! echo '#include <gmp.h>' | $(CC) -E - >/dev/null 2>&1; then \
+#
+# Which GMP decides the kernel's speed (docs/gmp.md): Debian builds libgmp for
+# a generic x86-64 (--disable-fat), and bookworm's is the older 6.2.1: F(10**7)
+# took 1.18x gmpy2's time, whose wheel bundles GMP 6.3.0 built --enable-fat
+# (code for the CPU it runs on, chosen at run time). So where we run as root
+# with apt-get, the kernel links a GMP 6.3 built here the same way, from the
+# upstream tarball in Debian's source package of its next release (fetched
+# into build/gmp, never committed): about two minutes once, kept static
+# (-fPIC) in build/gmp for every venv. When that fails, the system's GMP, as
+# before, with a note. FASTFIB_GMP_BUILD=0 links the system's GMP; =native
+# tunes GMP for this CPU only (another ~8 % faster here; an illegal
+# instruction on an older CPU). FASTFIB_GMP_PREFIX=DIR links your own GMP.
+# `rm -r build/gmp` (or make clean) to change your mind.
+GMP_SUITE ?= trixie
+GMP_DIR := build/gmp
+GMP_STAMP := $(GMP_DIR)/prefix
+gmp: $(GMP_STAMP)
+	@if [ "$${FASTFIB_GMP:-auto}" != 0 ] && [ ! -s $(GMP_STAMP) ] && ! echo '#include <gmp.h>' | $(CC) -E - >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing libgmp-dev for the gmp kernel"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgmp-dev >/dev/null \
@@ -41,6 +57,40 @@ gmp:
 	    echo "note: GMP not found: building without the gmp kernel (install libgmp-dev, then 'make')"; \
 	  fi; \
 	fi
+
+# The stamp holds the prefix the kernel links (empty: the system's GMP).
+$(GMP_STAMP):
+	@mkdir -p $(GMP_DIR); d=$(CURDIR)/$(GMP_DIR); rm -f $@.new; touch $@.new; \
+	case "$${FASTFIB_GMP:-auto}/$${FASTFIB_GMP_BUILD:-fat}/$${FASTFIB_GMP_PREFIX:-}" in \
+	0/*|*/0/*) ;; \
+	*/*/?*) echo "the gmp kernel links FASTFIB_GMP_PREFIX=$$FASTFIB_GMP_PREFIX";; \
+	*) if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "note: the gmp kernel links the system's GMP (slower than gmpy2's where it is not built --enable-fat: docs/gmp.md)"; \
+	else \
+	  echo "building GMP from Debian's $(GMP_SUITE) source package for the gmp kernel (about two minutes, once; log: $(GMP_DIR)/build.log)"; \
+	  ( set -e; mkdir -p $$d/apt/lists/partial $$d/src; \
+	    awk -v RS= -v suite=$(GMP_SUITE) '/URIs:[^\n]*\/debian\/?(\n|$$| )/ && !/security/ { \
+	      sub(/Types:[^\n]*/, "Types: deb-src"); sub(/Suites:[^\n]*/, "Suites: " suite); \
+	      sub(/Components:[^\n]*/, "Components: main"); print; exit }' /etc/apt/sources.list.d/*.sources > $$d/apt/debian.sources; \
+	    test -s $$d/apt/debian.sources; \
+	    apt="-o Dir::Etc::sourcelist=/dev/null -o Dir::Etc::sourceparts=$$d/apt -o Dir::State::Lists=$$d/apt/lists -o APT::Sandbox::User=root"; \
+	    apt-get $$apt update -qq; \
+	    cd $$d/src && apt-get $$apt source -qq --download-only gmp/$(GMP_SUITE); \
+	    tar -xJf gmp_*.orig.tar.xz; cd gmp-*/; \
+	    mkdir -p doc; printf 'all:\n.DEFAULT:\n\t@:\n' > doc/Makefile.in; \
+	    command -v m4 >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq m4; }; \
+	    fat=--enable-fat; [ "$${FASTFIB_GMP_BUILD:-fat}" != native ] || fat=; \
+	    ./configure --prefix=$$d $$fat --disable-shared --with-pic; \
+	    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -j$$(nproc); env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make install; \
+	    test -f $$d/include/gmp.h -a -f $$d/lib/libgmp.a ) > $$d/build.log 2>&1; \
+	  if [ $$? = 0 ]; then \
+	    echo $$d > $@.new; echo "GMP $$(sed -n 's/^#define __GNU_MP_VERSION\(_[A-Z]*\)\{0,1\} *//p' $$d/include/gmp.h | paste -sd.) built in $(GMP_DIR)"; \
+	  else \
+	    echo "note: could not build GMP (see $(GMP_DIR)/build.log): the gmp kernel links the system's GMP, slower (docs/gmp.md)"; \
+	  fi; \
+	  rm -rf $$d/src $$d/apt; \
+	fi;; \
+	esac; mv $@.new $@
 
 # The report's browser test drives Debian's Chromium through chromium-driver
 # (Selenium, from the test extra, gets both paths and downloads nothing). As
@@ -61,9 +111,11 @@ browser:
 # Cython regenerates a .c only when its .pyx changed, so a change of directives
 # or macros in setup.py removes the generated .c files first.
 EXTRAS ?= test,bench
-$(BUILT): $(BIN)/python $(BUILD_INPUTS) | gmp
+$(BUILT): $(BIN)/python $(BUILD_INPUTS) $(GMP_STAMP) | gmp
 	$(if $(filter setup.py,$?),rm -f src/fastfib/_kernels.c src/fastfib/_gmp.c src/fastfib/_sampler.c src/fastfib/_prange.c)
-	$(PIP_INSTALL) --quiet --no-build-isolation --editable '.[$(EXTRAS)]'
+	$(if $(filter $(GMP_STAMP),$?),rm -f src/fastfib/_gmp.c)
+	env FASTFIB_GMP_PREFIX="$${FASTFIB_GMP_PREFIX-$$(cat $(GMP_STAMP))}" \
+	  $(PIP_INSTALL) --quiet --no-build-isolation --editable '.[$(EXTRAS)]'
 	touch $@
 
 # The main job: who scales on this machine (about a minute on 2 cores), then

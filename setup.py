@@ -2,6 +2,7 @@
 
 import os
 import shlex
+import sys
 import sysconfig
 import tempfile
 
@@ -48,12 +49,35 @@ kernels = Extension(
 
 # Optional: the gmp kernel, built only where GMP's header and library are found
 # (Debian: libgmp-dev). FASTFIB_GMP=1 makes a missing GMP an error, =0 skips it.
+# FASTFIB_GMP_PREFIX=DIR links the GMP installed in DIR (DIR/include/gmp.h,
+# DIR/lib: static, or shared and found again at run time through an rpath)
+# instead of the system's: `make` sets it to the GMP 6.3 it builds, which is
+# faster than Debian's (docs/gmp.md).
+GMP_PREFIX = os.environ.get("FASTFIB_GMP_PREFIX", "")
+GMP_DIRS: dict[str, list[str]] = {}
+if GMP_PREFIX:
+    if not os.path.isfile(os.path.join(GMP_PREFIX, "include", "gmp.h")):
+        raise SystemExit(
+            f"FASTFIB_GMP_PREFIX={GMP_PREFIX} has no include/gmp.h: give the --prefix GMP was installed to, "
+            "or unset it to use the system's GMP"
+        )
+    _gmp_lib = os.path.join(os.path.abspath(GMP_PREFIX), "lib")
+    GMP_DIRS = {
+        "include_dirs": [os.path.join(os.path.abspath(GMP_PREFIX), "include")],
+        "library_dirs": [_gmp_lib],
+        "runtime_library_dirs": [_gmp_lib],
+    }
+    if sys.platform.startswith("linux"):
+        # A static libgmp.a stays private to the module: its symbols are not
+        # exported, so no other GMP in the process (gmpy2's) can stand in.
+        GMP_DIRS["extra_link_args"] = ["-Wl,--exclude-libs,libgmp.a"]
 gmp = Extension(
     "fastfib._gmp",
     sources=["src/fastfib/_gmp.pyx"],
     libraries=["gmp"],
     extra_compile_args=EXTRA_COMPILE_ARGS,
     define_macros=MODULE_STATE,
+    **GMP_DIRS,
 )
 
 # The per-thread CPU-time sampler of `fastfib trace`: a C thread that never takes the GIL.
@@ -94,16 +118,17 @@ int main(void) { mpz_t x; mpz_init(x); mpz_fib_ui(x, 10); mpz_clear(x); return 0
 """
 
 
-def _links(compiler, program: str, *, libraries=(), flags=()) -> bool:
+def _links(compiler, program: str, *, libraries=(), flags=(), include_dirs=(), library_dirs=()) -> bool:
     """Whether ``program`` compiles and links with this compiler (and these libraries, flags)."""
     with tempfile.TemporaryDirectory() as tmp:
         source = os.path.join(tmp, "probe.c")
         with open(source, "w") as handle:
             handle.write(program)
         try:
-            objects = compiler.compile([source], output_dir=tmp, extra_postargs=list(flags))
+            objects = compiler.compile([source], output_dir=tmp, extra_postargs=list(flags),
+                                       include_dirs=list(include_dirs))
             compiler.link_executable(objects, "probe", output_dir=tmp, libraries=list(libraries),
-                                     extra_postargs=list(flags))
+                                     library_dirs=list(library_dirs), extra_postargs=list(flags))
         except Exception:  # CompileError, LinkError: not usable
             return False
     return True
@@ -130,8 +155,12 @@ class BuildExt(build_ext):
     def build_extensions(self):
         self.extensions = _optional(
             self.extensions, "fastfib._gmp", "gmp", "FASTFIB_GMP",
-            lambda: _links(self.compiler, GMP_PROBE, libraries=["gmp"]),
-            "GMP was not found: install libgmp-dev (Debian) or gmp")
+            lambda: _links(self.compiler, GMP_PROBE, libraries=["gmp"], include_dirs=GMP_DIRS.get("include_dirs", ()),
+                           library_dirs=GMP_DIRS.get("library_dirs", ())),
+            "GMP was not found" + (f" in FASTFIB_GMP_PREFIX={GMP_PREFIX}" if GMP_PREFIX else "")
+            + ": install libgmp-dev (Debian) or gmp")
+        if GMP_PREFIX and any(ext.name == "fastfib._gmp" for ext in self.extensions):
+            print(f"fastfib: the gmp kernel links the GMP in {GMP_PREFIX}")
         self.extensions = _optional(
             self.extensions, "fastfib._prange", "cython-prange", "FASTFIB_OPENMP",
             lambda: _links(self.compiler, OPENMP_PROBE, flags=OPENMP_FLAGS),

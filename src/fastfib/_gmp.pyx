@@ -6,6 +6,8 @@
 # of memory, and then it aborts the whole process. So step 1 also checks that
 # the result (and GMP's scratch space) fits in the memory available now.
 
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+
 from fastfib cimport _cgmp as gmp
 from fastfib._args import check_n
 from fastfib._memory import available_bytes
@@ -13,6 +15,9 @@ from fastfib._memory import available_bytes
 # 2**32 - 1 fits an `unsigned long` everywhere, Windows' 32-bit long included.
 # F(MAX_N) has about 3 * 10**9 bits (372 MB).
 MAX_N = 2**32 - 1
+# The release of the GMP library this kernel runs on (its speed depends on it
+# and on how it was built: docs/gmp.md); the benchmarks record it.
+GMP_VERSION = gmp.gmp_version.decode("ascii")
 
 # F(n) has about n * log2(golden ratio) = 0.6942 n bits. At the peak GMP's
 # result and scratch, the exported bytes and the Python int are alive at once.
@@ -37,11 +42,16 @@ cdef unsigned long _c_n(object n) except? 0:
 
 
 cdef object _to_int(gmp.mpz_t value):
-    # Export GMP's limbs as little-endian bytes and let int.from_bytes build
-    # the Python int: linear time, where a decimal string would be quadratic.
+    # Export GMP's limbs, least significant first, as little-endian bytes into
+    # a new bytes object, and let int.from_bytes build the Python int from it:
+    # linear time, where a decimal string would be quadratic. Whole limbs in
+    # the host's byte order make mpz_export a plain copy; one-byte words (its
+    # general path) went a byte at a time, 4x slower than the whole conversion
+    # is now. A bytes object, not a bytearray: int.from_bytes copies anything
+    # else into bytes first.
     cdef size_t count = 0
-    cdef bytearray buffer = bytearray((gmp.mpz_sizeinbase(value, 2) + 7) // 8)
-    gmp.mpz_export(<char *>buffer, &count, -1, 1, 0, 0, value)
+    cdef bytes buffer = PyBytes_FromStringAndSize(NULL, gmp.mpz_size(value) * sizeof(gmp.mp_limb_t))
+    gmp.mpz_export(PyBytes_AS_STRING(buffer), &count, -1, sizeof(gmp.mp_limb_t), -1, 0, value)
     return int.from_bytes(buffer, "little")
 
 
