@@ -200,9 +200,9 @@ def probe_block() -> str:
 def trace_block() -> str:
     """``fastfib trace`` on its defaults, its strips, and the picture (docs/trace.png)."""
     fastfib = str(Path(sys.executable).with_name("fastfib"))
-    from fastfib import measure
-
     import os
+
+    from fastfib import measure
 
     load = os.getloadavg()[0]
     out = _run([fastfib, "trace", "--no-progress", "--plot", "docs/trace.png"])
