@@ -10,7 +10,7 @@ when cibuildwheel runs this suite against an installed wheel).
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
 import json
 import shutil
 import subprocess
@@ -34,8 +34,9 @@ sys.path.insert(0, str(TOOLS))
 import check_build_identifiers  # noqa: E402
 import check_dist  # noqa: E402
 
-# Never copied into the build: VCS data, venvs, outputs, caches, and what
-# Cython and the compiler left beside the sources in the checkout.
+# Never copied into the build: VCS data, venvs (any folder with a pyvenv.cfg,
+# whatever its name: make test adds .venv313 and .venv-ft), outputs, caches,
+# and what Cython and the compiler left beside the sources in the checkout.
 _SKIP_DIRS = {".git", ".venv", "build", "dist", "wheelhouse", "results", "__pycache__",
               ".pytest_cache", ".hypothesis", ".benchmarks"}
 
@@ -44,13 +45,18 @@ def _ignore(directory: str, names: list[str]) -> set[str]:
     generated_c = Path(directory).resolve() == ROOT / "src" / "fastfib"
     return {name for name in names
             if name in _SKIP_DIRS or name.endswith((".so", ".pyd", ".o", ".egg-info"))
+            or (Path(directory, name) / "pyvenv.cfg").is_file()
             or (generated_c and name.endswith(".c"))}
 
 
 @pytest.fixture(scope="module")
 def dists(tmp_path_factory) -> dict[str, Path]:
-    if importlib.util.find_spec("build") is None:
-        pytest.skip("needs the 'build' package (make test installs it: pip install --group wheels)")
+    # Asked of the installed distributions, not of the import path: a checkout's own build/
+    # folder (setuptools' and GMP's) would pass for a namespace package called "build".
+    try:
+        importlib.metadata.distribution("build")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("needs the 'build' package (pip install --group wheels; make test's main venv has it)")
     tmp = tmp_path_factory.mktemp("dist")
     source = tmp / "fastfib"
     shutil.copytree(ROOT, source, ignore=_ignore)
