@@ -145,3 +145,15 @@ def test_a_build_with_openmp_off_lists_the_kernel_as_unavailable(tmp_path):
     lines = shown.stdout.splitlines()
     assert lines[0] == "False True"
     assert "built without OpenMP" in lines[1]
+
+
+def test_importing_fastfib_loads_no_openmp_runtime_until_the_kernel_is_called():
+    code = ("import sys, fastfib\n"
+            "print('fastfib._prange' in sys.modules)\n"
+            "if 'cython-prange' in fastfib.registry.KERNELS:\n"
+            "    assert fastfib.burn_many([10], kernel='cython-prange') == [55]\n"
+            "    print('fastfib._prange' in sys.modules)\n")
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert shown.stdout.split()[0] == "False"
+    if "cython-prange" in registry.KERNELS:
+        assert shown.stdout.split()[1] == "True"

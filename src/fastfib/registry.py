@@ -166,26 +166,27 @@ else:
         )
     )
 
-try:
-    from fastfib import _prange
-except ImportError as exc:
-    UNAVAILABLE["cython-prange"] = (
-        f"fastfib was built without OpenMP ({exc}); build with a compiler that has it (gcc -fopenmp) "
-        f"and without FASTFIB_OPENMP=0: `make` or `pip install -e .`"
-    )
-else:
+# cython-prange is imported on its first call too: loading it loads the OpenMP runtime (libgomp),
+# ~4 ms, and a process that never calls it then holds no OpenMP pool (which `fastfib probe` reports).
+if _installed("fastfib._prange"):
+    LAZY["cython-prange"] = "fastfib._prange"
     _register(
         Kernel(
             "cython-prange",
             "released",
-            _prange.MAX_N,
+            U64_MAX_N,
             "C via Cython, a batch split across OpenMP threads by `prange` inside `nogil`: naive recursion; "
             "exact F(n) in uint64 (parallel within one call: burn_many/fib_many, num_threads=)",
-            _prange.fib,
-            _prange.burn,
-            burn_many=_prange.burn_many,
-            fib_many=_prange.fib_many,
+            _lazy(LAZY["cython-prange"], "fib"),
+            _lazy(LAZY["cython-prange"], "burn"),
+            burn_many=_lazy(LAZY["cython-prange"], "burn_many"),  # type: ignore[arg-type]
+            fib_many=_lazy(LAZY["cython-prange"], "fib_many"),  # type: ignore[arg-type]
         )
+    )
+else:
+    UNAVAILABLE["cython-prange"] = (
+        "fastfib was built without OpenMP (no module fastfib._prange); build with a compiler that has it "
+        "(gcc -fopenmp) and without FASTFIB_OPENMP=0: `make` or `pip install -e .`"
     )
 
 try:

@@ -190,7 +190,7 @@ def _alone(spec: Spec, one_call_s: float, quick: bool) -> _Alone:
                    threadpools.pools())  # after SETUP: the pools its imports loaded
     if found.parallelism >= INNER_PARALLEL_AT:
         # The pool to name is the one whose limit to a single thread brings the call back to
-        # about one core (libgomp is loaded by fastfib itself, so being there says nothing).
+        # about one core (a pool's being loaded says nothing: numpy loads OpenBLAS on import).
         # Each pool limited in turn, 3 batches each; the one that brings it lowest, if that is low.
         tried = [(statistics.median(threadpools.limited(pool, lambda: loop(number)) for _ in range(3)), index)
                  for index, pool in enumerate(found.pools) if (pool["num_threads"] or 0) > 1]
