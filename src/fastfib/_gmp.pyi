@@ -5,6 +5,8 @@ from typing import Final, SupportsIndex
 
 MAX_N: Final[int]
 """2**32 - 1: the largest n accepted (fits an unsigned long on every platform)."""
+GMP_VERSION: Final[str]
+"""The release of the GMP library the kernel runs on, e.g. "6.3.0" (docs/gmp.md: speed)."""
 
 def fib_nogil(n: SupportsIndex) -> int:
     """F(n) exactly, by GMP's mpz_fib_ui with the GIL released.
