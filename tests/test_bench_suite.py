@@ -133,6 +133,18 @@ def test_time_ratios_come_with_their_range_and_say_they_are_not_paired():
     assert "not paired" in _summary.format_summary(summary)
 
 
+
+def test_an_interleaved_time_ratio_is_read_from_its_pairs_not_from_medians():
+    pairs = {"speedup": 0.97, "low": 0.95, "high": 0.99, "coverage": 0.95, "q1": 0.96, "q3": 0.98, "pairs": 20}
+    summary = _summary.summarise([
+        ({"question": "big-n", "case": "F(10)", "kernel": "gmp", "interleaved_with": "gmpy2", "time_ratio": pairs},
+         {"median": 5.0, "q1": 5.0, "q3": 5.0}),
+        ({"question": "big-n", "case": "F(10)", "kernel": "gmpy2"}, {"median": 2.0, "q1": 1.8, "q3": 2.4}),
+    ])
+    (ratio,) = summary["ratios"]  # not also gmp's whole-benchmark median over gmpy2's
+    assert (ratio["time_ratio"], ratio["low"], ratio["high"], ratio["paired"]) == (0.97, 0.95, 0.99, True)
+    assert "interleaved        0.97  0.95-0.99" in _summary.format_summary(summary)
+
 # --- the suite, run for real -------------------------------------------------------------------
 
 def _run(argv: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:

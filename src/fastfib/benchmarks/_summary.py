@@ -88,8 +88,15 @@ def _speedups(measured: list[tuple[dict[str, Any], Stats]], cores: int) -> list[
 
 
 def _ratios(measured: list[tuple[dict[str, Any], Stats]]) -> list[dict[str, Any]]:
-    by_case = {(info["question"], info.get("case", ""), info["kernel"]): stats for info, stats in measured}
-    found = []
+    # Interleaved time ratios (the two kernels called alternately in one benchmark) first;
+    # the separate benchmarks' medians give the rest.
+    found = [{"question": info["question"], "case": info.get("case", ""), "kernel": info["kernel"],
+              "reference": info["interleaved_with"], "median_s": stats["median"],
+              "time_ratio": info["time_ratio"]["speedup"], "low": info["time_ratio"]["low"],
+              "high": info["time_ratio"]["high"], "paired": True}
+             for info, stats in measured if "time_ratio" in info]
+    by_case = {(info["question"], info.get("case", ""), info["kernel"]): stats for info, stats in measured
+               if "time_ratio" not in info}
     for (question, case, kernel), stats in by_case.items():
         reference = REFERENCE.get(question)
         base = by_case.get((question, case, reference)) if reference else None
@@ -256,14 +263,17 @@ def format_summary(summary: dict[str, Any]) -> str:
                   f"{1 + BUSY_AT:.1f} of 2 cores; flat: high end <= {FLAT_BELOW})", ""]
     if summary.get("story"):
         parts += ["In short:", *(f"  {line}" for line in summary["story"]), ""]
-    ratios = [[r["question"], r["case"], r["kernel"], r["reference"], f"{1000 * r['median_s']:.4g}",
+    ratios = [[r["question"], r["case"], r["kernel"], r["reference"],
+               "interleaved" if r.get("paired") else f"{1000 * r['median_s']:.4g}",
                f"{r['time_ratio']:.2f}", f"{r['low']:.2f}-{r['high']:.2f}"] for r in summary["ratios"]]
     if ratios:
-        parts += [tables.grid(["question", "case", "kernel", "vs", "median ms", "time ratio", "IQR range"],
+        parts += [tables.grid(["question", "case", "kernel", "vs", "median ms", "time ratio", "range"],
                               ratios, left=4),
-                  "time ratio = median / the reference kernel's median in the same case (< 1: faster); "
-                  "single-thread timings of separate benchmarks, not paired:",
-                  "  IQR range = from this one's lower quartile over the reference's upper, to the reverse"]
+                  "time ratio = this kernel's time / the reference's in the same case (< 1: faster), single thread;",
+                  "  interleaved: the two called alternately in one benchmark, median of the per-pair ratios, "
+                  "range = its 95% CI;",
+                  "  otherwise medians of separate benchmarks, not paired, range = from this one's lower quartile "
+                  "over the reference's upper, to the reverse"]
     return "\n".join(parts).rstrip() if parts else "no benchmarks were timed"
 
 
