@@ -127,7 +127,7 @@ def _from_parallelism(row: dict[str, Any], busy: Spread) -> str:
         return "scales"
     if busy.high <= FLAT_BELOW and row["low"] <= FLAT_BELOW:
         return "flat"
-    if FLAT_BELOW < busy.low and busy.high < 1 + BUSY_AT * (ideal - 1):
+    if FLAT_BELOW < busy.low and busy.high < 1 + BUSY_AT * (ideal - 1) and row["high"] > FLAT_BELOW:
         return "partly"
     return ""
 
@@ -136,17 +136,22 @@ def verdict_and_basis(row: dict[str, Any]) -> tuple[str, str]:
     """(verdict, what decided it): "scales", "flat", "partly" or "too noisy to tell", by
     "speedup" or "parallelism"; ("", "") for one worker.
 
-    The speedup decides when its interval is narrow. When it is too noisy to
-    tell, parallelism (CPU / wall of the parallel runs: were the workers on a
-    CPU at the same time?) decides, if its own interval is narrow and the
-    speedup's interval does not contradict it: "scales" when at least
-    ``1 + BUSY_AT * (ideal - 1)`` cores were busy (1.8 of 2), "flat" when at most
-    ``FLAT_BELOW``. Otherwise it stays too noisy to tell.
+    The speedup decides when its interval is narrow, or when even a wide one is
+    decisive (its low end at ``1 + SCALES_AT * (ideal - 1)``, 1.5x of 2, or more:
+    "scales"; its high end at ``FLAT_BELOW`` or less: "flat"). Otherwise, when it is
+    too noisy to tell, parallelism (CPU / wall of the parallel runs: were the
+    workers on a CPU at the same time?) decides, if its own interval is narrow and
+    the speedup's does not contradict it: "scales" when at least
+    ``1 + BUSY_AT * (ideal - 1)`` cores were busy (1.8 of 2) and the speedup's
+    interval reaches the bar for "scales", "flat" when at most ``FLAT_BELOW``. Otherwise it stays too noisy
+    to tell.
     """
     if row["ideal"] < 2:
         return "", ""
-    if not row["too_noisy"]:
-        return _from_speedup(row), "speedup"
+    by_speedup = _from_speedup(row)
+    # A wide interval can still be decisive: all of it above the bar, or all of it flat.
+    if not row["too_noisy"] or by_speedup != "partly":
+        return by_speedup, "speedup"
     busy = Spread.from_dict(row.get("parallelism"))
     said = _from_parallelism(row, busy) if busy is not None else ""
     return (said, "parallelism") if said else ("too noisy to tell", "")

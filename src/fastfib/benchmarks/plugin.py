@@ -49,8 +49,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("fastfib", "fastfib benchmarks (only where fastfib.benchmarks run)")
     group.addoption(
         "--fastfib-long", action="store_true", default=False,
-        help="the long suite: workers 1, 2, 4, ... up to 2 x usable cores, 50 ms tasks and a longer "
-             "pairing budget (default: workers 1 and 2, 20 ms tasks). Example: fastfib bench --fastfib-long",
+        help="the long suite: workers 1, 2, 4, ... up to 2 x usable cores, 12.5 ms tasks and a longer "
+             "pairing budget (default: workers 1 and 2, 8 tasks of 5 ms per worker). "
+             "Example: fastfib bench --fastfib-long",
     )
     group.addoption(
         "--fastfib-plot", metavar="PATH", default=None,

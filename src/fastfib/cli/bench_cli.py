@@ -46,7 +46,7 @@ class BenchCommand(Command):
         "examples:\n"
         "  fastfib bench                                  # the default suite\n"
         "  fastfib bench -k scaling                       # who scales, only\n"
-        "  fastfib bench --fastfib-long                   # workers up to 2 x cores, 50 ms tasks\n"
+        "  fastfib bench --fastfib-long                   # workers up to 2 x cores, 12.5 ms tasks\n"
         "  fastfib bench --benchmark-json=bench.json      # every timing + the summary under \"fastfib\"\n"
         "  fastfib bench --fastfib-plot=scaling.png       # speedup vs workers, with intervals\n"
         "  fastfib bench --benchmark-save=base            # then later: fastfib bench --benchmark-compare\n"

@@ -37,10 +37,10 @@ def _said(point: ScalePoint | None, runner: str) -> str:
 
 
 def _scaled(point: ScalePoint | None, cores: int) -> bool:
-    """Whether a point's whole interval reaches 60 % of the way from 1x to its ideal."""
+    """Whether a point's whole interval reaches SCALES_AT of the way from 1x to its ideal (1.5x of 2)."""
     if point is None or point.speedup is None:
         return False
-    return point.speedup.low >= 1 + 0.6 * (min(point.workers, cores) - 1)  # however wide, it scaled
+    return point.speedup.low >= 1 + SCALES_AT * (min(point.workers, cores) - 1)  # however wide, it scaled
 
 
 def _undecided(point: ScalePoint | None, cores: int) -> bool:
@@ -48,7 +48,7 @@ def _undecided(point: ScalePoint | None, cores: int) -> bool:
     reaches 1x (no gain) and falls short of scaling."""
     if point is None or point.speedup is None or not point.speedup.too_noisy:
         return False
-    return point.speedup.high >= 1 and point.speedup.low < 1 + 0.6 * (min(point.workers, cores) - 1)
+    return point.speedup.high >= 1 and point.speedup.low < 1 + SCALES_AT * (min(point.workers, cores) - 1)
 
 
 def _busy(point: ScalePoint | None, cores: int) -> str:
