@@ -133,7 +133,6 @@ def test_time_ratios_come_with_their_range_and_say_they_are_not_paired():
     assert "not paired" in _summary.format_summary(summary)
 
 
-
 def test_an_interleaved_time_ratio_is_read_from_its_pairs_not_from_medians():
     pairs = {"speedup": 0.97, "low": 0.95, "high": 0.99, "coverage": 0.95, "q1": 0.96, "q3": 0.98, "pairs": 20}
     summary = _summary.summarise([
@@ -144,6 +143,7 @@ def test_an_interleaved_time_ratio_is_read_from_its_pairs_not_from_medians():
     (ratio,) = summary["ratios"]  # not also gmp's whole-benchmark median over gmpy2's
     assert (ratio["time_ratio"], ratio["low"], ratio["high"], ratio["paired"]) == (0.97, 0.95, 0.99, True)
     assert "interleaved        0.97  0.95-0.99" in _summary.format_summary(summary)
+
 
 # --- the suite, run for real -------------------------------------------------------------------
 

@@ -2,9 +2,10 @@
 
 Loads the system's libgmp and the copy gmpy2's wheel bundles (each RTLD_LOCAL, so
 neither stands in for the other), calls ``mpz_fib_ui(n)`` from each alternately
-(A B A B ...) through ctypes and prints the median of the per-pair time ratios with
-the pairs' middle half. No fastfib code runs: a ratio far from 1 is the libraries'
-(release, build, CPU dispatch). docs/gmp.md shows its output (``make readme``).
+(A B A B ... A, fastfib.measure.paired: the same pairing as the benchmark suite's)
+through ctypes and prints the median of the per-pair time ratios with its 95 %
+interval. No fastfib kernel runs: a ratio far from 1 is the libraries' (release,
+build, CPU dispatch). docs/gmp.md shows its output (``make readme``).
 
 Usage: python tools/gmp_libraries.py [N ...]   (default: 100000 1000000 10000000)
 """
@@ -13,12 +14,14 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import statistics
 import sys
 import time
 from pathlib import Path
 
-PAIRS = 30
+from fastfib.measure import paired
+
+PAIRS = 30  # at least; more, within BUDGET_S, until the interval is narrow
+BUDGET_S = 3.0
 
 
 class _Mpz(ctypes.Structure):
@@ -59,10 +62,10 @@ def main(argv: list[str]) -> int:
     (a, a_path, a_release), (b, b_path, b_release) = found["system"], found["gmpy2's wheel"]
     print(f"system GMP {a_release} ({a_path}) against gmpy2's wheel's GMP {b_release} ({Path(b_path).name})")
     for n in sizes:
-        ratios = sorted(_fib_seconds(a, n) / _fib_seconds(b, n) for _ in range(PAIRS))
-        quarter = PAIRS // 4
-        print(f"  F({n}): system / bundled time {statistics.median(ratios):.2f}x "
-              f"(middle half {ratios[quarter]:.2f}-{ratios[-quarter - 1]:.2f}x, {PAIRS} pairs)")
+        ratio = paired.measure(lambda n=n: _fib_seconds(a, n), lambda n=n: _fib_seconds(b, n),
+                               budget_s=BUDGET_S, min_pairs=PAIRS)  # system / bundled
+        print(f"  F({n}): system / bundled time {ratio.speedup:.2f}x "
+              f"({ratio.coverage:.0%} CI {ratio.low:.2f}-{ratio.high:.2f}x, {ratio.pairs} pairs)")
     return 0
 
 

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from fastfib import pure, registry
-from fastfib.measure import paired as paired_ratio
+from fastfib.measure import paired as pairing
 
 from . import _tasks
 
@@ -52,7 +52,7 @@ def test_gmp_over_gmpy2_interleaved(benchmark, record, n):
         return run
 
     benchmark.group = f"gmp / gmpy2, interleaved: F({n})"
-    ratio = benchmark.pedantic(paired_ratio.measure, args=(timed("gmp"), timed("gmpy2")),
+    ratio = benchmark.pedantic(pairing.measure, args=(timed("gmp"), timed("gmpy2")),
                                kwargs=dict(budget_s=1.5, min_pairs=20), rounds=1, iterations=1)
     # Its own key, not "paired" (the summary reads that as a parallel speedup): gmp / gmpy2 wall.
     record(question="big-n", case=f"F({n})", kernel="gmp", n=n, interleaved_with="gmpy2",
