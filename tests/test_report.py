@@ -255,3 +255,16 @@ def test_the_page_escapes_what_the_documents_say(capsys, tmp_path):
     _report(capsys, [odd], out)
     text = out.read_text(encoding="utf-8")
     assert "<b>bold</b>" not in text and "&lt;b&gt;bold&lt;/b&gt; &amp; " in text
+
+
+def test_a_paired_speedup_is_one_cell_that_says_its_interval(capsys, tmp_path):
+    """A row's paired speedup (a nested object with its ratios) reads as its own words, not as
+    a dozen columns and a truncated list of ratios."""
+    rows = sample("lab-oversubscription.json")["rows"]
+    page = _report(capsys, [DATA / "lab-oversubscription.json"], tmp_path / "r.html")
+    assert "speedup ratios" not in page.text and "speedup low" not in page.text
+    for row in rows:
+        ratio = row["speedup"]
+        interval = f"{ratio['low']:.2f}-{ratio['high']:.2f}x"
+        assert interval in page.text
+        assert (f"too noisy to tell: {interval}" in page.text) == ratio["too_noisy"]

@@ -7,7 +7,8 @@ another (they measure), on its --quick settings, and writes the document
 replaces what lies between ``<!-- lab:begin -->`` and ``<!-- lab:end -->`` in
 docs/lab.md (the lab's page, which README links) with one section per
 experiment: what it shows, in one sentence, and its finding -- numbers from the
-JSON file, never typed by hand. Nothing else in the page is touched.
+JSON file, never typed by hand -- and, for an experiment with ``readme_figures``,
+its text table and its plot (docs/lab/<name>.png). Nothing else in the page is touched.
 ``make lab-readme`` runs it; ``--from-json`` rebuilds the block from the JSON
 files already in docs/lab/ without measuring again.
 
@@ -25,6 +26,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from fastfib import files
 from fastfib.cli.lab_cli import EXPERIMENTS, conduct
@@ -44,6 +46,9 @@ def measure(names: list[str], results: Path) -> None:
         path = results / f"{name}.json"
         outcome = conduct(SHOWN[name][0], quick=True)
         files.write_document(path, outcome.document(f"fastfib lab {name} --quick --no-progress --json {path}"))
+        experiment = SHOWN[name][0]
+        if experiment.readme_figures and experiment.plot is not None:
+            experiment.plot(outcome.result, str(results / f"{name}.png"))
         print(f"lab_readme: fastfib lab {name} --quick: {outcome.duration_s:.1f} s", file=sys.stderr, flush=True)
 
 
@@ -68,8 +73,19 @@ def block(names: list[str], results: Path) -> str:
         lines += ["", f"## `fastfib lab {name}`: {title}", "", shows, "",
                   f"Measured (`fastfib lab {name} --quick`, {document['meta']['duration_s']:.1f} s): "
                   f"{document['finding']}"]
+        if SHOWN[name][0].readme_figures:
+            lines += _figures(name, document, results)
     lines.append(END)
     return "\n".join(lines)
+
+
+def _figures(name: str, document: dict[str, Any], results: Path) -> list[str]:
+    """The experiment's text table (from its JSON) and its plot, when measure() drew one."""
+    result = {key: value for key, value in document.items() if key not in ("schema", "schema_version", "meta")}
+    lines = ["", "```text", SHOWN[name][0].format_text(result).rstrip(), "```"]
+    if (results / f"{name}.png").exists():
+        lines += ["", f"![fastfib lab {name}](lab/{name}.png)"]
+    return lines
 
 
 def rewrite(text: str, new_block: str) -> str:

@@ -90,6 +90,7 @@ class Experiment:
     format_text: Callable[[Result], str]  # the result as the terminal shows it, before the finding
     plot: Callable[[Result, str], None] | None = None  # the result drawn into a PNG (an SVG for .svg)
     readme: tuple[str, str] | None = None  # (title, what it shows) in docs/lab.md's block; None: not there
+    readme_figures: bool = False  # docs/lab.md's block also shows its text table and its plot
     # crossover keeps what it wrote as `fastfib crossover`, before the lab had it: its own --json document,
     # from (result, command line), and a text that states its finding. None: the lab's ("fastfib.lab.NAME",
     # meta and result) and a "Finding:" line after the text.

@@ -280,7 +280,8 @@ EXPERIMENT = Experiment(
         Option("--budget", "seconds of pairs per configuration at most", default="3", quick="1", number=float),
     ),
     run=_run, format_text=format_text, plot=plot,
-    readme=("oversubscription",
+    readme_figures=True,
+    readme=("outer x inner <= cores",
             "Python threads around calls that run threads of their own (an OpenMP prange team, a BLAS pool) "
             "multiply: past outer x inner = cores the extra threads only take turns."),
 )

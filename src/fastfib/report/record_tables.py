@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastfib import tables
+from fastfib.measure import paired
 
 __all__ = ["Table", "TableRow", "cell", "is_noisy", "is_records", "records_table"]
 
@@ -52,11 +53,18 @@ def is_records(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
 
 
+# The keys that make a nested object a paired ratio (PairedRatio.to_dict()): shown as one cell.
+PAIRED_KEYS = frozenset({"speedup", "low", "high", "coverage", "q1", "q3", "pairs"})
+
+
 def _flatten(record: dict[str, Any]) -> dict[str, Any]:
-    """One level of nesting spelled out: {"latency_ms": {"p50": 1}} -> {"latency_ms p50": 1}."""
+    """One level of nesting spelled out: {"latency_ms": {"p50": 1}} -> {"latency_ms p50": 1};
+    a paired ratio stays one cell, as its own words say it ("1.97x (96% CI 1.87-2.01x, 12 pairs)")."""
     flat: dict[str, Any] = {}
     for key, value in record.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and PAIRED_KEYS <= value.keys():
+            flat[key] = paired.PairedRatio.from_dict(value).describe()
+        elif isinstance(value, dict):
             for inner, item in value.items():
                 flat[f"{key} {inner}"] = item
         else:
