@@ -261,9 +261,12 @@ build-identifiers: $(WHEEL_TOOLS)
 # A repaired manylinux wheel for each CPython 3.10-3.14 found here (and for
 # PYTHON_FT, a free-threaded one: a cp313t wheel), each
 # installed into a clean venv with no compiler and smoke-tested; the sdist too.
+# The wheels link the GMP the venv's kernel links (build/gmp's 6.3.0, static,
+# as release wheels do; else the system's, which auditwheel grafts).
 # Several minutes. WHEELS_ARGS=--suite runs the whole test suite per wheel.
-wheels: $(WHEEL_TOOLS)
-	PYTHON_FT="$(PYTHON_FT)" $(BIN)/python tools/build_wheels.py $(WHEELS_ARGS)
+wheels: $(WHEEL_TOOLS) $(GMP_STAMP)
+	PYTHON_FT="$(PYTHON_FT)" FASTFIB_GMP_PREFIX="$${FASTFIB_GMP_PREFIX-$$(cat $(GMP_STAMP))}" \
+	  $(BIN)/python tools/build_wheels.py $(WHEELS_ARGS)
 
 clean:
 	rm -rf build dist wheelhouse src/*.egg-info src/fastfib/_kernels.c src/fastfib/_gmp.c src/fastfib/_sampler.c src/fastfib/_prange.c src/fastfib/*.so $(VENV) $(VENV313) $(VENVFT) $(VENVGIL)

@@ -241,7 +241,7 @@ def _result_of_a_call_on_two_cores(**changes):
                          startup_s=1e-3, handover_s=1e-4)
     fields = dict(label="a @ a", verdict="released", released_fraction=0.97, longest_stall_ms=1.0, per_call_s=3e-3,
                   per_call_q1_s=3e-3, per_call_q3_s=3e-3, calls_per_batch=4, task_calls=4, points=[threads],
-                  parallelism=2.02, thread_pools=[blas, openmp], inner_pool=blas, parallelism_limited=1.0)
+                  parallelism=2.02, thread_pools=[blas, openmp], inner_pool=blas, limited_slowdown=1.9)
     fields.update(changes)
     return ProbeResult(**fields)
 
@@ -265,7 +265,7 @@ def test_a_call_on_one_core_gets_the_usual_advice():
     from fastfib.cli.probe_cli import format_result
     from fastfib.measure import probe_advice
 
-    result = _result_of_a_call_on_two_cores(parallelism=1.0, inner_pool=None, parallelism_limited=None)
+    result = _result_of_a_call_on_two_cores(parallelism=1.0, inner_pool=None, limited_slowdown=None)
     result.points[0].parallelism = 1.9  # the two threads had two cores, yet no speedup
     result.advice = probe_advice.advice(result, cores=2)
     assert "something else serialises" in result.advice
@@ -281,9 +281,9 @@ def test_thread_rows_carry_their_parallelism_in_the_json():
 def test_threads_that_kept_one_core_busy_mean_a_busy_machine():
     from fastfib.measure import probe_advice
 
-    result = _result_of_a_call_on_two_cores(parallelism=1.0, inner_pool=None, parallelism_limited=None)
+    result = _result_of_a_call_on_two_cores(parallelism=1.0, inner_pool=None, limited_slowdown=None)
     result.points[0].parallelism = 1.01
     assert "kept only 1.01 cores busy" in probe_advice.advice(result, cores=2)
-    waiting = _result_of_a_call_on_two_cores(parallelism=0.01, inner_pool=None, parallelism_limited=None)
+    waiting = _result_of_a_call_on_two_cores(parallelism=0.01, inner_pool=None, limited_slowdown=None)
     waiting.points[0].parallelism = 0.02  # a call that waits (a lock held across a sleep): not the machine
     assert "something else serialises" in probe_advice.advice(waiting, cores=2)

@@ -122,9 +122,11 @@ def main() -> int:
         assert not gil, "importing fastfib re-enabled the GIL on this free-threaded build"
         info = json.loads(_fastfib("info", "--json"))
         assert info["gil_enabled"] is False, "the fastfib command ran with the GIL re-enabled"
+    gmp = getattr(sys.modules.get("fastfib._gmp"), "GMP_VERSION", None)  # the GMP release the wheel links
     print(
         f"smoke test passed: fastfib {fastfib.__version__} on Python {sys.version.split()[0]}"
-        f" (GIL {'enabled' if gil else 'disabled'}), kernels {', '.join(names)}; module {module.name}"
+        f" (GIL {'enabled' if gil else 'disabled'}), kernels {', '.join(names)}"
+        + (f" (gmp on GMP {gmp})" if gmp else "") + f"; module {module.name}"
     )
     return 0
 

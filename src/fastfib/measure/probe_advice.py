@@ -77,8 +77,8 @@ def inner_parallelism(result: ProbeResult) -> str:
     if pool is not None:
         by = threadpools.describe(pool)
     else:  # threads that threadpoolctl does not know (a pool of the library's own, or a BLAS it cannot limit)
-        by = "threads of its own, none of the pools threadpoolctl found (" + (
-            ", ".join(threadpools.describe(p) for p in result.thread_pools) or "none") + ") when limited to 1"
+        by = "threads of its own: limiting each pool threadpoolctl found (" + (
+            ", ".join(threadpools.describe(p) for p in result.thread_pools) or "none") + ") to 1 did not slow it"
     return f"one call alone ran on {result.parallelism:.2f} cores (CPU / wall): {by}"
 
 
@@ -92,9 +92,9 @@ def _inner_advice(result: ProbeResult, cores: int, on_threads: str) -> str:
                 f"({on_threads}); see the library's documentation for how to limit its threads.")
     return (f"One call {share} through {threadpools.describe(pool)}: Python threads find no idle core, so "
             f"{on_threads} is what to expect, not a lock. To parallelise at the Python level instead, limit the "
-            f"pool -- `{threadpools.limit_hint(pool)}` (one call then ran on {result.parallelism_limited:.2f} "
-            f"cores) -- and run the calls on threads or processes; never both at full size (outer x inner "
-            f"threads <= {cores} cores, see `fastfib lab oversubscription`).")
+            f"pool -- `{threadpools.limit_hint(pool)}` (one call then took {result.limited_slowdown:.2f}x as long) "
+            f"-- and run the calls on threads or processes; never both at full size (outer x inner threads <= "
+            f"{cores} cores, see `fastfib lab oversubscription`).")
 
 
 def advice(result: ProbeResult, cores: int) -> str:

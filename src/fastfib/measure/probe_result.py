@@ -11,9 +11,12 @@ from typing import Any
 
 from fastfib.measure import paired
 
-__all__ = ["INNER_PARALLEL_AT", "ProbeResult", "ScalePoint"]
+__all__ = ["INNER_PARALLEL_AT", "SLOWED_AT", "ProbeResult", "ScalePoint"]
 
 INNER_PARALLEL_AT = 1.3  # CPU ÷ wall of one call alone from which it counts as running its own threads
+# A pool did a call's parallel work when limiting it to one thread slows the call by at least this
+# share of what its parallelism allows: 1 + 0.5 x (2.0 - 1) = 1.5x for a call on 2 cores.
+SLOWED_AT = 0.5
 
 
 @dataclass
@@ -53,8 +56,8 @@ class ProbeResult:
     # Inner parallelism: the call's own threads, measured while it runs alone (no heartbeat, no pool).
     parallelism: float = 1.0  # CPU ÷ wall of the cost batches: 2.0 = one call keeps two cores busy
     thread_pools: list[dict[str, Any]] = field(default_factory=list)  # threadpoolctl's BLAS / OpenMP pools
-    inner_pool: dict[str, Any] | None = None  # the pool whose limit to 1 thread brought `parallelism` down
-    parallelism_limited: float | None = None  # CPU ÷ wall with inner_pool limited to 1 thread
+    inner_pool: dict[str, Any] | None = None  # the pool whose limit to 1 thread made the call slowest
+    limited_slowdown: float | None = None  # a call's wall with inner_pool limited to 1 thread / without
 
     @property
     def uses_cores(self) -> bool:

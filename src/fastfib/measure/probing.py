@@ -41,7 +41,7 @@ from fastfib import environment, runners
 from fastfib.measure import paired, probe_advice, threadpools, timeline
 from fastfib.measure.gilwatch import GilWatch
 from fastfib.measure.instruments import cpu_seconds
-from fastfib.measure.probe_result import INNER_PARALLEL_AT, ProbeResult, ScalePoint
+from fastfib.measure.probe_result import INNER_PARALLEL_AT, SLOWED_AT, ProbeResult, ScalePoint
 from fastfib.runners import executors
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "ProbeError", "ProbeResult", "Spec", "probe", "probe_spec", "run_spec"]
@@ -169,11 +169,11 @@ class _Alone:
 
     number: int  # calls per batch
     per_call: list[float]  # seconds per call, of each batch
-    parallelism: float  # median CPU ÷ wall of the batches: the call's own threads
+    parallelism: float  # CPU ÷ wall over all the batches: the call's own threads
     verdict: tuple[str, float, float]  # (verdict, released fraction, longest stall ms)
     pools: list[threadpools.Pool]
     inner_pool: threadpools.Pool | None = None
-    parallelism_limited: float | None = None
+    limited_slowdown: float | None = None
 
 
 def _alone(spec: Spec, one_call_s: float, quick: bool) -> _Alone:
@@ -181,23 +181,27 @@ def _alone(spec: Spec, one_call_s: float, quick: bool) -> _Alone:
     where one call keeps more than a core busy -- which native pool does it."""
     loop = _loop_of(spec)
     number = _number_for(one_call_s, loop, 0.01 if quick else 0.02)
-    per_call, parallelism = [], []
+    per_call, cpu_s, wall_s = [], 0.0, 0.0
     for _ in range(5 if quick else 9):
-        _, wall, cpu_per_wall = threadpools.cpu_per_wall(lambda: loop(number))
+        cpu, wall, _ = threadpools.cpu_per_wall(lambda: loop(number))
         per_call.append(wall / number)
-        parallelism.append(cpu_per_wall)
-    found = _Alone(number, per_call, statistics.median(parallelism), _verdict(loop, number, 0.05 if quick else 0.1),
+        cpu_s, wall_s = cpu_s + cpu, wall_s + wall
+    # CPU ÷ wall over all the batches, not a median of each batch's: the kernel adds another
+    # running thread's CPU to the process clock only at a scheduler tick (4 ms here), so one
+    # 10 ms batch of a call on 2 cores read anything from 1.0 to 2.5.
+    parallelism = cpu_s / wall_s if wall_s > 0 else 0.0
+    found = _Alone(number, per_call, parallelism, _verdict(loop, number, 0.05 if quick else 0.1),
                    threadpools.pools())  # after SETUP: the pools its imports loaded
     if found.parallelism >= INNER_PARALLEL_AT:
-        # The pool to name is the one whose limit to a single thread brings the call back to
-        # about one core (a pool's being loaded says nothing: numpy loads OpenBLAS on import).
-        # Each pool limited in turn, 3 batches each; the one that brings it lowest, if that is low.
-        tried = [(statistics.median(threadpools.limited(pool, lambda: loop(number)) for _ in range(3)), index)
+        # The pool to name is the one whose limit to a single thread slows the call as its
+        # parallelism says it should (a pool's being loaded says nothing: numpy loads OpenBLAS on
+        # import). Each pool limited in turn, 3 pairs of batches each; the one that slows it most.
+        tried = [(threadpools.slowdown(pool, lambda: loop(number)), index)
                  for index, pool in enumerate(found.pools) if (pool["num_threads"] or 0) > 1]
         if tried:
-            lowest, index = min(tried)
-            if lowest < INNER_PARALLEL_AT and lowest < found.parallelism - 0.2:
-                found.inner_pool, found.parallelism_limited = found.pools[index], lowest
+            most, index = max(tried)
+            if most >= 1 + SLOWED_AT * (found.parallelism - 1):
+                found.inner_pool, found.limited_slowdown = found.pools[index], most
     return found
 
 
@@ -299,7 +303,7 @@ def probe_spec(spec: Spec, *, workers: Sequence[int] = (1, 2), runner_names: Seq
                          meta={"workers": list(workers), "runners": list(runner_names), "quick": quick,
                                "start_method": start_method},
                          parallelism=alone.parallelism, thread_pools=alone.pools, inner_pool=alone.inner_pool,
-                         parallelism_limited=alone.parallelism_limited)
+                         limited_slowdown=alone.limited_slowdown)
     # Processes first: forking before this process starts pool threads is the safe order.
     order = sorted(runner_names, key=lambda name: name != "processes")
     with runners.make_runner("sequential").open(1) as baseline:

@@ -15,7 +15,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
-__all__ = ["Pool", "cpu_per_wall", "describe", "limit_hint", "limited", "pools"]
+__all__ = ["Pool", "cpu_per_wall", "describe", "limit_hint", "pools", "slowdown"]
 
 Pool = dict[str, Any]  # threadpoolctl's record: user_api, internal_api, prefix, num_threads, version, filepath
 
@@ -48,8 +48,17 @@ def cpu_per_wall(work: Callable[[], Any]) -> tuple[float, float, float]:
     return cpu, wall, cpu / wall if wall > 0 else 0.0
 
 
-def limited(pool: Pool, work: Callable[[], Any]) -> float:
-    """CPU ÷ wall of ``work()`` with ``pool``'s kind limited to one thread. OpenMP's limit is
-    per calling thread (omp_set_num_threads), so call this on the thread that runs the work."""
-    with threadpool_limits(limits=1, user_api=pool["user_api"]):
-        return cpu_per_wall(work)[2]
+def slowdown(pool: Pool, work: Callable[[], Any], pairs: int = 3) -> float:
+    """How much longer ``work()`` takes with ``pool``'s kind limited to one thread: the median
+    over ``pairs`` of (wall limited ÷ wall free), the two run back to back. Wall time, not
+    CPU ÷ wall: a limited pool's idle threads may still spin (OpenBLAS's do, for a while after
+    each call), so the process's CPU says little once the pool is limited; the time the work
+    takes says whether the pool's threads were doing it. OpenMP's limit is per calling thread
+    (omp_set_num_threads), so call this on the thread that runs the work."""
+    ratios = []
+    for _ in range(pairs):
+        free = cpu_per_wall(work)[1]
+        with threadpool_limits(limits=1, user_api=pool["user_api"]):
+            capped = cpu_per_wall(work)[1]
+        ratios.append(capped / free if free > 0 else 1.0)
+    return sorted(ratios)[len(ratios) // 2]
