@@ -81,6 +81,24 @@ def test_parallelism_cannot_overrule_a_speedup_that_contradicts_it():
     assert row["too_noisy"] and (row["verdict"], row["verdict_by"]) == ("too noisy to tell", "")
 
 
+# Wide (not narrow, not too noisy) and straddling the 1.5x bar,
+# as "python on 2 processes" read once from a wheel: 1.76x (1.50-1.80x), parallelism 1.89.
+STRADDLING = [1.74, 1.85, 1.3, 1.76, 1.7, 1.72, 1.6, 1.8, 1.65, 1.4, 1.78, 1.45]  # 1.71x (1.45-1.78x)
+
+
+def test_a_wide_speedup_that_straddles_the_bar_lets_parallelism_decide():
+    assert not _paired(STRADDLING).too_noisy and not _paired(STRADDLING).precise
+    summary = _summary.summarise([
+        _row("python", _paired(STRADDLING, busy=[1.9] * 12), runner="processes"),
+        _row("numpy", _paired(STRADDLING, busy=[1.4] * 12), runner="processes"),  # cores idle: partly
+        _row("python", _paired(STRADDLING, busy=[1.0, 1.9] * 6)),  # parallelism cannot tell
+    ])
+    said = {(row["kernel"], row["runner"]): (row["verdict"], row["verdict_by"]) for row in summary["rows"]}
+    assert said == {("python", "processes"): ("scales", "parallelism"),
+                    ("numpy", "processes"): ("partly", "parallelism"),
+                    ("python", "threads"): ("partly", "speedup")}  # the speedup's own verdict stands
+
+
 def test_two_speeds_of_the_baseline_are_found_and_said_in_one_line():
     walls = [0.040, 0.041, 0.070, 0.071, 0.040, 0.072, 0.041, 0.040, 0.070, 0.041, 0.040]
     found = _paired([1.9] * 10, busy=[1.97] * 10, baseline=walls)

@@ -18,8 +18,8 @@ Each paired row also carries ``parallelism`` (CPU / wall of the parallel runs,
 with its interval) and, when the sequential baseline's own times moved by 25 %
 or more during the benchmark, ``speed_change``. A row's verdict is decided by
 what the data can carry (:func:`verdict`): by the speedup when its interval is
-narrow, by parallelism when the speedup is too noisy to tell; ``verdict_by``
-says which.
+narrow or decisive, by parallelism when it is wide and straddles a bar;
+``verdict_by`` says which.
 
 The summary (``"fastfib"`` in ``--benchmark-json``) is versioned: schema
 ``fastfib.bench-summary``; version 3 added parallelism, ``verdict``,
@@ -35,7 +35,16 @@ from typing import Any
 
 from fastfib import environment, measure, tables
 from fastfib.measure import amdahl
-from fastfib.measure.paired import BUSY_AT, FLAT_BELOW, SCALES_AT, TOO_WIDE, PairedRatio, Spread, describe_speed_change
+from fastfib.measure.paired import (
+    BUSY_AT,
+    FLAT_BELOW,
+    PRECISE_WIDTH,
+    SCALES_AT,
+    TOO_WIDE,
+    PairedRatio,
+    Spread,
+    describe_speed_change,
+)
 
 SCHEMA = "fastfib.bench-summary"
 SCHEMA_VERSION = 3
@@ -136,25 +145,28 @@ def verdict_and_basis(row: dict[str, Any]) -> tuple[str, str]:
     """(verdict, what decided it): "scales", "flat", "partly" or "too noisy to tell", by
     "speedup" or "parallelism"; ("", "") for one worker.
 
-    The speedup decides when its interval is narrow, or when even a wide one is
-    decisive (its low end at ``1 + SCALES_AT * (ideal - 1)``, 1.5x of 2, or more:
-    "scales"; its high end at ``FLAT_BELOW`` or less: "flat"). Otherwise, when it is
-    too noisy to tell, parallelism (CPU / wall of the parallel runs: were the
-    workers on a CPU at the same time?) decides, if its own interval is narrow and
-    the speedup's does not contradict it: "scales" when at least
-    ``1 + BUSY_AT * (ideal - 1)`` cores were busy (1.8 of 2) and the speedup's
-    interval reaches the bar for "scales", "flat" when at most ``FLAT_BELOW``. Otherwise it stays too noisy
-    to tell.
+    The speedup decides when its interval is narrow (within ``PRECISE_WIDTH`` of the
+    median), or when even a wide one is decisive (its low end at
+    ``1 + SCALES_AT * (ideal - 1)``, 1.5x of 2, or more: "scales"; its high end at
+    ``FLAT_BELOW`` or less: "flat"). Otherwise -- a wide interval that straddles a
+    bar -- parallelism (CPU / wall of the parallel runs: were the workers on a CPU at
+    the same time?) decides, if its own interval is narrow and the speedup's does not
+    contradict it: "scales" when at least ``1 + BUSY_AT * (ideal - 1)`` cores were
+    busy (1.8 of 2) and the speedup's interval reaches the bar for "scales", "flat"
+    when at most ``FLAT_BELOW``. Where parallelism cannot tell either, the speedup's
+    own "partly" stands, or, past ``TOO_WIDE``, "too noisy to tell".
     """
     if row["ideal"] < 2:
         return "", ""
     by_speedup = _from_speedup(row)
     # A wide interval can still be decisive: all of it above the bar, or all of it flat.
-    if not row["too_noisy"] or by_speedup != "partly":
+    if (row["high"] - row["low"]) / row["speedup"] <= PRECISE_WIDTH or by_speedup != "partly":
         return by_speedup, "speedup"
     busy = Spread.from_dict(row.get("parallelism"))
     said = _from_parallelism(row, busy) if busy is not None else ""
-    return (said, "parallelism") if said else ("too noisy to tell", "")
+    if said:
+        return said, "parallelism"
+    return ("too noisy to tell", "") if row["too_noisy"] else (by_speedup, "speedup")
 
 
 def verdict(row: dict[str, Any]) -> str:
