@@ -2,7 +2,8 @@
 
 ``testpaths`` is tests/ only, so a plain ``pytest`` stays quick. When benchmarks
 are asked for (``--benchmark-only``, ``--benchmark-enable``,
-``--benchmark-disable``) and no paths were named, the benchmark suite is added:
+``--benchmark-disable``) and no paths were named, the benchmark suite is added
+(``--benchmark-only``: it alone, so ``pip install '.[bench]'`` is enough):
 the one of the fastfib this run imports. After ``make install`` (editable) that
 is src/fastfib/benchmarks; after a plain ``pip install .`` it is the installed
 copy, which tests/ test as well -- collecting src/ then would import
@@ -35,5 +36,11 @@ def pytest_configure(config):
     if not any(config.getoption(name, default=False) for name in ASKING_FOR_BENCHMARKS):
         return
     suite = benchmark_suite()
-    if suite is not None:
+    if suite is None:
+        return
+    if config.getoption("benchmark_only", default=False):
+        # tests/ holds no benchmarks: under --benchmark-only it would only be skipped, and
+        # collecting it needs the `test` extra (hypothesis, ...), which `fastfib[bench]` lacks.
+        config.args[:] = [str(suite)]
+    else:
         config.args.append(str(suite))

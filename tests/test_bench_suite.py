@@ -200,6 +200,8 @@ def test_from_the_checkout_the_suite_is_the_one_of_the_fastfib_imported():
     assert "test_big_n.py::" in asked.stdout and "tests/test_kernels.py::" in asked.stdout
     plain = _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--co", "-q"], cwd=root)
     assert "tests/test_kernels.py::" in plain.stdout and "test_big_n.py::" not in plain.stdout
+    only = _run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--benchmark-only", "--co", "-q"], cwd=root)
+    assert "test_big_n.py::" in only.stdout and "tests/test_kernels.py::" not in only.stdout, only.stdout[-3000:]
 
 
 def test_fastfib_bench_disabled_runs_each_benchmark_once_and_prints_no_figures(tmp_path):

@@ -276,7 +276,7 @@ def format_summary(summary: dict[str, Any]) -> str:
                   f"ideal = min(workers, {summary['usable_cores']} usable cores);",
                   "  parallelism = CPU / wall of the parallel runs (cores busy at once), median over the runs; "
                   "the verdict comes from the speedup",
-                  f"  when its CI is narrow, else from parallelism (scales: CI low end >= "
+                  f"  when its CI is narrow or wholly past a bar, else from parallelism (scales: CI low end >= "
                   f"{1 + BUSY_AT:.1f} of 2 cores; flat: high end <= {FLAT_BELOW})", ""]
     if summary.get("story"):
         parts += ["In short:", *(f"  {line}" for line in summary["story"]), ""]
