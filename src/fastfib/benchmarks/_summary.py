@@ -35,16 +35,7 @@ from typing import Any
 
 from fastfib import environment, measure, tables
 from fastfib.measure import amdahl
-from fastfib.measure.paired import (
-    BUSY_AT,
-    FLAT_BELOW,
-    PRECISE_WIDTH,
-    SCALES_AT,
-    TOO_WIDE,
-    PairedRatio,
-    Spread,
-    describe_speed_change,
-)
+from fastfib.measure.paired import BUSY_AT, FLAT_BELOW, SCALES_AT, TOO_WIDE, PairedRatio, Spread, describe_speed_change
 
 SCHEMA = "fastfib.bench-summary"
 SCHEMA_VERSION = 3
@@ -145,7 +136,7 @@ def verdict_and_basis(row: dict[str, Any]) -> tuple[str, str]:
     """(verdict, what decided it): "scales", "flat", "partly" or "too noisy to tell", by
     "speedup" or "parallelism"; ("", "") for one worker.
 
-    The speedup decides when its interval is narrow (within ``PRECISE_WIDTH`` of the
+    The speedup decides when its interval is narrow (``PairedRatio.precise``: within 10 % of the
     median), or when even a wide one is decisive (its low end at
     ``1 + SCALES_AT * (ideal - 1)``, 1.5x of 2, or more: "scales"; its high end at
     ``FLAT_BELOW`` or less: "flat"). Otherwise -- a wide interval that straddles a
@@ -160,7 +151,7 @@ def verdict_and_basis(row: dict[str, Any]) -> tuple[str, str]:
         return "", ""
     by_speedup = _from_speedup(row)
     # A wide interval can still be decisive: all of it above the bar, or all of it flat.
-    if (row["high"] - row["low"]) / row["speedup"] <= PRECISE_WIDTH or by_speedup != "partly":
+    if PairedRatio.from_dict(row).precise or by_speedup != "partly":
         return by_speedup, "speedup"
     busy = Spread.from_dict(row.get("parallelism"))
     said = _from_parallelism(row, busy) if busy is not None else ""

@@ -9,6 +9,7 @@ behind a ``prange`` loop. Then a second Python thread finds no idle core. These 
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -61,4 +62,4 @@ def slowdown(pool: Pool, work: Callable[[], Any], pairs: int = 3) -> float:
         with threadpool_limits(limits=1, user_api=pool["user_api"]):
             capped = cpu_per_wall(work)[1]
         ratios.append(capped / free if free > 0 else 1.0)
-    return sorted(ratios)[len(ratios) // 2]
+    return statistics.median(ratios)
