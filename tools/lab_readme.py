@@ -43,10 +43,9 @@ SHOWN = {experiment.name: (experiment, experiment.readme) for experiment in EXPE
 def measure(names: list[str], results: Path) -> None:
     results.mkdir(parents=True, exist_ok=True)
     for name in names:
-        path = results / f"{name}.json"
-        outcome = conduct(SHOWN[name][0], quick=True)
+        path, experiment = results / f"{name}.json", SHOWN[name][0]
+        outcome = conduct(experiment, quick=True)
         files.write_document(path, outcome.document(f"fastfib lab {name} --quick --no-progress --json {path}"))
-        experiment = SHOWN[name][0]
         if experiment.readme_figures and experiment.plot is not None:
             experiment.plot(outcome.result, str(results / f"{name}.png"))
         print(f"lab_readme: fastfib lab {name} --quick: {outcome.duration_s:.1f} s", file=sys.stderr, flush=True)
@@ -81,8 +80,7 @@ def block(names: list[str], results: Path) -> str:
 
 def _figures(name: str, document: dict[str, Any], results: Path) -> list[str]:
     """The experiment's text table (from its JSON) and its plot, when measure() drew one."""
-    result = {key: value for key, value in document.items() if key not in ("schema", "schema_version", "meta")}
-    lines = ["", "```text", SHOWN[name][0].format_text(result).rstrip(), "```"]
+    lines = ["", "```text", SHOWN[name][0].format_text(files.body(document)).rstrip(), "```"]
     if (results / f"{name}.png").exists():
         lines += ["", f"![fastfib lab {name}](lab/{name}.png)"]
     return lines

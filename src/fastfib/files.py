@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FileError", "check_writable", "envelope", "write_atomic", "write_document"]
+__all__ = ["FileError", "body", "check_writable", "envelope", "write_atomic", "write_document"]
 
 
 class FileError(Exception):
@@ -77,3 +77,8 @@ def envelope(schema: str, version: int, meta: dict[str, Any], body: dict[str, An
     ``version`` changes whenever a reader would notice; ``meta`` says where and how the
     figures were measured (:func:`fastfib.environment.collect` and the run's settings)."""
     return {"schema": schema, "schema_version": version, "meta": meta, **body}
+
+
+def body(document: dict[str, Any]) -> dict[str, Any]:
+    """What :func:`envelope` wrapped: the document less its schema, version and meta."""
+    return {key: value for key, value in document.items() if key not in ("schema", "schema_version", "meta")}

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from fastfib import lab, measure, report, tables
+from fastfib import files, lab, measure, report, tables
 from fastfib.lab import crossover
 from fastfib.measure import probing, timeline
 from fastfib.report import ReportError, timeline_plot
@@ -166,7 +166,7 @@ def _lab(path: str, data: dict[str, Any], name: str) -> Run:
     extra = [records_table(data[key], hidden=LAB_HIDDEN, caption=caption)
              for key, caption in LAB_EXTRA_TABLES.items() if is_records(data.get(key))]
     experiment = experiments[name]
-    result = {key: value for key, value in data.items() if key not in ("schema", "schema_version", "meta")}
+    result = files.body(data)
     notes = _row_notes(table)
     load, cores = meta.get("load_average_at_start"), meta.get("usable_cores") or 1
     if isinstance(load, (int, float)) and load > 0.75 * cores:
