@@ -13,7 +13,7 @@ PIP_INSTALL := $(PIP) install --prefer-binary
 # Rebuild the extension whenever any of these changes.
 BUILD_INPUTS := setup.py pyproject.toml csrc/fib.c csrc/fib.h csrc/build_info.h \
 	src/fastfib/_kernels.pyx src/fastfib/_cfib.pxd src/fastfib/_gmp.pyx src/fastfib/_cgmp.pxd src/fastfib/_prange.pyx \
-	csrc/sampler.c csrc/sampler.h src/fastfib/_sampler.pyx src/fastfib/_csampler.pxd
+	csrc/sampler.c csrc/sampler.h csrc/spin.c csrc/spin.h src/fastfib/_sampler.pyx src/fastfib/_csampler.pxd
 BUILT := $(VENV)/.fastfib-built
 NUMBA := $(VENV)/.fastfib-numba
 DASK := $(VENV)/.fastfib-dask

@@ -80,10 +80,11 @@ gmp = Extension(
     **GMP_DIRS,
 )
 
-# The per-thread CPU-time sampler of `fastfib trace`: a C thread that never takes the GIL.
+# fastfib's instruments: the per-thread CPU-time sampler of `fastfib trace` (a C thread that
+# never takes the GIL) and the machine control's spin (fastfib.measure.machine).
 sampler = Extension(
     "fastfib._sampler",
-    sources=["src/fastfib/_sampler.pyx", "csrc/sampler.c"],
+    sources=["src/fastfib/_sampler.pyx", "csrc/sampler.c", "csrc/spin.c"],
     include_dirs=["csrc"],
     extra_compile_args=EXTRA_COMPILE_ARGS,
     define_macros=MODULE_STATE,

@@ -1,7 +1,7 @@
 # The C contract of csrc/sampler.h, mirrored for Cython and nothing else.
 # `nogil`: safe to call without the GIL (they touch no Python object).
 
-from libc.stdint cimport int64_t
+from libc.stdint cimport int64_t, uint64_t
 
 cdef extern from "sampler.h" nogil:
     ctypedef struct sampler:
@@ -15,3 +15,11 @@ cdef extern from "sampler.h" nogil:
     int sampler_start(sampler **out, const sampler_target *targets, size_t count, int64_t period_ns,
                       int64_t *rows, size_t capacity)
     size_t sampler_stop(sampler *s, int64_t *own_cpu_ns)  # joins and frees; rows written
+
+
+cdef extern from "spin.h" nogil:
+    int64_t control_now_ns()  # the monotonic clock of start and deadline, in ns
+    # The machine control's workload: pin to cpu (-1: not), spin to start, run chunks until the
+    # deadline, each counted in *chunks as it ends (readable from another thread); the count
+    uint64_t control_run(int cpu, int64_t start_ns, int64_t deadline_ns, uint64_t chunk,
+                         volatile uint64_t *chunks)

@@ -1,5 +1,6 @@
 # cython: language_level=3
-"""The per-thread CPU-time sampler behind ``fastfib trace`` (csrc/sampler.c).
+"""fastfib's instruments in C: the per-thread CPU-time sampler behind ``fastfib trace``
+(csrc/sampler.c) and the machine control's spin (csrc/spin.c).
 
 A C thread reads the CPU clock of each watched thread or process about every
 millisecond. It never takes the GIL, so it neither waits for the threads it
@@ -10,8 +11,8 @@ into on-CPU slices. Linux only: elsewhere ``Sampler.start`` raises OSError.
 import errno
 import os
 
-from libc.stdint cimport int64_t
-from libc.stdlib cimport free, malloc
+from libc.stdint cimport int64_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc
 
 cimport fastfib._csampler as c
 
@@ -76,3 +77,42 @@ cdef class Sampler:
             c.sampler_stop(self.handle, NULL)
         free(self.buffer)
         free(self.targets)
+
+
+
+
+def now_ns():
+    """The monotonic clock of :meth:`Control.run`'s start and deadline, in ns."""
+    return c.control_now_ns()
+
+
+cdef class Control:
+    """The progress counters of the machine control's threads (csrc/spin.c), one per thread.
+
+    Thread ``i`` calls ``run(i, cpu, start_ns, deadline_ns, chunk)``: with the GIL
+    released, it pins itself to ``cpu``, spins until the start and runs the control
+    workload until the deadline, counting each chunk as it ends. The counters live in
+    C, so they can be read at the deadline even for a thread that is not running then
+    (its CPU taken): how far each got is how much of its CPU it was lent."""
+
+    cdef volatile uint64_t *counts
+    cdef readonly size_t size
+
+    def __cinit__(self, size_t size):
+        self.size = size
+        self.counts = <volatile uint64_t *>calloc(max(1, size), sizeof(uint64_t))
+        if self.counts == NULL:
+            raise MemoryError()
+
+    def run(self, size_t index, int cpu, int64_t start_ns, int64_t deadline_ns, uint64_t chunk):
+        if index >= self.size:
+            raise IndexError(index)
+        with nogil:  # pinning and spinning: no GIL held, so a thread whose CPU is taken blocks no other
+            c.control_run(cpu, start_ns, deadline_ns, chunk, &self.counts[index])
+
+    def chunks(self):
+        """Chunks each thread has finished so far."""
+        return [self.counts[i] for i in range(self.size)]
+
+    def __dealloc__(self):
+        free(<void *>self.counts)

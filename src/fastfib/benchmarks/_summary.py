@@ -17,28 +17,34 @@ belongs to), its ``case`` (what stays fixed within a comparison) and its
 Each paired row also carries ``parallelism`` (CPU / wall of the parallel runs,
 with its interval) and, when the sequential baseline's own times moved by 25 %
 or more during the benchmark, ``speed_change``. A row's verdict is decided by
-what the data can carry (:func:`verdict`): by the speedup when its interval is
-narrow or decisive, by parallelism when it is wide and straddles a bar;
-``verdict_by`` says which.
+what the data can carry (:mod:`fastfib.measure.verdicts`): "cannot tell" when
+the machine lent too few cores, else by the speedup when its interval is narrow
+or decisive, by parallelism when it is wide and straddles a bar, each against
+the cores lent; ``verdict_by`` says which.
 
 The summary (``"fastfib"`` in ``--benchmark-json``) is versioned: schema
 ``fastfib.bench-summary``; version 3 added parallelism, ``verdict``,
 ``verdict_by`` and ``speed_change`` to each row and the ``machine`` line to the
-story; version 2 (paired speedups with intervals) replaced version 1, whose
+story; version 4 added ``machine`` to each row (the cores the machine lent meanwhile:
+:mod:`fastfib.measure.machine`), the verdict "cannot tell" (``verdict_by``
+"machine") and the lent-cores line to the story -- a version 3 row has no
+``machine`` and is judged as before; version 2 (paired speedups with intervals) replaced version 1, whose
 speedups divided the medians of separate benchmarks.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable
 from typing import Any
 
 from fastfib import environment, measure, tables
-from fastfib.measure import amdahl
-from fastfib.measure.paired import BUSY_AT, FLAT_BELOW, SCALES_AT, TOO_WIDE, PairedRatio, Spread, describe_speed_change
+from fastfib.measure import amdahl, verdicts
+from fastfib.measure.machine import Lent
+from fastfib.measure.paired import BUSY_AT, FLAT_BELOW, TOO_WIDE, PairedRatio, describe_speed_change
 
 SCHEMA = "fastfib.bench-summary"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 REFERENCE = {"price": "cython-gil", "exact": "python", "big-n": "gmpy2",  # question -> reference kernel
              "start-up": "python -c pass"}
 
@@ -109,66 +115,36 @@ def _ratios(measured: list[tuple[dict[str, Any], Stats]]) -> list[dict[str, Any]
     return found
 
 
-def _from_speedup(row: dict[str, Any]) -> str:
-    ideal = row["ideal"]
-    if row["low"] >= 1 + SCALES_AT * (ideal - 1):
-        return "scales"
-    if row["high"] <= FLAT_BELOW:
-        return "flat"
-    return "partly"
-
-
-def _from_parallelism(row: dict[str, Any], busy: Spread) -> str:
-    """What parallelism says, where the speedup's own interval does not rule it out."""
-    ideal = row["ideal"]
-    if busy.width > TOO_WIDE:
-        return ""
-    if busy.low >= 1 + BUSY_AT * (ideal - 1) and row["high"] >= 1 + SCALES_AT * (ideal - 1):
-        return "scales"
-    if busy.high <= FLAT_BELOW and row["low"] <= FLAT_BELOW:
-        return "flat"
-    if FLAT_BELOW < busy.low and busy.high < 1 + BUSY_AT * (ideal - 1) and row["high"] > FLAT_BELOW:
-        return "partly"
-    return ""
-
-
 def verdict_and_basis(row: dict[str, Any]) -> tuple[str, str]:
-    """(verdict, what decided it): "scales", "flat", "partly" or "too noisy to tell", by
-    "speedup" or "parallelism"; ("", "") for one worker.
-
-    The speedup decides when its interval is narrow (``PairedRatio.precise``: within 10 % of the
-    median), or when even a wide one is decisive (its low end at
-    ``1 + SCALES_AT * (ideal - 1)``, 1.5x of 2, or more: "scales"; its high end at
-    ``FLAT_BELOW`` or less: "flat"). Otherwise -- a wide interval that straddles a
-    bar -- parallelism (CPU / wall of the parallel runs: were the workers on a CPU at
-    the same time?) decides, if its own interval is narrow and the speedup's does not
-    contradict it: "scales" when at least ``1 + BUSY_AT * (ideal - 1)`` cores were
-    busy (1.8 of 2) and the speedup's interval reaches the bar for "scales", "flat"
-    when at most ``FLAT_BELOW``. Where parallelism cannot tell either, the speedup's
-    own "partly" stands, or, past ``TOO_WIDE``, "too noisy to tell".
-    """
-    if row["ideal"] < 2:
-        return "", ""
-    by_speedup = _from_speedup(row)
-    # A wide interval can still be decisive: all of it above the bar, or all of it flat.
-    if PairedRatio.from_dict(row).precise or by_speedup != "partly":
-        return by_speedup, "speedup"
-    busy = Spread.from_dict(row.get("parallelism"))
-    said = _from_parallelism(row, busy) if busy is not None else ""
-    if said:
-        return said, "parallelism"
-    return ("too noisy to tell", "") if row["too_noisy"] else (by_speedup, "speedup")
+    """(verdict, what decided it): see :mod:`fastfib.measure.verdicts`."""
+    return verdicts.verdict_and_basis(row)
 
 
 def verdict(row: dict[str, Any]) -> str:
-    """What a paired row says: "scales", "flat", "partly", "too noisy to tell" or "" (1 worker)."""
-    return verdict_and_basis(row)[0]
+    """What a paired row says: "scales", "flat", "partly", "too noisy to tell", "cannot tell" or "" (1 worker)."""
+    return verdicts.verdict(row)
 
 
-def _said(row: dict[str, Any]) -> str:
-    """ "scales", "scales (by parallelism)", ... as the story and the table print it."""
-    said, basis = verdict_and_basis(row)
-    return f"{said} (by parallelism)" if basis == "parallelism" else said
+def lent_line(rows: list[dict[str, Any]]) -> str:
+    """One line on the cores the machine lent over the paired benchmarks, and the rows judged short."""
+    readings = [(row, Lent.from_dict(row.get("machine"))) for row in rows if row["ideal"] >= 2]
+    cores = [(row, lent) for row, lent in readings if lent is not None and lent.cores is not None]
+    values = sorted(lent.cores for _, lent in cores if lent.cores is not None)
+    if not values:
+        return ""
+    line = (f"the machine lent {statistics.median(values):.2f} cores (median; {values[0]:.2f}-{values[-1]:.2f}) "
+            f"of {max(row['ideal'] for row, _ in cores)} during the {len(cores)} paired benchmarks (a control "
+            f"beside the pairs, other processes' CPU, the quota)")
+    short = [(row, lent) for row, lent in cores if lent.short(row["ideal"])]
+    if short:
+        line += (f"; {len(short)} judged while it was short, verdict 'cannot tell': "
+                 + ", ".join(f"{row['kernel']} {row['runner']} x{row['workers']} ({lent.cores:.1f})"
+                             for row, lent in short)
+                 + f" -- {short[0][1].why()}")
+    quota = next((lent.quota for _, lent in cores if lent.quota is not None), None)
+    if quota is not None:
+        line += f"; CPU quota {quota:.2g} cores"
+    return line
 
 
 def machine_line(rows: list[dict[str, Any]]) -> str:
@@ -197,7 +173,7 @@ def story(rows: list[dict[str, Any]], cores: int) -> list[str]:
     for row in scaling:
         if row["workers"] != at:
             continue
-        said = _said(row)
+        said = verdicts.said(row)
         if said == "too noisy to tell":
             said = ""  # describe() already says it
         lines.append(f"{row['kernel']} on {at} {row['runner']}: {PairedRatio.from_dict(row).describe()}"
@@ -210,6 +186,9 @@ def story(rows: list[dict[str, Any]], cores: int) -> list[str]:
     moved = machine_line(rows)
     if moved:
         lines.append(moved)
+    lent = lent_line(rows)
+    if lent:
+        lines.append(lent)
     return lines
 
 
@@ -229,7 +208,7 @@ def annotate(benchmarks: list[dict[str, Any]], summary: dict[str, Any]) -> None:
                         efficiency=row["efficiency"], too_noisy=row["too_noisy"],
                         parallelism=busy.get("median"), parallelism_low=busy.get("low"),
                         parallelism_high=busy.get("high"), verdict=row["verdict"], verdict_by=row["verdict_by"],
-                        speed_change=row.get("speed_change"))
+                        speed_change=row.get("speed_change"), lent_cores=(row.get("machine") or {}).get("cores"))
 
 
 def _interval(low: float, high: float) -> str:
@@ -242,16 +221,22 @@ def _parallelism_cells(busy: dict[str, Any] | None) -> list[str]:
     return [f"{busy['median']:.2f}", f"{busy['low']:.2f}-{busy['high']:.2f}"]
 
 
+def _lent_cell(row: dict[str, Any]) -> str:
+    lent = Lent.from_dict(row.get("machine"))
+    return "-" if lent is None or lent.cores is None else f"{lent.cores:.2f}"
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """One table of paired speedups, the story in a few lines, then the time ratios."""
     header = ["question", "case", "kernel", "runner", "workers", "median ms", "speedup", "95% CI", "IQR",
-              "pairs", "parallelism", "95% CI", "ideal", "efficiency", "verdict"]
+              "pairs", "parallelism", "95% CI", "ideal", "lent", "efficiency", "verdict"]
     body = [
         [row["question"], row["case"], row["kernel"], row["runner"], str(row["workers"]),
          f"{1000 * row['median_s']:.2f}", "-" if row["too_noisy"] else tables.times(row["speedup"]),
          _interval(row["low"], row["high"]), _interval(row["q1"], row["q3"]), str(row["pairs"]),
          *_parallelism_cells(row.get("parallelism")),
-         tables.times(row["ideal"]), "-" if row["too_noisy"] else f"{row['efficiency']:.2f}", _said(row)]
+         tables.times(row["ideal"]), _lent_cell(row), "-" if row["too_noisy"] else f"{row['efficiency']:.2f}",
+         verdicts.CANNOT_TELL if verdict(row) == verdicts.CANNOT_TELL else verdicts.said(row)]
         for row in summary["rows"]
     ]
     parts = []
@@ -268,7 +253,11 @@ def format_summary(summary: dict[str, Any]) -> str:
                   "  parallelism = CPU / wall of the parallel runs (cores busy at once), median over the runs; "
                   "the verdict comes from the speedup",
                   f"  when its CI is narrow or wholly past a bar, else from parallelism (scales: CI low end >= "
-                  f"{1 + BUSY_AT:.1f} of 2 cores; flat: high end <= {FLAT_BELOW})", ""]
+                  f"{1 + BUSY_AT:.1f} of 2 cores; flat: high end <= {FLAT_BELOW});",
+                  "  lent = cores the machine lent meanwhile (the least of a control spun on every CPU between the "
+                  "pairs, the CPUs other processes left free",
+                  "  during the parallel runs, and the CPU quota); every bar is drawn from the lent cores, and "
+                  "under 1.5 of 2 the verdict is 'cannot tell'", ""]
     if summary.get("story"):
         parts += ["In short:", *(f"  {line}" for line in summary["story"]), ""]
     ratios = [[r["question"], r["case"], r["kernel"], r["reference"],

@@ -19,11 +19,11 @@ import pytest
 
 import fastfib
 from fastfib import environment, measure, registry, runners, tasks
-from fastfib.measure import paired as pairing
-from fastfib.measure.paired import Alternation, PairedRatio
+from fastfib.measure.paired import PairedRatio
 from fastfib.runners import executors
 
 from . import plugin
+from ._pairs import time_pairs
 
 SCALING_KERNELS = ["python", "numpy", "cython-gil", "cython-nogil"]
 PARALLEL_RUNNERS = ["threads", "processes"]
@@ -133,8 +133,10 @@ class Paired:
     threads plus the pool's worker processes) gives its parallelism, CPU / wall.
     After the first ``paired.MIN_PAIRS`` rounds, more pairs are taken until the
     median's 95 % interval is within 10 % of it, ``paired.MAX_PAIRS`` or the
-    budget (:func:`fastfib.measure.paired.extend`). Every result of every run
-    is checked.
+    budget (:func:`fastfib.measure.paired.extend`). Between the pairs a control
+    measures the cores the machine lent, and each parallel run accounts the CPU
+    other processes took meanwhile (:mod:`fastfib.measure.machine`): the verdict
+    is judged against those. Every result of every run is checked.
     """
 
     def __init__(self, benchmark: Any, baseline: executors.Pool, budget_s: float) -> None:
@@ -164,15 +166,8 @@ class Paired:
             return None
         run(self.baseline)  # warm both, untimed
         run(on)
-        alternation = Alternation()
-
-        def baseline_first() -> None:  # pytest-benchmark's setup: must return None
-            run(self.baseline, alternation.add_a)
-
-        self.benchmark.pedantic(run, args=(on, alternation.add_b), rounds=pairing.MIN_PAIRS, iterations=1,
-                                setup=baseline_first)
-        run(self.baseline, alternation.add_a)
-        return pairing.extend(alternation, lambda: run(self.baseline), lambda: run(on), budget_s=self.budget_s)
+        return time_pairs(self.benchmark, lambda: run(self.baseline), lambda: run(on), workers=on.workers,
+                          budget_s=self.budget_s, pids=lambda: (*on.pids, *self.baseline.pids))
 
 
 @pytest.fixture

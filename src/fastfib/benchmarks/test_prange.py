@@ -12,7 +12,8 @@ import time
 import pytest
 
 from fastfib import registry, tasks
-from fastfib.measure import paired as pairing
+
+from ._pairs import time_pairs
 
 pytestmark = pytest.mark.skipif("cython-prange" not in registry.KERNELS,
                                 reason=registry.UNAVAILABLE.get("cython-prange", ""))
@@ -45,10 +46,6 @@ def test_prange_team(benchmark, record, request, threads):
         record(**facts)
         return
     run(1), run(threads)  # warm both (the OpenMP team starts on first use), untimed
-    alternation = pairing.Alternation()
-    benchmark.pedantic(lambda: alternation.add_b(run(threads)), rounds=pairing.MIN_PAIRS, iterations=1,
-                       setup=lambda: alternation.add_a(run(1)))
-    alternation.add_a(run(1))
     budget = request.config.getoption("fastfib_pair_budget")
     budget = (10.0 if request.config.getoption("fastfib_long") else 4.0) if budget is None else budget
-    record(pairing.extend(alternation, lambda: run(1), lambda: run(threads), budget_s=budget), **facts)
+    record(time_pairs(benchmark, lambda: run(1), lambda: run(threads), workers=threads, budget_s=budget), **facts)

@@ -38,13 +38,16 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastfib.tables import ms
 
+if TYPE_CHECKING:
+    from fastfib.measure.machine import MachineWatch
+
 __all__ = [
     "BUSY_AT", "CONFIDENCE", "FLAT_BELOW", "MAX_PAIRS", "MIN_PAIRS", "PRECISE_WIDTH", "SCALES_AT", "SPEED_CHANGE",
-    "TOO_WIDE", "Alternation", "PairedRatio", "Spread", "describe_speed_change", "extend", "measure",
+    "TOO_WIDE", "Alternation", "PairedRatio", "Spread", "Timed", "add", "describe_speed_change", "extend", "measure",
     "median_interval", "speed_change",
 ]
 
@@ -178,6 +181,7 @@ class PairedRatio:
     baseline_parallelism: Spread | None = None  # ... and of the baseline's (A): about 1 for one thread
     baseline_s: Spread | None = None  # the baseline's wall times
     speed_change: dict[str, Any] | None = None  # speed_change() of the baseline's wall times
+    machine: dict[str, Any] | None = None  # what the machine lent meanwhile (fastfib.measure.machine.Lent.to_dict)
 
     @property
     def width(self) -> float:
@@ -216,7 +220,8 @@ class PairedRatio:
         return cls(**{key: data[key] for key in ("speedup", "low", "high", "coverage", "q1", "q3", "pairs")},
                    ratios=list(data.get("ratios", [])), parallelism=Spread.from_dict(data.get("parallelism")),
                    baseline_parallelism=Spread.from_dict(data.get("baseline_parallelism")),
-                   baseline_s=Spread.from_dict(data.get("baseline_s")), speed_change=data.get("speed_change"))
+                   baseline_s=Spread.from_dict(data.get("baseline_s")), speed_change=data.get("speed_change"),
+                   machine=data.get("machine"))
 
 
 class Alternation:
@@ -267,32 +272,44 @@ class Alternation:
 Timed = Callable[[], "float | tuple[float, float]"]  # runs A or B once: its wall time, or (wall, CPU) in seconds
 
 
-def _add(add: Callable[..., None], got: float | tuple[float, float]) -> None:
+def add(add_to: Callable[..., None], got: float | tuple[float, float]) -> None:
+    """Give one run's result (wall, or (wall, CPU)) to ``Alternation.add_a`` or ``add_b``."""
     if isinstance(got, tuple):
-        add(*got)
+        add_to(*got)
     else:
-        add(got)
+        add_to(got)
 
 
 def extend(alternation: Alternation, run_a: Timed, run_b: Timed, *, budget_s: float,
-           max_pairs: int = MAX_PAIRS) -> PairedRatio:
+           max_pairs: int = MAX_PAIRS, watch: MachineWatch | None = None) -> PairedRatio:
     """Add B A pairs to ``alternation`` (which ends with an A) until its interval is within
-    ``PRECISE_WIDTH`` of the median, ``max_pairs`` or ``budget_s`` seconds from now."""
+    ``PRECISE_WIDTH`` of the median, ``max_pairs`` or ``budget_s`` seconds from now.
+    ``watch``: the machine's control (:mod:`fastfib.measure.machine`), sampled after each B
+    (which it also accounts), its reading kept in the result's ``machine``."""
     deadline = time.perf_counter() + budget_s
+    if watch is not None:
+        run_b = watch.around(run_b)
     paired = alternation.ratio()
     while not paired.precise and paired.pairs < max_pairs and time.perf_counter() < deadline:
-        _add(alternation.add_b, run_b())
-        _add(alternation.add_a, run_a())
+        add(alternation.add_b, run_b())
+        if watch is not None:
+            watch.sample()
+        add(alternation.add_a, run_a())
         paired = alternation.ratio()
+    if watch is not None:
+        paired.machine = watch.reading().to_dict()
     return paired
 
 
 def measure(run_a: Timed, run_b: Timed, *, budget_s: float, min_pairs: int = MIN_PAIRS,
-            max_pairs: int = MAX_PAIRS) -> PairedRatio:
-    """A B A B ... A: ``min_pairs`` pairs, then more as :func:`extend` decides."""
+            max_pairs: int = MAX_PAIRS, watch: MachineWatch | None = None) -> PairedRatio:
+    """A B A B ... A: ``min_pairs`` pairs, then more as :func:`extend` decides (``watch``: see there)."""
     alternation = Alternation()
-    _add(alternation.add_a, run_a())
+    accounted = run_b if watch is None else watch.around(run_b)
+    add(alternation.add_a, run_a())
     for _ in range(min_pairs):
-        _add(alternation.add_b, run_b())
-        _add(alternation.add_a, run_a())
-    return extend(alternation, run_a, run_b, budget_s=budget_s, max_pairs=max_pairs)
+        add(alternation.add_b, accounted())
+        if watch is not None:
+            watch.sample()
+        add(alternation.add_a, run_a())
+    return extend(alternation, run_a, run_b, budget_s=budget_s, max_pairs=max_pairs, watch=watch)
