@@ -155,7 +155,7 @@ def test_json_round_trip(tmp_path):
 
 @pytest.mark.parametrize("content, message", [
     ({"schema": "fastfib.scale", "schema_version": 999, "meta": {"fastfib_version": "9"}, "rows": []},
-     "uses schema version 999 \\(written by fastfib 9\\); this fastfib reads version 1 only"),
+     "uses schema version 999 \\(written by fastfib 9\\); this fastfib reads versions 1, 2"),
     ({"schema": "something-else", "rows": []}, "not a fastfib scale report"),
     ({"schema": "fastfib.scale", "schema_version": 1, "rows": []}, "malformed"),
 ])

@@ -34,13 +34,12 @@ speedups divided the medians of separate benchmarks.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterable
 from typing import Any
 
 from fastfib import environment, measure, tables
 from fastfib.measure import amdahl, verdicts
-from fastfib.measure.machine import Lent
+from fastfib.measure.machine import Lent, describe_over
 from fastfib.measure.paired import BUSY_AT, FLAT_BELOW, TOO_WIDE, PairedRatio, describe_speed_change
 
 SCHEMA = "fastfib.bench-summary"
@@ -125,26 +124,12 @@ def verdict(row: dict[str, Any]) -> str:
     return verdicts.verdict(row)
 
 
-def lent_line(rows: list[dict[str, Any]]) -> str:
-    """One line on the cores the machine lent over the paired benchmarks, and the rows judged short."""
-    readings = [(row, Lent.from_dict(row.get("machine"))) for row in rows if row["ideal"] >= 2]
-    cores = [(row, lent) for row, lent in readings if lent is not None and lent.cores is not None]
-    values = sorted(lent.cores for _, lent in cores if lent.cores is not None)
-    if not values:
-        return ""
-    line = (f"the machine lent {statistics.median(values):.2f} cores (median; {values[0]:.2f}-{values[-1]:.2f}) "
-            f"of {max(row['ideal'] for row, _ in cores)} during the {len(cores)} paired benchmarks (a control "
-            f"beside the pairs, other processes' CPU, the quota)")
-    short = [(row, lent) for row, lent in cores if lent.short(row["ideal"])]
-    if short:
-        line += (f"; {len(short)} judged while it was short, verdict 'cannot tell': "
-                 + ", ".join(f"{row['kernel']} {row['runner']} x{row['workers']} ({lent.cores:.1f})"
-                             for row, lent in short)
-                 + f" -- {short[0][1].why()}")
-    quota = next((lent.quota for _, lent in cores if lent.quota is not None), None)
-    if quota is not None:
-        line += f"; CPU quota {quota:.2g} cores"
-    return line
+def lent_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """What the machine lent over the paired benchmarks, and those judged while it was short."""
+    found = [(f"{row['kernel']} {row['runner']} x{row['workers']}", row["ideal"], Lent.from_dict(row.get("machine")))
+             for row in rows if row["ideal"] >= 2]
+    return describe_over([(label, ideal, lent) for label, ideal, lent in found if lent is not None],
+                         "the paired benchmarks")
 
 
 def machine_line(rows: list[dict[str, Any]]) -> str:
@@ -186,10 +171,7 @@ def story(rows: list[dict[str, Any]], cores: int) -> list[str]:
     moved = machine_line(rows)
     if moved:
         lines.append(moved)
-    lent = lent_line(rows)
-    if lent:
-        lines.append(lent)
-    return lines
+    return lines + lent_lines(rows)
 
 
 def _key(info: dict[str, Any]) -> tuple:

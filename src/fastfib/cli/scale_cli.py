@@ -203,7 +203,7 @@ class ScaleCommand(Command):
         print(report.format_table(rows))
         print()
         print(report.legend(meta["gil_enabled"]))
-        for line in report.speed_changes(rows):
+        for line in report.speed_changes(rows) + report.lent_lines(rows):
             print(line)
         print()
         print(report.format_headline(rows, plan["cores"]))

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import os
+import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -45,7 +46,7 @@ from typing import Any, TypeVar
 from fastfib.measure.instruments import cpu_seconds
 from fastfib.measure.paired import SCALES_AT, Spread
 
-__all__ = ["Lent", "MachineWatch", "cpu_quota", "now", "short_of"]
+__all__ = ["Lent", "MachineWatch", "cpu_quota", "describe_over", "now", "short_of"]
 
 OTHERS_AT = 0.3  # other processes took this many cores or more: they, not the host, took what was missing
 WINDOW_S = 0.002  # one control run, alone
@@ -206,6 +207,32 @@ class Lent:
             return None
         return cls(data["threads"], Spread.from_dict(data.get("control")), data.get("others"),
                    data.get("quota"), data.get("cpus", 0), data.get("cost_s", 0.0))
+
+
+def describe_over(readings: Sequence[tuple[str, int, Lent]], during: str) -> list[str]:
+    """Lines on what the machine lent over several measurements -- ``readings`` are (label,
+    ideal workers, Lent) -- and which were measured while it was short (none: one line).
+
+    >>> short = Lent(2, None, 1.0, None, 2)
+    >>> describe_over([("nogil threads x2", 2, short)], "the benchmarks")[1].split(": ", 1)[1]
+    'nogil threads x2 (1.0) -- other processes kept 1.0 cores busy meanwhile'
+    """
+    measured = [(label, ideal, lent, lent.cores) for label, ideal, lent in readings if lent.cores is not None]
+    values = sorted(cores for *_, cores in measured if cores is not None)
+    if not values:
+        return []
+    lines = [f"the machine lent {statistics.median(values):.2f} cores (median; {values[0]:.2f}-{values[-1]:.2f}) "
+             f"of {max(ideal for _, ideal, _, _ in measured)} during {during} (a control spun on every CPU beside "
+             f"them, the CPU other processes took, the quota)"]
+    shorted = [(label, lent, cores) for label, ideal, lent, cores in measured if lent.short(ideal)]
+    if shorted:
+        lines.append(f"{len(shorted)} measured while it lent too few to tell who scales (verdict 'cannot tell'): "
+                     + ", ".join(f"{label} ({cores:.1f})" for label, _, cores in shorted)
+                     + f" -- {shorted[0][1].why()}")
+    quota = next((lent.quota for _, _, lent, _ in measured if lent.quota is not None), None)
+    if quota is not None:
+        lines.append(f"this process runs under a CPU quota of {quota:.2g} cores (cgroup)")
+    return lines
 
 
 # --- the control -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from fastfib import environment, runners
-from fastfib.measure import amdahl, paired
+from fastfib.measure import amdahl, machine, paired
 from fastfib.measure.instruments import Heartbeat, cpu_seconds
 from fastfib.runners import executors
 from fastfib.tasks import Calibration, burn_task, calibrate, oracle
@@ -78,6 +78,10 @@ class Measurement:
         self.walls: list[float] = []
         self.cpus: list[float] = []
         self.stalls: list[float] = []
+        # What the machine lent while a parallel configuration ran: accounted during each of its
+        # repeats, a control sampled after each (fastfib.measure.machine).
+        self.watch = (machine.MachineWatch(min(pool.workers, environment.usable_cores()), pids=lambda: pool.pids)
+                      if pool.workers >= 2 and self.result.error is None else None)
 
     def _guarded(self, step: Callable[[], object]) -> None:
         if self.result.error is not None:
@@ -94,8 +98,14 @@ class Measurement:
         self._guarded(lambda: self.pool.run(burn_task, [(kernel, max(0, n - 4))] * self.pool.workers))
 
     def repeat(self) -> None:
-        """One timed run of all the tasks, its results checked against the oracle."""
-        self._guarded(self._repeat)
+        """One timed run of all the tasks, its results checked against the oracle (then, for a
+        parallel configuration, one sample of the machine's control)."""
+        if self.watch is None:
+            self._guarded(self._repeat)
+            return
+        self._guarded(self.watch.around(self._repeat))
+        if self.result.error is None:
+            self.watch.sample()
 
     def _repeat(self) -> None:
         pool = self.pool
@@ -147,6 +157,8 @@ class Measurement:
         if moved is not None and is_baseline:  # the same runs took very different times: the machine moved
             row.extra["speed_change"] = moved
         row.heartbeat_max_stall_ms = statistics.median(self.stalls)
+        if self.watch is not None:
+            row.extra["machine"] = self.watch.reading().to_dict()
         row.noisy = (max(walls) - min(walls)) / median > NOISY_SPREAD
         if is_baseline or baseline_s is not None:
             row.speedup = 1.0 if is_baseline else baseline_s / median  # type: ignore[operator]

@@ -20,6 +20,7 @@ from fastfib.report.scale_table import (
     format_table,
     gil_label,
     legend,
+    lent_lines,
     pair_rows,
     ratio,
     speed_changes,
@@ -28,6 +29,6 @@ from fastfib.report.scale_table import (
 
 __all__ = [
     "LEGEND", "SCHEMA", "SCHEMA_VERSION", "TABLE_HEADER", "ReportError", "describe", "document", "dress_panel",
-    "format_compare", "format_headline", "format_table", "gil_label", "legend", "load", "pair_rows",
+    "format_compare", "format_headline", "format_table", "gil_label", "legend", "lent_lines", "load", "pair_rows",
     "ratio", "speed_changes", "table_cells", "write_json", "write_plot",
 ]

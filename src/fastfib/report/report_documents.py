@@ -130,6 +130,7 @@ def _scale(path: str) -> Run:
                      "free-threading declaration")
     for name, why in (meta.get("skipped_runners") or {}).items():
         notes.append(f"runner {name} not run: {why}")
+    notes += report.lent_lines(rows)  # the cores the machine lent, beside the usable cores (schema 2)
     return Run(path, "scale", "fastfib scale: who scales", meta, meta.get("command") or "fastfib scale",
                table, report.format_headline(rows, cores) or "no parallel rows measured", notes, rows=rows,
                draw=lambda target: report.write_plot(target, rows, cores))
@@ -228,16 +229,19 @@ def _bench(path: str, data: dict[str, Any]) -> Run:
                draw=(lambda target: report.write_plot(target, rows, cores)) if rows else None)
 
 
-BENCH_HIDDEN = {"ratios", "baseline_parallelism", "baseline_s", "speed_change"}  # nested: said in the story
+BENCH_HIDDEN = {"ratios", "baseline_parallelism", "baseline_s", "speed_change", "machine"}  # nested: said in the story
 
 
 def _bench_record(row: dict[str, Any]) -> dict[str, Any]:
-    """A summary row with its parallelism (schema 3: an interval object) as three plain columns."""
-    busy = row.get("parallelism")
-    if not isinstance(busy, dict):
-        return row
+    """A summary row with its parallelism (schema 3: an interval object) as three plain columns,
+    and the cores the machine lent meanwhile (schema 4) as one."""
+    busy, lent = row.get("parallelism"), row.get("machine")
     found = {key: value for key, value in row.items() if key != "parallelism"}
-    found.update(parallelism=busy.get("median"), parallelism_low=busy.get("low"), parallelism_high=busy.get("high"))
+    if isinstance(busy, dict):
+        found.update(parallelism=busy.get("median"), parallelism_low=busy.get("low"),
+                     parallelism_high=busy.get("high"))
+    if isinstance(lent, dict):
+        found["lent_cores"] = lent.get("cores")
     return found
 
 

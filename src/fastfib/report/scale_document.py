@@ -23,7 +23,12 @@ SCHEMA = "fastfib.scale"
 #      kernel that cannot load on that runner, shown as n/a and not counted as a failed run)
 #      (additive, still 1: meta gained "dask", an existing cluster's scheduler and workers (threads,
 #      cores, interpreter) or null; a dask row's extra holds "dask", its cluster and chosen workers)
-SCHEMA_VERSION = 1
+#   2 -- a parallel row's extra holds "machine": the cores the machine lent while it ran
+#        (fastfib.measure.machine.Lent.to_dict: control, other processes, quota, "cores"); a row
+#        measured while the machine lent too few cores says its speedup cannot tell who scales.
+#        Version 1 files are still read (their rows have no "machine").
+SCHEMA_VERSION = 2
+READABLE = (1, 2)
 
 
 class ReportError(FileError):
@@ -51,11 +56,11 @@ def load(path: str | os.PathLike[str]) -> tuple[dict[str, Any], list[Row]]:
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ReportError(f"{path} is not a fastfib scale report (no \"schema\": \"{SCHEMA}\")")
     version = data.get("schema_version")
-    if version != SCHEMA_VERSION:
+    if version not in READABLE:
         writer = (data.get("meta") or {}).get("fastfib_version", "an unknown version")
         raise ReportError(
             f"{path} uses schema version {version} (written by fastfib {writer}); this fastfib "
-            f"reads version {SCHEMA_VERSION} only: re-run `fastfib scale --json` to compare"
+            f"reads versions {', '.join(map(str, READABLE))}: re-run `fastfib scale --json` to compare"
         )
     try:
         return dict(data["meta"]), [Row.from_dict(row) for row in data["rows"]]

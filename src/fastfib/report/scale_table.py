@@ -7,13 +7,14 @@ from typing import Any
 
 from fastfib import measure
 from fastfib.measure import Row
+from fastfib.measure.machine import Lent, describe_over
 from fastfib.tables import grid, ms, num, times
 
 __all__ = ["LEGEND", "TABLE_HEADER", "describe", "format_compare", "format_headline", "format_table", "gil_label",
-           "legend", "pair_rows", "ratio", "speed_changes", "table_cells"]
+           "legend", "lent_cores", "lent_lines", "pair_rows", "ratio", "short", "speed_changes", "table_cells"]
 
 TABLE_HEADER = ("kernel", "runner", "workers", "n", "task ms", "wall ms (min-max)", "speedup",
-                "efficiency", "parallelism", "stall ms", "serial", "start-up ms", "note")
+                "efficiency", "parallelism", "lent", "stall ms", "serial", "start-up ms", "note")
 
 
 def table_cells(rows: Sequence[Row]) -> list[list[str]]:
@@ -23,17 +24,40 @@ def table_cells(rows: Sequence[Row]) -> list[list[str]]:
         lead = [row.kernel, row.runner, str(row.workers), str(row.n), num(row.task_ms, 2)]
         if row.error:
             label = "n/a" if row.extra.get("unavailable") else "ERROR"  # n/a: the kernel cannot load there
-            body.append(lead + ["-"] * 7 + [f"{label}: {row.error}"])
+            body.append(lead + ["-"] * 8 + [f"{label}: {row.error}"])
             continue
         wall = row.wall_s or {}
         body.append(lead + [
             f"{ms(wall.get('median'))} ({ms(wall.get('min'))}-{ms(wall.get('max'))})",
-            times(row.speedup), num(row.efficiency), _parallelism(row),
+            times(row.speedup), num(row.efficiency), _parallelism(row), num(lent_cores(row)),
             num(row.heartbeat_max_stall_ms, 1), num(row.serial_fraction),
             "-" if row.runner == "sequential" else ms(row.startup_s),
-            "noisy" if row.noisy else "",
+            ", ".join(note for note in ("noisy" if row.noisy else "", "short" if short(row) else "") if note),
         ])
     return body
+
+
+def _lent(row: Row) -> Lent | None:
+    return Lent.from_dict(row.extra.get("machine"))
+
+
+def lent_cores(row: Row) -> float | None:
+    """The cores the machine lent while a parallel row ran (None: not measured)."""
+    lent = _lent(row)
+    return None if lent is None else lent.cores
+
+
+def short(row: Row) -> bool:
+    """Whether the machine lent too few cores while the row ran to tell whether it scales."""
+    lent = _lent(row)
+    return lent is not None and row.runner != "sequential" and lent.short(lent.threads)
+
+
+def lent_lines(rows: Sequence[Row]) -> list[str]:
+    """What the machine lent over the parallel rows, and the rows measured while it was short."""
+    found = [(f"{row.kernel} {row.runner} x{row.workers}", _lent(row)) for row in rows if row.error is None]
+    return describe_over([(label, lent.threads, lent) for label, lent in found if lent is not None],
+                         "the parallel rows")
 
 
 def _parallelism(row: Row) -> str:
@@ -62,6 +86,8 @@ LEGEND = (
     "speedup = sequential wall / wall (same kernel, same tasks); efficiency = speedup / "
     "min(workers, cores);\nparallelism = CPU / wall (median, range over the repeats); stall = longest gap of a 1 ms "
     "heartbeat\nthread in this process (the GIL made visible); serial = Karp-Flatt serial fraction;\n"
+    "lent = cores the machine lent while the row ran (a control on every CPU, other processes' CPU, the quota);\n"
+    "short = under 1.5 of 2 lent (half way to the ideal): that speedup cannot tell who scales;\n"
     f"noisy = wall spread (max - min) / median > {measure.NOISY_SPREAD:.0%}; start-up = starting "
     "and warming the pool, not in the wall times."
 )
@@ -89,6 +115,8 @@ def gil_label(meta: dict[str, Any]) -> str:
 
 
 def _speedup_or_why(row: Row) -> str:
+    if row.speedup is not None and short(row):
+        return f"{times(row.speedup)} (cannot tell: the machine lent {lent_cores(row):.1f} cores)"
     if row.speedup is not None:
         return times(row.speedup)
     return "n/a" if row.extra.get("unavailable") else "ERROR"
