@@ -22,6 +22,7 @@ PROBE_RUNNERS = ("threads", "processes", "interpreters", "dask-threads", "dask-p
 def format_result(result: Any) -> str:
     """The verdict, the cost per call, the scaling table and the advice, as text."""
     from fastfib.measure import probe_advice
+    from fastfib.measure.machine import Lent
     from fastfib.tables import grid
 
     inner = probe_advice.inner_parallelism(result)
@@ -38,9 +39,13 @@ def format_result(result: Any) -> str:
     body = []
     for point in result.points:
         if point.error:
-            body.append([point.runner, str(point.workers), "-", "-", "-", "-", "-", "-", point.error])
+            body.append([point.runner, str(point.workers), "-", "-", "-", "-", "-", "-", "-", point.error])
             continue
         figure = point.speedup
+        lent = Lent.from_dict(figure.machine)
+        note = "too noisy to tell" if figure.too_noisy else ""
+        if lent is not None and lent.short(lent.threads):
+            note = "cannot tell: the machine was short"
         body.append([
             point.runner, str(point.workers), "-" if figure.too_noisy else f"{figure.speedup:.2f}×",
             f"{figure.low:.2f}-{figure.high:.2f}×", str(figure.pairs),
@@ -48,17 +53,19 @@ def format_result(result: Any) -> str:
             f"{figure.parallelism.median:.2f} ({figure.parallelism.low:.2f}-{figure.parallelism.high:.2f})",
             "-" if figure.too_noisy else f"{figure.speedup / point.workers:.2f}",
             f"{1000 * point.startup_s:.1f} / {1000 * point.handover_s:.2f}",
-            "too noisy to tell" if figure.too_noisy else "",
+            "-" if lent is None or lent.cores is None else f"{lent.cores:.2f}", note,
         ])
     if body:
         lines += [grid(["runner", "workers", "speedup", "95% CI", "pairs", "parallelism (95% CI)", "efficiency",
-                        "start-up / hand-over ms", "note"], body, left=2),
+                        "start-up / hand-over ms", "lent", "note"], body, left=2),
                   f"speedup = sequential / parallel wall for 2 tasks per worker of {result.task_calls} calls each, "
                   "the two timed in alternation (median of the pairs);",
                   "parallelism = CPU / wall of the parallel runs (this process's threads and the workers' processes):"
                   " how many cores were busy at once;",
                   "start-up = starting and warming the pool; hand-over = one empty task per worker; neither is in "
-                  "the speedup.", ""]
+                  "the speedup;",
+                  "lent = cores the machine lent meanwhile (a control spun on every CPU between the pairs, the CPU "
+                  "other processes took, the quota).", ""]
     lines.append(f"advice: {result.advice}")
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 from fastfib.measure import threadpools
+from fastfib.measure.machine import Lent
 from fastfib.measure.paired import BUSY_AT, FLAT_BELOW, SCALES_AT, TOO_WIDE
 from fastfib.measure.probe_result import INNER_PARALLEL_AT, ProbeResult, ScalePoint
 
@@ -68,6 +69,15 @@ def _busy(point: ScalePoint | None, cores: int) -> str:
     return ""
 
 
+def short_machine(point: ScalePoint | None) -> Lent | None:
+    """The machine's reading while ``point`` ran, where it lent too few cores to tell whether
+    that runner pays (:mod:`fastfib.measure.machine`); None otherwise."""
+    if point is None or point.speedup is None:
+        return None
+    lent = Lent.from_dict(point.speedup.machine)
+    return lent if lent is not None and lent.short(lent.threads) else None
+
+
 def inner_parallelism(result: ProbeResult) -> str:
     """ "one call alone ran on 2.02 cores (CPU / wall): libscipy_openblas (BLAS, openblas, 2 threads)",
     or "" when one call keeps about one core busy."""
@@ -110,6 +120,14 @@ def advice(result: ProbeResult, cores: int) -> str:
                 "no GIL": "No GIL here (free-threaded build)"}[result.verdict]
         return (f"{said} ({result.released_fraction:.0%} of each {cost} call); threads, where that would pay, "
                 f"were not measured here: add --runners threads.")
+    short = short_machine(threads)
+    if short is not None and short.cores is not None:
+        lead = {"released": f"Releases the GIL ({result.released_fraction:.0%} of each {cost} call)",
+                "partly released": f"Releases the GIL for about {result.released_fraction:.0%} of each {cost} call",
+                "held": f"Holds the GIL for {cost} per call", "no GIL": "There is no GIL here (free-threaded build)"}
+        return (f"{lead[result.verdict]}, but whether threads pay cannot be told here: the machine lent "
+                f"{short.cores:.1f} cores of {short.threads} while they ran ({short.why()}), so {on_threads} shows "
+                f"the machine, not the call. Run the probe again when it is quieter.")
     if result.uses_cores and result.verdict != "held" and not scaled:
         return _inner_advice(result, cores, on_threads)
     if result.verdict == "no GIL":

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastfib import environment, runners
-from fastfib.measure import paired, probe_advice, threadpools, timeline
+from fastfib.measure import machine, paired, probe_advice, threadpools, timeline
 from fastfib.measure.gilwatch import GilWatch
 from fastfib.measure.instruments import cpu_seconds
 from fastfib.measure.probe_result import INNER_PARALLEL_AT, SLOWED_AT, ProbeResult, ScalePoint
@@ -272,7 +272,10 @@ def _scale_point(runner_name: str, workers: int, spec: Spec, task_calls: int, *,
             point.startup_s = pool.startup_s
             pool.run(run_spec, [(spec, 1)] * workers)  # SETUP on every worker, untimed
             point.handover_s = statistics.median(pool.run(_empty_task, [()] * workers).wall_s for _ in range(5))
-            point.speedup = paired.measure(lambda: timed(baseline), lambda: timed(pool), budget_s=budget_s)
+            watch = (machine.MachineWatch(min(workers, environment.usable_cores()),  # what the machine lent
+                                          pids=lambda: (*pool.pids, *baseline.pids)) if workers > 1 else None)
+            point.speedup = paired.measure(lambda: timed(baseline), lambda: timed(pool), budget_s=budget_s,
+                                           watch=watch)
             if timelines is not None and timeline.unavailable() is None:  # one more run, untimed, sampled
                 _, traced = timeline.record(pool, run_spec, tasks, label=f"{runner_name} x{workers}")
                 traced.extra.update(runner=runner_name, workers=workers, tasks=len(tasks), calls_per_task=task_calls)
