@@ -33,7 +33,7 @@ from fastfib.command import (
     positive,
 )
 from fastfib.lab import crossover
-from fastfib.lab.experiment import Experiment, ProgressFn
+from fastfib.lab.experiment import Experiment, ProgressFn, machine_lines
 from fastfib.lab.server import DEFAULT_MAX_N, FibServer
 
 __all__ = ["EXPERIMENTS", "CrossoverCommand", "LabCommand", "Outcome", "ServeCommand",
@@ -125,6 +125,8 @@ def _run(experiment: Experiment, args: argparse.Namespace) -> int:
     print(experiment.format_text(outcome.result))
     if lab_form:
         print(f"\nFinding: {outcome.result['finding']}")
+        for line in machine_lines(outcome.result):  # a figure taken while the machine was short says so
+            print(line)
         print(f"(fastfib lab {experiment.name}{' --quick' if outcome.quick else ''}: {outcome.duration_s:.1f} s)")
     if args.json:
         files.write_document(args.json, outcome.document("fastfib " + " ".join(sys.argv[1:])))

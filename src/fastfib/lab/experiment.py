@@ -18,8 +18,10 @@ from typing import Any
 
 from fastfib import registry
 from fastfib.command import add_start_method, names, positive, split
+from fastfib.measure.machine import Lent, describe_over
 
-__all__ = ["START_METHOD", "Experiment", "Option", "ProgressFn", "Result", "available", "burn_kernels"]
+__all__ = ["START_METHOD", "Experiment", "Option", "ProgressFn", "Result", "available", "burn_kernels",
+           "machine_lines"]
 
 Result = dict[str, Any]  # what a run returns: JSON-ready, with a one-sentence "finding"
 ProgressFn = Callable[[str, int, int], None]  # (what, done, total)
@@ -117,3 +119,25 @@ def available(kernels: str) -> str:
 def burn_kernels(text: str) -> list[str]:
     """The burn kernels named in ``text`` (comma-separated); a UsageError for an unknown one."""
     return names(text, registry.burn_names(), "kernel")
+
+
+def machine_lines(result: Result) -> list[str]:
+    """What the machine lent during an experiment's paired figures (each one's ``machine``,
+    wherever it lies in the result), and those measured while it was short: a figure taken
+    then shows the machine, not the code."""
+    found: list[tuple[str, int, Lent]] = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            lent = Lent.from_dict(value.get("machine")) if isinstance(value.get("machine"), dict) else None
+            if lent is not None:
+                found.append((path or "a figure", lent.threads, lent))
+            for key, inner in value.items():
+                if key != "machine":
+                    walk(inner, f"{path} {key}".strip())
+        elif isinstance(value, list):
+            for index, inner in enumerate(value):
+                walk(inner, f"{path}[{index}]")
+
+    walk(result, "")
+    return describe_over(found, "the paired figures")

@@ -30,7 +30,7 @@ from typing import Any
 from fastfib import gil, registry, runners
 from fastfib.command import numbers
 from fastfib.lab.experiment import Experiment, Option, ProgressFn, available, burn_kernels
-from fastfib.measure import paired
+from fastfib.measure import machine, paired
 from fastfib.runners import executors
 from fastfib.tables import grid
 from fastfib.tasks import calibrate, oracle
@@ -154,7 +154,8 @@ def batching(kernel: str = "cython-nogil", work_us: float = 1.0, batch: int = BA
                 return batch_run.wall_s
 
             timed(pair)  # warm
-            found[name] = paired.measure(lambda: timed(alone), lambda: timed(pair), budget_s=budget_s).to_dict()
+            found[name] = paired.measure(lambda: timed(alone), lambda: timed(pair), budget_s=budget_s,
+                                         watch=machine.MachineWatch(2)).to_dict()
     return found
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from fastfib import environment, registry, runners, tasks
 from fastfib.command import UsageError, names, split
 from fastfib.lab.experiment import Experiment, Option, ProgressFn
-from fastfib.measure import paired
+from fastfib.measure import machine, paired
 from fastfib.tables import grid, times
 
 __all__ = ["EXPERIMENT", "INNER_KINDS", "parse_configurations", "run"]
@@ -151,7 +151,8 @@ def _measure(workload: _Workload, configs: Sequence[tuple[int, int]], task_count
                     walls.append(one_run(pool, outer, inner, usage))
                     return walls[-1]
 
-                ratio = paired.measure(lambda: one_run(single, 1, 1, baseline_usage), config_run, budget_s=budget_s)
+                ratio = paired.measure(lambda: one_run(single, 1, 1, baseline_usage), config_run, budget_s=budget_s,
+                                       watch=machine.MachineWatch(min(outer * inner, cores)))
             rows.append({
                 "inner_kind": workload.kind, "outer": outer, "inner": inner, "threads": outer * inner,
                 "oversubscribed": outer * inner > cores, "wall_s": statistics.median(walls),

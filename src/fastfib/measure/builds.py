@@ -32,13 +32,16 @@ from typing import Any
 
 from fastfib import gil, measure
 from fastfib.files import envelope
+from fastfib.measure.machine import Lent
 from fastfib.tables import grid, times
 
 __all__ = ["SCHEMA", "TOO_NOISY", "Build", "BuildsError", "format_text", "ratio_cell", "run", "spread"]
 
 SCHEMA = "fastfib.measure.builds"
 # Schema history: 1 -- {"schema", "schema_version", "meta", "builds": [...], "rows": [...]}.
-SCHEMA_VERSION = 1
+#                 2 -- each row holds "machine": the cores the machine lent its threads runs
+#                      (fastfib.measure.machine.Lent.to_dict); a version 1 row, without it, reads as before.
+SCHEMA_VERSION = 2
 TOO_NOISY = 0.20  # a ratio whose interquartile range / median over the rounds exceeds this is not quoted
 DEFAULT_KERNELS = ("python", "numpy", "cython-gil", "cython-nogil", "gmp")
 
@@ -212,11 +215,25 @@ def _row(kernel: str, index: int, walls: dict[tuple[str, int], list[dict[str, An
     good = [(w, f) for w, f in zip(mine, first, strict=True) if "error" not in w and "error" not in f]
     if not good:
         return {**row, "sequential": None, "vs_first": None, "speedup": None}
-    return {**row, "sequential": spread([w["sequential_s"] for w, _ in good]),
+    return {**row, "machine": good[-1][0].get("machine"),  # what the machine lent its threads runs, all rounds
+            "sequential": spread([w["sequential_s"] for w, _ in good]),
             "sequential_cpu_s": [w["sequential_cpu_s"] for w, _ in good],
             "vs_first": spread([w["sequential_cpu_s"] / f["sequential_cpu_s"] for w, f in good]),
             "vs_first_wall": spread([w["sequential_s"] / f["sequential_s"] for w, f in good]),
             "speedup": spread([w["sequential_s"] / w["threads_s"] for w, _ in good])}
+
+
+def _lent_cell(row: dict[str, Any]) -> str:
+    lent = Lent.from_dict(row.get("machine"))
+    return "-" if lent is None or lent.cores is None else f"{lent.cores:.2f}"
+
+
+def _speedup_cell(row: dict[str, Any]) -> str:
+    """The threads speedup, or that the machine was too short to tell (schema 1 rows have no machine)."""
+    lent = Lent.from_dict(row.get("machine"))
+    if lent is not None and lent.short(lent.threads):
+        return f"cannot tell ({ratio_cell(row['speedup'])}: the machine lent {lent.cores:.1f} cores)"
+    return ratio_cell(row["speedup"])
 
 
 def _ms(figure: dict[str, float] | None) -> str:
@@ -229,22 +246,24 @@ def format_text(document: dict[str, Any]) -> str:
     """The table, what its columns mean, and the answer in a few lines."""
     builds, rows, meta = document["builds"], document["rows"], document["meta"]
     first, workers = builds[0]["label"], meta["workers"]
-    header = ["kernel", "build", "n", "sequential wall ms", f"CPU vs {first}", f"threads x{workers} speedup"]
+    header = ["kernel", "build", "n", "sequential wall ms", f"CPU vs {first}", f"threads x{workers} speedup", "lent"]
     body = []
     for row in rows:
         if row["error"]:
             body.append([row["kernel"], builds[row["build"]]["label"], str(row["n"]), "-", "-",
-                         f"ERROR: {row['error']}"])
+                         f"ERROR: {row['error']}", "-"])
             continue
         body.append([row["kernel"], builds[row["build"]]["label"], str(row["n"]), _ms(row["sequential"]),
                      "1.00× (the reference)" if row["build"] == 0 else ratio_cell(row["vs_first"]),
-                     ratio_cell(row["speedup"])])
+                     _speedup_cell(row), _lent_cell(row)])
     lines = [grid(header, body, left=2), "",
              f"CPU vs {first} = sequential CPU time / {first}'s in the same round (> 1: slower; on a free-threaded "
              "build, its single-thread tax; CPU time, which a busy machine inflates less than wall time);",
              f"speedup = sequential time / the time of the same tasks on {workers} threads, same build, same round;",
              f"each figure: the median of {meta['rounds']} rounds (in brackets the middle half of them, q1-q3); "
-             f"too noisy = that range is wider than {TOO_NOISY:.0%} of the median.", ""]
+             f"too noisy = that range is wider than {TOO_NOISY:.0%} of the median;",
+             "lent = cores the machine lent the threads runs (a control spun on every CPU after each, the CPU other "
+             "processes took, the quota); under 1.5 of 2 a speedup cannot tell.", ""]
     lines += _answer(builds, rows)
     lines.append("")
     for index, build in enumerate(builds):
@@ -269,6 +288,6 @@ def _answer(builds: list[dict[str, Any]], rows: list[dict[str, Any]]) -> list[st
         cells = [f"{r['kernel']} {ratio_cell(r['vs_first'])}" for r in rows if r["build"] == index and not r["error"]]
         lines.append(f"sequential CPU time, {build['label']} vs {builds[0]['label']}: " + ", ".join(cells))
     for index, build in enumerate(builds):
-        cells = [f"{r['kernel']} {ratio_cell(r['speedup'])}" for r in rows if r["build"] == index and not r["error"]]
+        cells = [f"{r['kernel']} {_speedup_cell(r)}" for r in rows if r["build"] == index and not r["error"]]
         lines.append(f"threads speedup, {build['label']}: " + ", ".join(cells))
     return lines

@@ -55,8 +55,9 @@ class _Worker:
         sequential, threads = pair = self.measurements[kernel]
         for one in (pair[::-1] if threads_first else pair):
             one.repeat()
+        lent = threads.watch.reading().to_dict() if threads.watch is not None else None  # so far, this kernel
         return _failed(pair) or {"sequential_s": sequential.walls[-1], "sequential_cpu_s": sequential.cpus[-1],
-                                 "threads_s": threads.walls[-1]}
+                                 "threads_s": threads.walls[-1], "machine": lent}
 
     def close(self) -> None:
         self.threads.close()
