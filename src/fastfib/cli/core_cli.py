@@ -173,8 +173,11 @@ class InfoCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         from fastfib import environment, runners  # only for info
+        from fastfib.measure import machine
 
-        info: dict[str, Any] = {**environment.collect(), "unavailable_runners": runners.unavailable_runners()}
+        lent = machine.now(environment.usable_cores())  # what a control gets right now: about 0.1 s
+        info: dict[str, Any] = {**environment.collect(), "unavailable_runners": runners.unavailable_runners(),
+                                "cpu_quota": machine.cpu_quota(), "lent_now": lent.to_dict()}
         if args.json:
             print_json(info)
             return 0
@@ -186,6 +189,9 @@ class InfoCommand(Command):
             ("free-threaded build", "yes" if info["free_threaded_build"] else "no"),
             ("GIL enabled now", "yes" if info["gil_enabled"] else "no"),
             ("usable cores", f"{info['usable_cores']} (of {info['cpu_count']})"),
+            ("CPU quota", "none" if info["cpu_quota"] is None else f"{info['cpu_quota']:.2g} cores (cgroup)"),
+            ("lent now", lent.describe()
+             + (f": {lent.why()}" if lent.short(info["usable_cores"]) else "")),
             ("CPU", info["cpu_model"]),
             ("platform", info["platform"]),
             ("numpy", info["numpy_version"] or "not installed"),
