@@ -109,7 +109,7 @@ def test_the_summary_gives_every_speedup_with_its_interval_and_its_verdict():
         _entry("python", "processes", 2, [1.8, 1.82, 1.79, 1.85, 1.81, 1.8, 1.83, 1.84, 1.8, 1.82],
                pool_startup_s=0.03),
     ])
-    assert summary["schema"] == "fastfib.bench-summary" and summary["schema_version"] == 3
+    assert summary["schema"] == "fastfib.bench-summary" and summary["schema_version"] == 4
     verdicts = {(row["kernel"], row["runner"]): _summary.verdict(row) for row in summary["rows"]}
     assert verdicts == {("cython-nogil", "threads"): "scales", ("cython-gil", "threads"): "flat",
                         ("python", "threads"): "too noisy to tell", ("python", "processes"): "scales"}
