@@ -50,6 +50,7 @@ __all__ = [
 
 START_METHODS = ("fork", "forkserver", "spawn")
 GATE_TIMEOUT_S = 120.0  # a gate that waits longer than this has lost a worker
+TERMINATE_TIMEOUT_S = 5.0  # how long close(terminate=True) waits for a killed worker to be gone
 
 Args = Sequence[Any]
 
@@ -205,16 +206,29 @@ class Pool:
 
 
 def _terminate_workers(executor: cf.Executor) -> None:
-    """Kill a process pool's workers now (Ctrl-C): threads cannot be killed, processes can."""
-    if hasattr(executor, "terminate_workers"):  # 3.14+
+    """Kill a process pool's workers now (Ctrl-C) and return once they are gone and every future
+    they held has failed. Threads cannot be killed, processes can; other executors are left alone.
+
+    CPython 3.14's ``terminate_workers()`` is used where it exists: it also stops the pool from
+    starting a replacement worker while the others are killed. But it shuts the executor down
+    *without waiting* and forgets the executor's manager thread, so the ``shutdown(wait=True)`` that
+    follows returns at once, while the futures of the killed tasks still read "running" (the manager
+    thread fails them with ``BrokenProcessPool`` a moment later). Hence the manager thread and the
+    processes are taken before, and joined after, on every version alike.
+    """
+    manager = getattr(executor, "_executor_manager_thread", None)  # ProcessPoolExecutor internals
+    processes = dict(getattr(executor, "_processes", None) or {})
+    if hasattr(executor, "terminate_workers"):  # ProcessPoolExecutor, 3.14+
         executor.terminate_workers()
-        return
-    processes = dict(getattr(executor, "_processes", None) or {})  # ProcessPoolExecutor, < 3.14
+    else:
+        for process in processes.values():
+            if process.is_alive():
+                process.terminate()
+    # The manager thread sees the dead workers, fails their futures, joins them, and ends.
+    if isinstance(manager, threading.Thread) and manager is not threading.current_thread():
+        manager.join(TERMINATE_TIMEOUT_S)
     for process in processes.values():
-        if process.is_alive():
-            process.terminate()
-    for process in processes.values():
-        process.join(5)
+        process.join(TERMINATE_TIMEOUT_S)
 
 
 class Runner:
