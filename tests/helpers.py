@@ -1,12 +1,16 @@
-"""What several test modules share: the kernel lists, an oracle, a heartbeat thread."""
+"""What several test modules share: the kernel lists, an oracle, a heartbeat thread, the build tools."""
 
 from __future__ import annotations
 
 import glob
+import importlib.util
 import itertools
 import os
+import shlex
+import shutil
 import socket
 import subprocess
+import sysconfig
 import threading
 import time
 import uuid
@@ -21,6 +25,25 @@ from fastfib import gil
 
 KERNEL_NAMES = [k.name for k in fastfib.kernels()]
 BURN_KERNEL_NAMES = [k.name for k in fastfib.kernels() if k.burn is not None]
+
+
+def missing_build_tools() -> str | None:
+    """Why ``setup.py build_ext`` cannot run in this venv, or None where it can.
+
+    The tests that rebuild a copy of the checkout need what pyproject's
+    ``[build-system]`` names plus a C compiler. pip installs those build
+    requirements only into an isolated build environment, never into the venv,
+    and the ``test`` extra does not bring them: it is also what tests an
+    installed wheel, where no compiler is wanted. ``make test``'s venvs have them.
+    """
+    missing = [name for name in ("setuptools", "Cython") if importlib.util.find_spec(name) is None]
+    if missing:
+        return (f"needs {' and '.join(missing)} in this venv to build the extension "
+                "(pip install 'setuptools>=77' 'Cython>=3.1'; make test's venvs have them)")
+    compiler = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")[0]
+    if shutil.which(compiler) is None:
+        return f"needs a C compiler to build the extension ({compiler} not found; set CC=...)"
+    return None
 
 # The two sides of the GIL: a test whose assertion is what the GIL makes certain
 # (a heartbeat that cannot tick, a loop that loses no update) skips where the GIL

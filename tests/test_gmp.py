@@ -13,7 +13,7 @@ import pytest
 
 import fastfib
 from fastfib import pure, registry
-from helpers import Heartbeat
+from helpers import Heartbeat, missing_build_tools
 
 ROOT = Path(__file__).resolve().parents[1]
 gmp_built = pytest.mark.skipif("gmp" not in registry.KERNELS, reason=registry.UNAVAILABLE.get("gmp", ""))
@@ -85,6 +85,7 @@ def test_gmp_call_lets_other_python_threads_run():
 
 @pytest.mark.timeout(300)
 @pytest.mark.skipif(not (ROOT / "setup.py").exists(), reason="needs a source checkout (setup.py) to build")
+@pytest.mark.skipif(missing_build_tools() is not None, reason=str(missing_build_tools()))
 def test_builds_and_falls_back_without_gmp(tmp_path):
     """FASTFIB_GMP=0 builds without the gmp kernel; fastfib says why and auto still works."""
     for name in ("setup.py", "pyproject.toml", "README.md", "csrc", "src"):

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from fastfib import registry
-from helpers import Heartbeat, needs_gil, oracle
+from helpers import Heartbeat, missing_build_tools, needs_gil, oracle
 
 F = oracle(100)
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,6 +124,7 @@ def _copy_checkout(destination: Path) -> None:
 
 @pytest.mark.timeout(300)
 @pytest.mark.skipif(not (ROOT / "setup.py").is_file(), reason="needs the source checkout (setup.py)")
+@pytest.mark.skipif(missing_build_tools() is not None, reason=str(missing_build_tools()))
 def test_a_build_with_openmp_off_lists_the_kernel_as_unavailable(tmp_path):
     _copy_checkout(tmp_path)
     env = {**os.environ, "FASTFIB_OPENMP": "0", "FASTFIB_GMP": "0"}
