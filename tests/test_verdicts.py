@@ -119,6 +119,15 @@ def test_a_spread_of_one_value():
     assert (spread.median, spread.low, spread.high, spread.n) == (2.0, 2.0, 2.0, 1)
 
 
+def test_a_spread_around_zero_is_written_as_json():
+    # A machine control that got no core at all has median 0: no relative width, and no inf in JSON.
+    import json
+
+    document = Spread.of([0.0, 0.0, 0.0]).to_dict()
+    assert document["width"] is None
+    json.dumps(document, allow_nan=False)
+
+
 def _probed(ratios: list[float], busy: list[float]):
     from fastfib.measure.probe_result import ProbeResult, ScalePoint
 

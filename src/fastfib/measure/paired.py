@@ -119,7 +119,9 @@ class Spread:
         return f"{self.median:.2f}{unit} ({self.coverage:.0%} CI {self.low:.2f}-{self.high:.2f}{unit})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "width": self.width}
+        # A median of 0 (a machine control that got no core at all) has no relative width: JSON
+        # has no inf, so the document says null rather than failing to be written.
+        return {**asdict(self), "width": self.width if math.isfinite(self.width) else None}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Spread | None:
