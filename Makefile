@@ -18,7 +18,7 @@ BUILT := $(VENV)/.fastfib-built
 NUMBA := $(VENV)/.fastfib-numba
 DASK := $(VENV)/.fastfib-dask
 
-.PHONY: all install lint run test bench readme clean gmp browser build-identifiers wheels lab-readme test-313 test-ft builds builds-venvs
+.PHONY: all install lint run test bench readme clean gmp browser build-identifiers wheels lab-readme test-314 test-313 test-ft builds builds-venvs
 
 all: install
 
@@ -131,11 +131,13 @@ run: install
 	  exit $$status
 
 # The suite, then every benchmark once with timing off, so CI runs them too;
-# then the subinterpreter tests under CPython 3.13 (test-313) and the whole
-# suite again on a free-threaded CPython when one is found (test-ft).
+# then the whole suite again on CPython 3.14 when one is found (test-314), the
+# subinterpreter tests under CPython 3.13 with the backport (test-313), and the
+# whole suite on a free-threaded CPython when one is found (test-ft).
 test: install lint build-identifiers $(NUMBA) $(DASK) browser
 	$(BIN)/python -m pytest
 	$(BIN)/python -m pytest src/fastfib/benchmarks --benchmark-disable -q
+	@$(MAKE) --no-print-directory test-314
 	@$(MAKE) --no-print-directory test-313
 	@$(MAKE) --no-print-directory test-ft
 
@@ -157,14 +159,35 @@ $(DASK): $(BIN)/python
 	elif $(PIP) install --quiet "distributed>=2024.8" "bokeh>=3.1"; then touch $@; \
 	else echo "note: dask.distributed could not be installed: the dask runners' tests skip"; fi
 
-# Own-GIL subinterpreters need CPython 3.13+: a second venv on pyenv's 3.13.0
+# CPython 3.14 (the default GIL build): PYTHON_314=/path, else python3.14 on
+# PATH or in pyenv. The whole of tests/ runs there in its own venv (about 2.5
+# minutes on 2 cores): the interpreters runner on the standard library's
+# InterpreterPoolExecutor, ProcessPoolExecutor's 3.14 shutdown, forkserver as
+# the default start method. Where the interpreter's configured compiler is
+# missing (Debian's x86_64-linux-gnu-gcc, say), the extension builds with gcc.
+# None found: one line, and make goes on.
+PYTHON_314 ?= $(firstword $(shell command -v python3.14 2>/dev/null) \
+	$(filter-out %t/bin/python3.14,$(wildcard $(HOME)/.pyenv/versions/3.14*/bin/python3.14)))
+VENV314 ?= .venv314
+test-314:
+	@if [ -z "$(PYTHON_314)" ]; then \
+	  echo "note: no CPython 3.14 found (python3.14 on PATH or in pyenv; set PYTHON_314=...): skipping the 3.14 run"; \
+	elif [ ! -x "$(PYTHON_314)" ]; then \
+	  echo "PYTHON_314=$(PYTHON_314) is not an executable interpreter" >&2; exit 1; \
+	else \
+	  cc=$$("$(PYTHON_314)" -c 'import sysconfig; print((sysconfig.get_config_var("CC") or "cc").split()[0])'); \
+	  if [ -z "$${CC:-}" ] && ! command -v "$$cc" >/dev/null 2>&1; then export CC=gcc; fi; \
+	  $(MAKE) --no-print-directory install VENV=$(VENV314) PYTHON=$(PYTHON_314) EXTRAS=test,bench,interpreters && \
+	  $(VENV314)/bin/python -m pytest -q -p no:cacheprovider tests; \
+	fi
+
+# Own-GIL subinterpreters on CPython 3.13: a second venv on pyenv's 3.13.0
 # with the interpreters-pep-734 backport runs the tests that need them (and
 # `$(VENV313)/bin/fastfib scale -r sequential,threads,interpreters,processes`
-# works there). Skipped, with a message, where that interpreter is absent.
-# A CPython 3.14 (its own InterpreterPoolExecutor, no backport) is preferred where one is found.
-PYTHON313 ?= $(firstword $(shell command -v python3.14 2>/dev/null) \
-	$(filter-out %t/bin/python3.14,$(wildcard $(HOME)/.pyenv/versions/3.14*/bin/python3.14)) \
-	$(HOME)/.pyenv/versions/3.13.0/bin/python)
+# works there): the one run of the backport on a GIL build, beside test-314's
+# standard-library pool (about a minute). Skipped, with a message, where that
+# interpreter is absent.
+PYTHON313 ?= $(HOME)/.pyenv/versions/3.13.0/bin/python
 VENV313 ?= .venv313
 TESTS_313 ?= tests/test_subinterpreters.py tests/test_freethreading.py tests/test_runners.py
 test-313:
@@ -269,4 +292,4 @@ wheels: $(WHEEL_TOOLS) $(GMP_STAMP)
 	  $(BIN)/python tools/build_wheels.py $(WHEELS_ARGS)
 
 clean:
-	rm -rf build dist wheelhouse src/*.egg-info src/fastfib/_kernels.c src/fastfib/_gmp.c src/fastfib/_sampler.c src/fastfib/_prange.c src/fastfib/*.so $(VENV) $(VENV313) $(VENVFT) $(VENVGIL)
+	rm -rf build dist wheelhouse src/*.egg-info src/fastfib/_kernels.c src/fastfib/_gmp.c src/fastfib/_sampler.c src/fastfib/_prange.c src/fastfib/*.so $(VENV) $(VENV314) $(VENV313) $(VENVFT) $(VENVGIL)
