@@ -184,3 +184,21 @@ def test_the_machinery_knows_no_runner_and_no_runner_knows_the_registry():
     assert not bound(executors) & {"fastfib.runners", *RUNNER_MODULES}
     for module in (subinterpreters, dask_runners):
         assert "fastfib.runners.executors" in bound(module) and "fastfib.runners" not in bound(module)
+
+
+def test_no_runner_module_imports_the_kernels():
+    # Runners run tasks; what a task computes (the registry, the kernels, fastfib.tasks) is their
+    # callers' to know -- even inside a function body, as the interpreters runner once did.
+    import ast
+    import pathlib
+
+    kernel_layer = {"fastfib.registry", "fastfib.tasks", "fastfib.pure", "fastfib._kernels", "fastfib.measure"}
+    for path in pathlib.Path(runners.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+            else:
+                continue
+            assert not names & kernel_layer, f"{path.name}:{node.lineno} imports {sorted(names & kernel_layer)}"

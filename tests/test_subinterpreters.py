@@ -85,10 +85,9 @@ def test_results_in_order_errors_propagate_and_pool_cleaned_up(clean):
 @needs_pool
 def test_the_extension_loads_in_an_own_gil_subinterpreter(clean):
     # setup.py builds it with subinterpreters_compatible=own_gil and module state.
-    with runners.make_runner("interpreters").open(2) as pool:
-        missing = pool.unavailable_kernels
-        for name in ("cython-gil", "cython-nogil", "gmp"):
-            assert name not in missing, missing.get(name)
+    compiled = [name for name in ("cython-gil", "cython-nogil", "gmp") if name in registry.KERNELS]
+    with runners.make_runner("interpreters", preload=measure.PRELOAD).open(2) as pool:
+        assert measure.unavailable_on(pool, compiled) == {}
         kernels = [name for name in ("python", "cython-gil", "cython-nogil") if name in registry.KERNELS]
         batch = pool.run(tasks.burn_task, [(name, 20) for name in kernels])
     assert batch.results == [6765] * len(kernels)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import functools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from fastfib import pure, registry
 
-__all__ = ["PHI", "Calibration", "burn_task", "calibrate", "oracle", "task_cost"]
+__all__ = ["PHI", "Calibration", "burn_task", "calibrate", "oracle", "task_cost", "unavailable_kernels"]
 
 PHI = (1 + 5 ** 0.5) / 2  # burn(n) costs about PHI ** n calls
 
@@ -35,6 +35,30 @@ def burn_task(kernel: str, n: int) -> int:
     with no burn (gmp), exact F(n) at big n. Importable, so processes can run it."""
     chosen = registry.get(kernel)
     return (chosen.burn or chosen.fib)(n)
+
+
+def unavailable_kernels(kernels: Sequence[str]) -> dict[str, str]:
+    """Run on a worker: which of ``kernels`` cannot load there, each with one line saying why.
+
+    A worker in another interpreter (a subinterpreter, a process) loads kernels
+    of its own: numpy refuses an own-GIL subinterpreter, say. Lazily imported
+    kernels (numba's, numpy's) are loaded now to find out.
+    """
+    missing = {}
+    for name in kernels:
+        why = registry.probe(name)
+        if why:
+            missing[name] = _first_cause(why)
+    return missing
+
+
+def _first_cause(why: str) -> str:
+    """One line of a long import error (numpy's is a page): the line that names the cause."""
+    lines = [line.strip() for line in why.splitlines() if line.strip()]
+    for line in lines:
+        if "subinterpreter" in line:
+            return line.removeprefix("Original error was: ")
+    return lines[0] if lines else why
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,19 @@ package offers.
 from __future__ import annotations
 
 from fastfib.measure.instruments import Heartbeat, cpu_seconds, metadata
-from fastfib.measure.suite import NOISY_SPREAD, PRELOAD, Measurement, Progress, Row, measure_row, plan_steps, run_suite
+from fastfib.measure.suite import (
+    NOISY_SPREAD,
+    PRELOAD,
+    Measurement,
+    Progress,
+    Row,
+    measure_row,
+    plan_steps,
+    run_suite,
+    unavailable_on,
+)
 
 __all__ = [
     "NOISY_SPREAD", "PRELOAD", "Heartbeat", "Measurement", "Progress", "Row", "cpu_seconds", "measure_row",
-    "metadata", "plan_steps", "run_suite",
+    "metadata", "plan_steps", "run_suite", "unavailable_on",
 ]

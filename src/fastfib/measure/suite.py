@@ -14,9 +14,10 @@ from fastfib import environment, runners
 from fastfib.measure import amdahl, machine, paired
 from fastfib.measure.instruments import Heartbeat, cpu_seconds
 from fastfib.runners import executors
-from fastfib.tasks import Calibration, burn_task, calibrate, oracle
+from fastfib.tasks import Calibration, burn_task, calibrate, oracle, unavailable_kernels
 
-__all__ = ["NOISY_SPREAD", "PRELOAD", "Measurement", "Progress", "Row", "measure_row", "plan_steps", "run_suite"]
+__all__ = ["NOISY_SPREAD", "PRELOAD", "Measurement", "Progress", "Row", "measure_row", "plan_steps", "run_suite",
+           "unavailable_on"]
 
 NOISY_SPREAD = 0.10  # a row whose (max - min) / median wall exceeds this is flagged noisy
 PRELOAD = ("fastfib.tasks",)  # what every worker process imports before its first task: the task's module
@@ -63,7 +64,8 @@ class Measurement:
     repeats are skipped.
     """
 
-    def __init__(self, pool: executors.Pool, runner_name: str, calibration: Calibration, tasks: int) -> None:
+    def __init__(self, pool: executors.Pool, runner_name: str, calibration: Calibration, tasks: int,
+                 unavailable: str | None = None) -> None:
         self.pool = pool
         self.calibration = calibration
         kernel, n = calibration.kernel, calibration.n
@@ -71,9 +73,9 @@ class Measurement:
                           startup_s=pool.startup_s)
         self.expected = oracle(n)
         self.args = [(kernel, n)] * tasks
-        why = pool.unavailable_kernels.get(kernel)  # e.g. numpy in a subinterpreter
-        if why:  # reported in its row, and not counted as a failure of the run
-            self.result.error = f"{kernel} cannot load on {runner_name}: {why}"
+        if unavailable:  # why the kernel cannot load on these workers (numpy in a subinterpreter):
+            # reported in its row, and not counted as a failure of the run
+            self.result.error = f"{kernel} cannot load on {runner_name}: {unavailable}"
             self.result.extra["unavailable"] = True
         self.walls: list[float] = []
         self.cpus: list[float] = []
@@ -185,11 +187,20 @@ def measure_row(
 ) -> Row:
     """Run ``tasks`` tasks ``repeats`` times on ``pool`` and measure them (see
     :class:`Measurement` and the module notes)."""
-    measurement = Measurement(pool, runner_name, calibration, tasks)
+    measurement = Measurement(pool, runner_name, calibration, tasks,
+                              unavailable_on(pool, [calibration.kernel]).get(calibration.kernel))
     measurement.warm()
     for _ in range(repeats):
         measurement.repeat()
     return measurement.row(baseline_s=baseline_s, cores=cores, is_baseline=is_baseline)
+
+
+def unavailable_on(pool: executors.Pool, kernels: Sequence[str]) -> dict[str, str]:
+    """Which of ``kernels`` cannot load on ``pool``'s workers (kernel -> why), asked of one of them:
+    a worker in an interpreter of its own loads kernels of its own (an own-GIL subinterpreter
+    refuses numpy, say). The runners know nothing of kernels; this is where the question is put."""
+    missing: dict[str, str] = pool.run(unavailable_kernels, [(tuple(kernels),)], gate=False).results[0]
+    return missing
 
 
 # --- a whole plan ---------------------------------------------------------------------------
@@ -250,8 +261,10 @@ def run_suite(
                 opened[name, count] = stack.enter_context(runner.open(count))
         pools = [("sequential", stack.enter_context(runners.make_runner("sequential").open(1)))]
         pools += [(name, opened[name, count]) for name in parallel for count in workers]
+        missing = {id(pool): unavailable_on(pool, kernels) for _name, pool in pools}
         for kernel in kernels:
-            measurements = [Measurement(pool, name, calibrations[kernel], tasks) for name, pool in pools]
+            measurements = [Measurement(pool, name, calibrations[kernel], tasks, missing[id(pool)].get(kernel))
+                            for name, pool in pools]
             progress(f"{kernel}: warming every pool", done, total)
             for measurement in measurements:
                 measurement.warm()

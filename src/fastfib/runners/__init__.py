@@ -38,7 +38,7 @@ def make_runner(name: str, *, start_method: str = "forkserver", preload: Sequenc
     """The runner called ``name`` (one of :data:`RUNNER_NAMES`); ValueError otherwise, and
     :class:`fastfib.runners.executors.RunnerUnavailable` (a ValueError) for one that cannot run here.
 
-    ``preload``: modules every worker process imports before its first task;
+    ``preload``: modules every worker process or interpreter imports before its first task;
     ``dask``: how the dask runners find their cluster (None: a local cluster
     per pool, dashboard on, nothing announced).
     """
@@ -51,7 +51,7 @@ def make_runner(name: str, *, start_method: str = "forkserver", preload: Sequenc
     if name == "processes":
         return executors.ProcessRunner(start_method, preload)
     if name == "interpreters":
-        return subinterpreters.make()
+        return subinterpreters.make(preload)
     if name in dask_runners.DASK_RUNNERS:
         return dask_runners.make(name, dask, preload)
     raise ValueError(f"unknown runner {name!r}; valid runners: {', '.join(RUNNER_NAMES)}")

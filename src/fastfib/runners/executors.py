@@ -89,7 +89,6 @@ class Pool:
         self.workers = workers
         self.pids: list[int] = []  # process ids of worker processes (empty for threads)
         # What the runner tells the measurements about these workers:
-        self.unavailable_kernels: dict[str, str] = {}  # kernel -> why it cannot load on them
         self.backend: str | None = None  # which executor implementation, where the runner has a choice
         self.row_extra: dict[str, Any] = {}  # more facts for the ``extra`` of every row measured here
         started = time.perf_counter()

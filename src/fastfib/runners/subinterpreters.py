@@ -15,13 +15,14 @@ processes, but with no fork and no second address space. Tasks and results
 cross by pickle, so a task must be an importable function (``fastfib.tasks.
 burn_task``), never a lambda.
 
-Which kernels load there. A compiled module loads in an own-GIL subinterpreter
-only if it declares ``Py_MOD_PER_INTERPRETER_GIL_SUPPORTED``. fastfib's Cython
+What loads there. A compiled module loads in an own-GIL subinterpreter only
+if it declares ``Py_MOD_PER_INTERPRETER_GIL_SUPPORTED``. fastfib's Cython
 modules do (``subinterpreters_compatible=own_gil`` with module state, see
-setup.py); numpy does not, nor does numba, which needs it. A pool asks one
-worker which kernels it lacks when it opens (``Pool.unavailable_kernels``,
-name -> reason), and the measurement reports those kernels' rows as errors
-with the reason instead of failing the run.
+setup.py); numpy does not, nor does numba, which needs it. The runner knows
+nothing of kernels: its caller names, in ``preload``, the modules every
+interpreter imports as it starts (as for process workers), and asks the
+workers itself which of its kernels they cannot load
+(:func:`fastfib.tasks.unavailable_kernels`, as :mod:`fastfib.measure` does).
 
 The start gate. A ``threading.Barrier`` cannot cross interpreters: each
 worker would unpickle a barrier of its own. The gate is two cross-interpreter
@@ -32,11 +33,14 @@ sleeps 10 ms between polls, far too coarse for a start line.) The worst skew
 between the first and last worker released is thus about 0.1 ms plus thread
 wake-up, against microseconds for a barrier: negligible for tasks of
 milliseconds. The first gate round, in ``open``, is the warm-up: it completes
-only when all W interpreters exist and have imported fastfib.
+only when all W interpreters exist and have imported fastfib and the
+``preload`` modules.
 
 Start-up. Creating an interpreter and importing fastfib into it costs
 milliseconds per worker (threads: microseconds; processes: tens of
 milliseconds); ``Pool.startup_s`` holds it, apart from the timed work.
+The ``preload`` modules are imported by the executor's initializer, so inside
+the start-up too.
 
 Ctrl-C. A subinterpreter running a task cannot be interrupted or killed from
 outside; a pool closed with ``terminate`` waits for the running tasks.
@@ -45,11 +49,12 @@ outside; a pool closed with ``terminate`` waits for the running tasks.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import importlib
 import os
 import queue
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastfib.runners import executors
@@ -141,39 +146,27 @@ class QueueGate:
             self.release.put_nowait(0)
 
 
-# --- which kernels a worker interpreter can load ---------------------------------------------
-
-def _unavailable_kernels() -> dict[str, str]:
-    """Run inside a worker interpreter: the kernels the registry could not load there
-    (lazily imported ones, such as numba's, are loaded now to find out)."""
-    from fastfib import registry
-
-    missing = dict(registry.UNAVAILABLE)
-    for name in registry.LAZY:
-        why = registry.probe(name)
-        if why:
-            missing[name] = why
-    return missing
-
-
-def _short(why: str) -> str:
-    """One line of a long import error (numpy's is a page): the line that names the cause."""
-    lines = [line.strip() for line in why.splitlines() if line.strip()]
-    for line in lines:
-        if "subinterpreter" in line:
-            return line.removeprefix("Original error was: ")
-    return lines[0] if lines else why
+def _import_modules(modules: tuple[str, ...]) -> None:
+    """Every worker interpreter's initializer: import the caller's ``preload`` modules."""
+    for name in modules:
+        importlib.import_module(name)
 
 
 class InterpreterRunner(executors.Runner):
-    """An ``InterpreterPoolExecutor``: one interpreter and one GIL per worker, one process."""
+    """An ``InterpreterPoolExecutor``: one interpreter and one GIL per worker, one process.
 
-    def __init__(self) -> None:
+    ``preload`` names modules every worker interpreter imports as it starts,
+    before its first task (the task's own module, typically).
+    """
+
+    def __init__(self, preload: Sequence[str] = ()) -> None:
         if isinstance(_BACKEND, str):
             raise executors.RunnerUnavailable(f"runner {NAME!r} is unavailable here: {_BACKEND}")
         executor_class, self._create_queue, self.backend = _BACKEND
+        self.preload = tuple(preload)
         super().__init__(
-            NAME, lambda w: executor_class(w, thread_name_prefix="fastfib-interp"),
+            NAME, lambda w: executor_class(w, thread_name_prefix="fastfib-interp", initializer=_import_modules,
+                                           initargs=(self.preload,)),
             make_gate=self._make_gate,
             description="an InterpreterPoolExecutor: one subinterpreter and GIL per worker, one process",
         )
@@ -184,17 +177,10 @@ class InterpreterRunner(executors.Runner):
 
     def open(self, workers: int) -> executors.Pool:
         pool = super().open(workers)
-        try:
-            assert pool.executor is not None
-            missing = pool.executor.submit(_unavailable_kernels).result(executors.GATE_TIMEOUT_S)
-        except BaseException:
-            pool.close(terminate=True)
-            raise
-        pool.unavailable_kernels = {name: _short(why) for name, why in missing.items()}
         pool.backend = self.backend
         return pool
 
 
-def make() -> InterpreterRunner:
+def make(preload: Sequence[str] = ()) -> InterpreterRunner:
     """The runner; :class:`fastfib.runners.executors.RunnerUnavailable` (a ValueError) where there is none."""
-    return InterpreterRunner()
+    return InterpreterRunner(preload)
