@@ -160,10 +160,11 @@ $(DASK): $(BIN)/python
 	else echo "note: dask.distributed could not be installed: the dask runners' tests skip"; fi
 
 # CPython 3.14 (the default GIL build): PYTHON_314=/path, else python3.14 on
-# PATH or in pyenv. The whole of tests/ runs there in its own venv (about 2.5
-# minutes on 2 cores): the interpreters runner on the standard library's
-# InterpreterPoolExecutor, ProcessPoolExecutor's 3.14 shutdown, forkserver as
-# the default start method. Where the interpreter's configured compiler is
+# PATH or in pyenv. The whole of tests/ runs there in its own venv, with numba
+# and dask as in the main venv, so every kernel and every runner's Ctrl-C test
+# runs there too (about 3 minutes on 2 cores): the interpreters runner on the
+# standard library's InterpreterPoolExecutor, ProcessPoolExecutor's 3.14
+# shutdown, forkserver as the default start method. Where the interpreter's configured compiler is
 # missing (Debian's x86_64-linux-gnu-gcc, say), the extension builds with gcc.
 # None found: one line, and make goes on.
 PYTHON_314 ?= $(firstword $(shell command -v python3.14 2>/dev/null) \
@@ -177,7 +178,8 @@ test-314:
 	else \
 	  cc=$$("$(PYTHON_314)" -c 'import sysconfig; print((sysconfig.get_config_var("CC") or "cc").split()[0])'); \
 	  if [ -z "$${CC:-}" ] && ! command -v "$$cc" >/dev/null 2>&1; then export CC=gcc; fi; \
-	  $(MAKE) --no-print-directory install VENV=$(VENV314) PYTHON=$(PYTHON_314) EXTRAS=test,bench,interpreters && \
+	  $(MAKE) --no-print-directory install $(VENV314)/.fastfib-numba $(VENV314)/.fastfib-dask \
+	    VENV=$(VENV314) PYTHON=$(PYTHON_314) EXTRAS=test,bench,interpreters && \
 	  $(VENV314)/bin/python -m pytest -q -p no:cacheprovider tests; \
 	fi
 
