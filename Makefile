@@ -246,10 +246,13 @@ bench: install
 	$(BIN)/fastfib bench --benchmark-json=results/bench.json --fastfib-plot=results/bench.png $(BENCH_ARGS)
 
 # Rewrite the measured blocks of README.md (scale) and docs/ (crossover, interpreters
-# on 3.13, builds, dask, benchmarks, probe) from runs on this machine: several minutes; best on a quiet
-# machine. The builds block needs both 3.13 builds (builds-venvs); without them it stays.
+# on 3.14 -- else 3.13 --, builds, dask, benchmarks, probe) from runs on this machine: several minutes; best on a quiet
+# machine. The builds block needs both 3.13 builds (builds-venvs); without them it stays. 3.14's
+# venv (.venv314, where a 3.14 is found) joins both blocks.
 readme: install $(DASK)
 	@$(MAKE) --no-print-directory test-313
+	@if [ -x "$(PYTHON_314)" ]; then $(MAKE) --no-print-directory install VENV=$(VENV314) PYTHON=$(PYTHON_314) \
+	  EXTRAS=test,bench,interpreters; fi
 	-@$(MAKE) --no-print-directory builds-venvs
 	$(BIN)/python tools/update_readme.py
 
