@@ -40,10 +40,10 @@ Start-up. Creating an interpreter and importing fastfib into it costs
 milliseconds per worker (threads: microseconds; processes: tens of
 milliseconds); ``Pool.startup_s`` holds it, apart from the timed work.
 The ``preload`` modules are imported by the executor's initializer, so inside
-the start-up too. Measured here on CPython 3.14.10 (2 cores, 2 workers): about
-150 ms per interpreter -- creating one costs ~18 ms, but importing
-``concurrent.futures`` inside it ~70 ms more, and fastfib's task module as much
-again -- against ~30 ms on 3.13.0 with the backport.
+the start-up too. Measured here on CPython 3.14.10 (2 cores): a one-worker pool
+starts in ~150 ms, two in ~185 ms -- creating an interpreter costs ~18 ms, but
+importing ``concurrent.futures`` inside it ~70 ms more, and fastfib's task module
+as much again -- against ~76 ms and ~80 ms on 3.13.0 with the backport.
 
 Why a gate over the standard pool. The same executor without the gate (warmed
 by one no-op task per worker, the clock started at submission, as
