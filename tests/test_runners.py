@@ -115,8 +115,8 @@ def test_terminate_kills_busy_process_workers(method, clean):
     time.sleep(0.2)
     pool.close(terminate=True)  # what Ctrl-C does: no waiting for the 60 s tasks
     assert all(f.done() for f in busy)
-    for future in busy:
-        assert isinstance(future.exception(0), cf.process.BrokenProcessPool)
+    for future in busy:  # failed as its worker died (or, on a machine too busy to have started it, cancelled)
+        assert future.cancelled() or isinstance(future.exception(0), cf.process.BrokenProcessPool)
     for pid in pids:
         assert not _alive(pid)
 
