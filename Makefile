@@ -18,7 +18,7 @@ BUILT := $(VENV)/.fastfib-built
 NUMBA := $(VENV)/.fastfib-numba
 DASK := $(VENV)/.fastfib-dask
 
-.PHONY: all install lint run test bench readme clean gmp browser build-identifiers wheels lab-readme test-314 test-313 test-ft builds builds-venvs
+.PHONY: all install lint run test bench readme clean gmp browser build-identifiers wheels lab-readme venv-314 test-314 test-313 test-ft builds builds-venvs
 
 all: install
 
@@ -170,7 +170,8 @@ $(DASK): $(BIN)/python
 PYTHON_314 ?= $(firstword $(shell command -v python3.14 2>/dev/null) \
 	$(filter-out %t/bin/python3.14,$(wildcard $(HOME)/.pyenv/versions/3.14*/bin/python3.14)))
 VENV314 ?= .venv314
-test-314:
+# venv-314 only builds .venv314 (make readme uses it); test-314 also runs the suite there.
+venv-314 test-314:
 	@if [ -z "$(PYTHON_314)" ]; then \
 	  echo "note: no CPython 3.14 found (python3.14 on PATH or in pyenv; set PYTHON_314=...): skipping the 3.14 run"; \
 	elif [ ! -x "$(PYTHON_314)" ]; then \
@@ -180,7 +181,7 @@ test-314:
 	  if [ -z "$${CC:-}" ] && ! command -v "$$cc" >/dev/null 2>&1; then export CC=gcc; fi; \
 	  $(MAKE) --no-print-directory install $(VENV314)/.fastfib-numba $(VENV314)/.fastfib-dask \
 	    VENV=$(VENV314) PYTHON=$(PYTHON_314) EXTRAS=test,bench,interpreters && \
-	  $(VENV314)/bin/python -m pytest -q -p no:cacheprovider tests; \
+	  if [ "$@" = test-314 ]; then $(VENV314)/bin/python -m pytest -q -p no:cacheprovider tests; fi; \
 	fi
 
 # Own-GIL subinterpreters on CPython 3.13: a second venv on pyenv's 3.13.0
@@ -251,8 +252,7 @@ bench: install
 # venv (.venv314, where a 3.14 is found) joins both blocks.
 readme: install $(DASK)
 	@$(MAKE) --no-print-directory test-313
-	@if [ -x "$(PYTHON_314)" ]; then $(MAKE) --no-print-directory install VENV=$(VENV314) PYTHON=$(PYTHON_314) \
-	  EXTRAS=test,bench,interpreters; fi
+	@$(MAKE) --no-print-directory venv-314
 	-@$(MAKE) --no-print-directory builds-venvs
 	$(BIN)/python tools/update_readme.py
 
