@@ -152,6 +152,7 @@ def test_fastfib_trace_prints_strips_and_writes_its_file(tmp_path):
     document = json.loads(out.read_text())
     (configuration,) = document["configurations"]
     assert configuration["extra"]["kernel"] == "cython-nogil" and 0 <= configuration["overlap"] <= 1
+    assert all("waiting" in track and "waited_s" in track for track in configuration["tracks"])  # schema 2
     assert any(event["ph"] == "X" for event in document["traceEvents"])
     assert png.read_bytes().startswith(b"\x89PNG")
     page = tmp_path / "page.html"
