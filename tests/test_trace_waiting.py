@@ -21,26 +21,17 @@ import pytest
 from fastfib import environment, registry, runners, tasks
 from fastfib.measure import timeline
 from fastfib.report import ReportError, report_documents, timeline_plot
+from helpers import MS, ended_thread_id, needs_sampler, sampler_rows
 
-needs_sampler = pytest.mark.skipif(timeline.unavailable() is not None, reason=str(timeline.unavailable()))
 needs_schedstat = pytest.mark.skipif(
     not os.path.exists(f"/proc/self/task/{threading.get_native_id()}/schedstat"),
     reason="no /proc/self/task/*/schedstat (not Linux, or a kernel without CONFIG_SCHED_INFO)")
-MS = 1_000_000  # ns
 
-
-def _rows(*tracks: list[float]) -> list[tuple[int, ...]]:
-    """Sampler rows every 1 ms: each track given as its busy fraction per interval."""
-    rows, cpu = [(0, *([0] * len(tracks)))], [0] * len(tracks)
-    for step in range(len(tracks[0])):
-        cpu = [total + int(track[step] * MS) for total, track in zip(cpu, tracks, strict=True)]
-        rows.append(((step + 1) * MS, *cpu))
-    return rows
 
 
 # Thread a runs 2 ms, is runnable but not run for 4 ms (b has the CPU), runs 2 ms and ends; the
 # kernel adds its 4 ms wait to the run delay only when it gets the CPU back, at 7 ms.
-TAKEN = _rows([1, 1, 0, 0, 0, 0, 1, 1, 0, 0], [0, 0, 1, 1, 1, 1, 0, 0, 1, 1])
+TAKEN = sampler_rows([1, 1, 0, 0, 0, 0, 1, 1, 0, 0], [0, 0, 1, 1, 1, 1, 0, 0, 1, 1])
 TAKEN_WAITS = [(0, 0)] * 7 + [(4 * MS, 0)] * 4
 WATCHED = [("a", "thread", 1), ("b", "thread", 2)]
 
@@ -58,7 +49,7 @@ def test_a_wait_that_shows_late_is_drawn_where_it_happened():
 def test_a_wait_is_never_drawn_over_the_time_its_thread_was_on_a_cpu():
     # 3 ms of waiting shows in an interval where the thread ran all along: it goes back to the
     # three intervals before, past the one it ran in.
-    rows = _rows([0, 0, 0, 1, 1])
+    rows = sampler_rows([0, 0, 0, 1, 1])
     built = timeline.build("back", rows, [("a", "thread", 1)], 0.0, 0.005,
                            waits=[(0,)] * 5 + [(3 * MS,)])
     assert built.tracks[0].waiting == [[0.0, 3.0]] and built.tracks[0].slices == [[3.0, 5.0]]
@@ -117,13 +108,7 @@ def test_the_picture_draws_the_third_state(tmp_path):
 def test_the_sampler_reads_each_threads_run_delay_and_no_process_one():
     from fastfib._sampler import Sampler
 
-    done = threading.Thread(target=lambda: None)
-    done.start()
-    ended = done.native_id
-    done.join()  # returns before the OS thread is quite gone: wait until the kernel says so
-    deadline = time.monotonic() + 30
-    while os.path.exists(f"/proc/self/task/{ended}") and time.monotonic() < deadline:
-        time.sleep(0.001)
+    ended = ended_thread_id()
     sampler = Sampler([(threading.get_native_id(), False), (os.getpid(), True), (ended, False)], 0.001, 1.0)
     sampler.start()
     time.sleep(0.01)
