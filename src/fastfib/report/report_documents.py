@@ -185,7 +185,7 @@ def _lab(path: str, data: dict[str, Any], name: str) -> Run:
 
 
 def _probe(path: str, data: dict[str, Any]) -> Run:
-    _check_version(path, data, probing.SCHEMA, probing.SCHEMA_VERSION, "fastfib probe ... --json")
+    _check_version(path, data, probing.SCHEMA, probing.SCHEMA_VERSION, "fastfib probe ... --json", probing.READS)
     meta, result = _meta(path, data), data["result"]
     records = []
     for point in result["points"]:
