@@ -195,6 +195,7 @@ def _probe(path: str, data: dict[str, Any]) -> Run:
                         "speedup 95% low": figure.get("low"), "speedup 95% high": figure.get("high"),
                         "pairs": figure.get("pairs"), "too_noisy": figure.get("too_noisy"),
                         "parallelism": _number(figure.get("parallelism")),
+                        "lent": _object(figure.get("machine")).get("cores"),  # schema 2: the cores lent meanwhile
                         "startup_s": point.get("startup_s"), "handover_s": point.get("handover_s"),
                         "error": point.get("error")})
     rows = [measure.Row(result["label"], r["runner"], r["workers"], 0, 0, 0.0, speedup=r["speedup"],
