@@ -15,6 +15,22 @@
  * to date when read), unlike /proc/.../schedstat, which moves only at the
  * scheduler tick (4 ms at HZ=250).
  *
+ * Optionally, into a second buffer of the same number of rows (so the rows
+ * above keep their layout), each thread target's *run delay*: the second
+ * field of /proc/self/task/<tid>/schedstat, the ns it has spent runnable but
+ * waiting on a run queue for a CPU, in total since it started:
+ *
+ *     waits[i]   = run delay of target i, in ns, or -1 if it could not be read
+ *
+ * This tells a thread the machine did not run (another thread or process had
+ * its CPU: the run delay grows) from one that did not want to run (asleep,
+ * waiting for the GIL or a lock: it does not). The kernel adds a wait to the
+ * run delay when the thread arrives on a CPU, so a wait shows in the sample
+ * after it ended. Each thread's file is opened once, at start, and re-read
+ * (pread) every sample. A process target always reads -1: a process has no
+ * single run queue wait (summing its threads would mean listing them every
+ * sample), and its CPU clock read from outside is only tick-accurate anyway.
+ *
  * Linux only: elsewhere sampler_start returns ENOSYS.
  */
 #ifndef FASTFIB_SAMPLER_H
@@ -31,10 +47,12 @@ typedef struct {
 } sampler_target;
 
 /* Start sampling `count` targets every `period_ns` into `rows` (capacity rows of
- * count + 1 values; the buffer must outlive the sampler). Returns 0, or an errno
- * value and starts nothing. Sampling stops early when the buffer is full. */
+ * count + 1 values) and, unless `waits` is NULL, each target's run delay into
+ * `waits` (capacity rows of count values, row k taken with rows' row k); the
+ * buffers must outlive the sampler. Returns 0, or an errno value and starts
+ * nothing. Sampling stops early when the buffers are full. */
 int sampler_start(sampler **out, const sampler_target *targets, size_t count, int64_t period_ns,
-                  int64_t *rows, size_t capacity);
+                  int64_t *rows, int64_t *waits, size_t capacity);
 
 /* Stop, join and free the sampler; returns how many rows it wrote. `own_cpu_ns`
  * (if not NULL) receives the CPU time the sampler thread itself used. */

@@ -22,6 +22,7 @@ import pytest
 
 import fastfib
 from fastfib import gil
+from fastfib.measure import timeline
 
 KERNEL_NAMES = [k.name for k in fastfib.kernels()]
 BURN_KERNEL_NAMES = [k.name for k in fastfib.kernels() if k.burn is not None]
@@ -197,3 +198,30 @@ def port_is_free(host: str, port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(1.0)
         return probe.connect_ex((host, port)) != 0
+
+
+def ended_thread_id() -> int:
+    """The kernel thread id of a thread of this process that has ended, and is gone from /proc."""
+    done = threading.Thread(target=lambda: None)
+    done.start()
+    ended = done.native_id
+    done.join()  # returns before the OS thread is quite gone: wait until the kernel says so
+    deadline = time.monotonic() + 30
+    while os.path.exists(f"/proc/self/task/{ended}") and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert ended is not None
+    return ended
+
+
+needs_sampler = pytest.mark.skipif(timeline.unavailable() is not None, reason=str(timeline.unavailable()))
+MS = 1_000_000  # ns
+
+
+def sampler_rows(*tracks: list[float]) -> list[tuple[int, ...]]:
+    """Rows as the trace's sampler writes them, every 1 ms: each track given as its busy
+    fraction per interval."""
+    rows, cpu = [(0, *([0] * len(tracks)))], [0] * len(tracks)
+    for step in range(len(tracks[0])):
+        cpu = [total + int(track[step] * MS) for total, track in zip(cpu, tracks, strict=True)]
+        rows.append(((step + 1) * MS, *cpu))
+    return rows

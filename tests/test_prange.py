@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import fastfib
 from fastfib import registry
-from helpers import Heartbeat, missing_build_tools, needs_gil, oracle
+from helpers import KERNEL_NAMES, Heartbeat, missing_build_tools, needs_gil, oracle
 
 F = oracle(100)
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,6 +90,53 @@ def test_the_default_team_is_openmps_default_at_most_the_usable_cores(prange):
     with threadpool_limits(limits=1, user_api="openmp"):  # as a user limits scikit-learn's loops
         assert prange.max_threads() == 1 and prange._team_size() == 1
         assert prange._team_size(2) == 2  # an explicit num_threads wins
+
+
+# --- the public call: fastfib.burn_many / fib_many(..., num_threads=) ----------------------------------
+
+@needs_openmp
+@pytest.mark.parametrize("num_threads", [None, 1, 2, np.int64(3)])
+def test_the_public_batch_calls_pass_num_threads_to_the_team(monkeypatch, prange, num_threads):
+    ns = [25, 0, 1, 20, 10, 24, 3] * 2
+    assert fastfib.burn_many(ns, kernel="cython-prange", num_threads=num_threads) == [F[n] for n in ns]
+    assert fastfib.fib_many(range(94), kernel="cython-prange", num_threads=num_threads) == F[:94]
+    teams = []
+    real = prange.burn_many
+
+    def spy(items, num_threads=None):
+        teams.append(num_threads)
+        return real(items, num_threads)
+
+    monkeypatch.setattr(prange, "burn_many", spy)  # the registry looks the kernel's function up at each call
+    assert fastfib.burn_many([10], kernel="cython-prange", num_threads=num_threads) == [55]
+    assert teams == [num_threads]  # handed on as given: the kernel checks and defaults it
+
+
+@needs_openmp
+@pytest.mark.parametrize(("num_threads", "error"), [(0, ValueError), (1025, ValueError), (True, TypeError),
+                                                    (2.0, TypeError)])
+def test_the_public_batch_calls_check_num_threads_as_the_kernel_does(num_threads, error):
+    with pytest.raises(error, match="num_threads"):
+        fastfib.burn_many([10], kernel="cython-prange", num_threads=num_threads)
+    with pytest.raises(error, match="num_threads"):
+        fastfib.fib_many([10], kernel="cython-prange", num_threads=num_threads)
+
+
+@pytest.mark.parametrize("other", [name for name in KERNEL_NAMES if name != "cython-prange"])
+def test_num_threads_given_to_any_other_kernel_is_a_type_error_before_any_work(other):
+    checked = []
+
+    def items():  # the batch is not even looked at
+        checked.append(True)
+        yield 10
+
+    for call in (fastfib.burn_many, fastfib.fib_many):
+        if call is fastfib.burn_many and fastfib.registry.get(other).burn is None:
+            continue  # gmp has no burn: registry.burn_of says so in its own words
+        with pytest.raises(TypeError, match="only by kernel 'cython-prange'.*" + other):
+            call(items(), kernel=other, num_threads=2)
+        assert call([10], kernel=other, num_threads=None) == [55]  # None is the default, for every kernel
+    assert not checked
 
 
 @needs_openmp

@@ -157,7 +157,7 @@ def test_fastfib_probe_measures_and_writes_json(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "verdict:" in done.stdout and "advice:" in done.stdout and "95% CI" in done.stdout
     data = json.loads(out.read_text())
-    assert data["schema"] == "fastfib.probe" and data["schema_version"] == 1
+    assert data["schema"] == "fastfib.probe" and data["schema_version"] == 2
     assert data["result"]["verdict"] in ("released", "no GIL")
     assert data["meta"]["stmt"] == "time.sleep(0.002)" and data["meta"]["setup"] == ["import time"]
     assert (tmp_path / "probe.png").stat().st_size > 0

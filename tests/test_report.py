@@ -187,7 +187,7 @@ BAD = [
     ("list.json", [1, 2], "is not a fastfib document: JSON list"),
     ("foreign.json", {"name": "something else"}, "is not a fastfib document (no \"schema\" field)"),
     ("probe.json", {"schema": "fastfib.probe", "schema_version": 1}, "is malformed (no \"meta\" object)"),
-    ("probe-v9.json", {"schema": "fastfib.probe", "schema_version": 9}, "reads version 1 only"),
+    ("probe-v9.json", {"schema": "fastfib.probe", "schema_version": 9}, "reads versions 1, 2"),
     ("bench-plain.json", {"benchmarks": [], "machine_info": {}}, "pytest-benchmark JSON without fastfib's"),
     ("bench-odd.json", {"benchmarks": [], "fastfib": [1]}, "is malformed (its \"fastfib\" summary"),
     ("lab-new.json", {"schema": "fastfib.lab.race", "schema_version": 99, "meta": {"fastfib_version": "9.0"}},

@@ -4,7 +4,6 @@ trace document, and what the GIL makes certain about them. No test asserts a tim
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -14,32 +13,23 @@ import pytest
 
 from fastfib import environment, registry, runners, tasks
 from fastfib.measure import timeline
+from helpers import ended_thread_id, needs_sampler, sampler_rows
 
-needs_sampler = pytest.mark.skipif(timeline.unavailable() is not None, reason=str(timeline.unavailable()))
 needs_gil = pytest.mark.skipif(not environment.gil_enabled(), reason="needs the GIL")
 FASTFIB = [sys.executable, "-m", "fastfib"]
-MS = 1_000_000  # ns
 
-
-def _rows(*tracks: list[float]) -> list[tuple[int, ...]]:
-    """Sampler rows every 1 ms: each track given as its busy fraction per interval."""
-    rows, cpu = [(0, *([0] * len(tracks)))], [0] * len(tracks)
-    for step in range(len(tracks[0])):
-        cpu = [total + int(track[step] * MS) for total, track in zip(cpu, tracks, strict=True)]
-        rows.append(((step + 1) * MS, *cpu))
-    return rows
 
 
 def test_slices_overlap_and_parallelism_from_known_samples():
     taking_turns = [1, 1, 0, 0, 1, 1, 0, 0]
     other_turn = [0, 0, 1, 1, 0, 0, 1, 1]
     watched = [("a", "thread", 1), ("b", "thread", 2), ("idle", "thread", 3)]
-    built = timeline.build("turns", _rows(taking_turns, other_turn, [0] * 8), watched, 0.0, 0.008)
+    built = timeline.build("turns", sampler_rows(taking_turns, other_turn, [0] * 8), watched, 0.0, 0.008)
     assert [track.name for track in built.tracks] == ["a", "b"] and built.hidden_tracks == 1
     assert built.tracks[0].slices == [[0.0, 2.0], [4.0, 6.0]]
     assert built.tracks[1].slices == [[2.0, 4.0], [6.0, 8.0]]
     assert built.overlap == 0.0 and built.parallelism == pytest.approx(1.0)
-    together = timeline.build("together", _rows([1] * 8, [0.3, 1, 1, 1, 1, 1, 1, 0.4]), watched[:2], 0.0, 0.008)
+    together = timeline.build("together", sampler_rows([1] * 8, [0.3, 1, 1, 1, 1, 1, 1, 0.4]), watched[:2], 0.0, 0.008)
     assert together.overlap == pytest.approx(6 / 8)
     assert together.parallelism == pytest.approx((8 + 6.7) / 8)
     assert together.tracks[1].slices == [[1.0, 7.0]]
@@ -47,18 +37,18 @@ def test_slices_overlap_and_parallelism_from_known_samples():
 
 def test_a_process_clock_that_moves_at_the_tick_reads_as_busy_throughout():
     ticking = [0, 0, 0, 4] * 4  # a busy process read from outside: 4 ms of CPU every 4th sample
-    built = timeline.build("process", _rows(ticking), [("worker", "process", 9)], 0.0, 0.016)
+    built = timeline.build("process", sampler_rows(ticking), [("worker", "process", 9)], 0.0, 0.016)
     assert built.tracks[0].slices == [[0.0, 16.0]] and built.parallelism == pytest.approx(1.0)
 
 
 def test_only_the_batchs_window_counts():
-    built = timeline.build("window", _rows([1] * 10), [("a", "thread", 1)], 0.002, 0.006)
+    built = timeline.build("window", sampler_rows([1] * 10), [("a", "thread", 1)], 0.002, 0.006)
     assert built.wall_s == pytest.approx(0.004)
     assert built.tracks[0].slices == [[0.0, 4.0]] and built.parallelism == pytest.approx(1.0)
 
 
 def test_the_trace_document_is_chrome_trace_event_json():
-    built = timeline.build("turns", _rows([1, 1, 0, 0], [0, 0, 1, 1]), [("a", "thread", 1), ("b", "thread", 2)],
+    built = timeline.build("turns", sampler_rows([1, 1, 0, 0], [0, 0, 1, 1]), [("a", "thread", 1), ("b", "thread", 2)],
                            0.0, 0.004)
     document = json.loads(json.dumps(timeline.document([built], {"fastfib_version": "x"})))
     assert document["schema"] == timeline.SCHEMA and document["displayTimeUnit"] == "ms"
@@ -70,8 +60,8 @@ def test_the_trace_document_is_chrome_trace_event_json():
 
 
 def test_strips_draw_each_track():
-    built = timeline.build("turns", _rows([1, 1, 0, 0], [0, 0.3, 1, 1]), [("a", "thread", 1), ("b", "thread", 2)],
-                           0.0, 0.004)
+    built = timeline.build("turns", sampler_rows([1, 1, 0, 0], [0, 0.3, 1, 1]),
+                           [("a", "thread", 1), ("b", "thread", 2)], 0.0, 0.004)
     assert timeline.strips(built, width=4) == [("a", "██··"), ("b", "··██")]
 
 
@@ -95,13 +85,7 @@ def test_the_sampler_rejects_bad_settings_and_starts_once():
 
 @needs_sampler
 def test_a_thread_that_has_ended_reads_as_minus_one():
-    done = threading.Thread(target=lambda: None)
-    done.start()
-    ended = done.native_id
-    done.join()  # returns before the OS thread is quite gone: wait until the kernel says so
-    deadline = time.monotonic() + 30
-    while os.path.exists(f"/proc/self/task/{ended}") and time.monotonic() < deadline:
-        time.sleep(0.001)
+    ended = ended_thread_id()
     from fastfib._sampler import Sampler
 
     sampler = Sampler([(ended, False)], 0.001, 1.0)
@@ -152,6 +136,7 @@ def test_fastfib_trace_prints_strips_and_writes_its_file(tmp_path):
     document = json.loads(out.read_text())
     (configuration,) = document["configurations"]
     assert configuration["extra"]["kernel"] == "cython-nogil" and 0 <= configuration["overlap"] <= 1
+    assert all("waiting" in track and "waited_s" in track for track in configuration["tracks"])  # schema 2
     assert any(event["ph"] == "X" for event in document["traceEvents"])
     assert png.read_bytes().startswith(b"\x89PNG")
     page = tmp_path / "page.html"

@@ -28,6 +28,8 @@ __all__ = ["CancelToken", "Kernel", "__version__", "burn", "burn_many", "deadlin
 # auto takes the first of these whose range covers n: C in uint64 up to 93,
 # then GMP, then Python's own integers (always there, unbounded).
 _AUTO_ORDER = ("cython-gil", "gmp", "python")
+# The kernels whose batch splits across a team of threads of their own: they alone take num_threads=.
+_TEAM_KERNELS = ("cython-prange",)
 
 
 def kernels() -> list[Kernel]:
@@ -78,22 +80,40 @@ def burn(n: object, *, kernel: str, timeout: float | None = None, cancel: Cancel
         return work(n, cancel=token)
 
 
-def burn_many(ns: Iterable[object], *, kernel: str) -> list[int]:
+def burn_many(ns: Iterable[object], *, kernel: str, num_threads: object = None) -> list[int]:
     """[burn(n, kernel=kernel) for n in ns], in one call where the kernel has a batch
     (cython-gil, cython-nogil: one C call, the nogil one releasing the GIL once for
-    the whole batch); elsewhere a loop of single calls. Every n is checked first.
+    the whole batch; cython-prange: one C call whose items are split across an OpenMP
+    team); elsewhere a loop of single calls. Every n is checked first.
+
+    ``num_threads``: the OpenMP team, cython-prange only (an int from 1 to 1024; None:
+    OpenMP's default, at most the usable cores). Given to any other kernel it raises
+    TypeError, as an unexpected keyword does: they run on the calling thread.
 
     >>> burn_many([10, 20], kernel="cython-nogil")
     [55, 6765]
     """
     chosen = _registry.get(kernel)
-    return _each(_registry.burn_of(kernel), chosen.burn_many, ns, kernel, chosen.max_n)
+    return _each(_registry.burn_of(kernel), _team(chosen, num_threads, chosen.burn_many), ns, kernel, chosen.max_n)
 
 
-def fib_many(ns: Iterable[object], *, kernel: str = "python") -> list[int]:
-    """[fib(n, kernel=kernel) for n in ns], in one C call where the kernel has a batch."""
+def fib_many(ns: Iterable[object], *, kernel: str = "python", num_threads: object = None) -> list[int]:
+    """[fib(n, kernel=kernel) for n in ns], in one C call where the kernel has a batch;
+    ``num_threads`` as for :func:`burn_many` (cython-prange only)."""
     chosen = _registry.get(kernel)
-    return _each(chosen.fib, chosen.fib_many, ns, kernel, chosen.max_n)
+    return _each(chosen.fib, _team(chosen, num_threads, chosen.fib_many), ns, kernel, chosen.max_n)
+
+
+def _team(chosen: Kernel, num_threads: object, batch: Callable[..., list[int]] | None,
+          ) -> Callable[[object], list[int]] | None:
+    """The kernel's batch call with ``num_threads`` passed on, where the kernel takes a team;
+    TypeError, before any work, where it does not and one was given."""
+    if chosen.name in _TEAM_KERNELS and batch is not None:
+        return lambda ns: batch(ns, num_threads=num_threads)
+    if num_threads is not None:
+        raise TypeError(f"num_threads= is taken only by kernel {' or '.join(map(repr, _TEAM_KERNELS))} "
+                        f"(an OpenMP team within one call); kernel {chosen.name!r} runs on the calling thread")
+    return batch
 
 
 def _each(single: Callable[[object], int], batch: Callable[[object], list[int]] | None, ns: Iterable[object],

@@ -11,9 +11,10 @@ cdef extern from "sampler.h" nogil:
         int64_t id          # a kernel thread id of this process, or a process id
         int is_process      # 1: the process's CPU clock; 0: one thread's
 
-    # 0, or an errno value (nothing started); rows: capacity x (count + 1) int64
+    # 0, or an errno value (nothing started); rows: capacity x (count + 1) int64;
+    # waits (NULL: not read): capacity x count int64, each thread's run delay (ns runnable, no CPU)
     int sampler_start(sampler **out, const sampler_target *targets, size_t count, int64_t period_ns,
-                      int64_t *rows, size_t capacity)
+                      int64_t *rows, int64_t *waits, size_t capacity)
     size_t sampler_stop(sampler *s, int64_t *own_cpu_ns)  # joins and frees; rows written
 
 

@@ -3,9 +3,11 @@
 (csrc/sampler.c) and the machine control's spin (csrc/spin.c).
 
 A C thread reads the CPU clock of each watched thread or process about every
-millisecond. It never takes the GIL, so it neither waits for the threads it
-watches nor makes them wait. :mod:`fastfib.measure.timeline` turns its rows
-into on-CPU slices. Linux only: elsewhere ``Sampler.start`` raises OSError.
+millisecond, and each watched thread's run delay (ns runnable but waiting for a
+CPU, from /proc/self/task/<tid>/schedstat). It never takes the GIL, so it
+neither waits for the threads it watches nor makes them wait.
+:mod:`fastfib.measure.timeline` turns its rows into on-CPU slices and
+waiting-for-a-CPU slices. Linux only: elsewhere ``Sampler.start`` raises OSError.
 """
 
 import errno
@@ -24,6 +26,7 @@ cdef class Sampler:
     cdef c.sampler *handle
     cdef c.sampler_target *targets
     cdef int64_t *buffer  # capacity rows of count + 1 values
+    cdef int64_t *wait_buffer  # capacity rows of count values: each target's run delay
     cdef size_t count, capacity, written
     cdef int64_t period_ns
     cdef readonly int64_t own_cpu_ns  # CPU time the sampling thread itself used
@@ -38,7 +41,8 @@ cdef class Sampler:
         self.capacity = <size_t>(max_s / period_s) + 1
         self.targets = <c.sampler_target *>malloc(max(1, self.count) * sizeof(c.sampler_target))
         self.buffer = <int64_t *>malloc(self.capacity * (self.count + 1) * sizeof(int64_t))
-        if self.targets == NULL or self.buffer == NULL:
+        self.wait_buffer = <int64_t *>malloc(self.capacity * max(1, self.count) * sizeof(int64_t))
+        if self.targets == NULL or self.buffer == NULL or self.wait_buffer == NULL:
             raise MemoryError()
         for index, (target_id, is_process) in enumerate(targets):
             self.targets[index].id = target_id
@@ -49,7 +53,7 @@ cdef class Sampler:
         if self.started:
             raise RuntimeError("a Sampler starts once")
         status = c.sampler_start(&self.handle, self.targets, self.count, self.period_ns, self.buffer,
-                                 self.capacity)
+                                 self.wait_buffer, self.capacity)
         if status != 0:
             raise OSError(status, f"the CPU-time sampler cannot start: {os.strerror(status)}"
                           + (" (it needs Linux)" if status == errno.ENOSYS else ""))
@@ -67,6 +71,13 @@ cdef class Sampler:
         width = self.count + 1
         return [tuple(self.buffer[row * width + i] for i in range(width)) for row in range(self.written)]
 
+    def waits(self):
+        """[(run delay ns of target 0, ...), ...], one per row of ``rows()``: the ns each thread
+        has waited, runnable, for a CPU; -1 for a process target or where it could not be read.
+        The kernel adds a wait when the thread gets its CPU: it shows in the row after it ended."""
+        count = self.count
+        return [tuple(self.wait_buffer[row * count + i] for i in range(count)) for row in range(self.written)]
+
     @property
     def full(self):
         """Whether sampling stopped because the buffer (``max_s``) ran out."""
@@ -76,6 +87,7 @@ cdef class Sampler:
         if self.handle != NULL:
             c.sampler_stop(self.handle, NULL)
         free(self.buffer)
+        free(self.wait_buffer)
         free(self.targets)
 
 

@@ -170,7 +170,9 @@ class ProbeCommand(Command):
 
             files.write_document(args.timeline, timeline.document(traced, result.meta))
             print("\ntimelines (one more, untimed run each): " + "; ".join(
-                f"{one.label}: overlap {one.overlap:.2f}, parallelism {one.parallelism:.2f}" for one in traced)
+                f"{one.label}: overlap {one.overlap:.2f}, parallelism {one.parallelism:.2f}"
+                + ("" if one.waited_s is None else f", waited for a CPU {1000 * one.waited_s:.1f} ms")
+                for one in traced)
                 + f"\nwrote {args.timeline}")
         return 0
 

@@ -219,10 +219,11 @@ class ScaleCommand(Command):
             from fastfib.tables import grid
 
             print("\ntimelines (one more, untimed run of each configuration, sampled at 1 kHz):")
-            print(grid(["configuration", "wall ms", "parallelism", "overlap"],
-                       [[one.label, f"{1000 * one.wall_s:.1f}", f"{one.parallelism:.2f}", f"{one.overlap:.2f}"]
-                        for one in traced], left=1))
-            print("overlap = share of the wall with two or more threads (or worker processes) on a CPU")
+            print(grid(["configuration", "wall ms", "parallelism", "overlap", "waited for a CPU ms"],
+                       [[one.label, f"{1000 * one.wall_s:.1f}", f"{one.parallelism:.2f}", f"{one.overlap:.2f}",
+                         "-" if one.waited_s is None else f"{1000 * one.waited_s:.1f}"] for one in traced], left=1))
+            print("overlap = share of the wall with two or more threads (or worker processes) on a CPU; waited "
+                  "for a CPU = the threads' time runnable but not run (the machine ran something else)")
         for path in (args.json, args.plot, args.timeline):
             if path:
                 print(f"wrote {path}")

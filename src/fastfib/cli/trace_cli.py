@@ -43,6 +43,7 @@ def format_timeline(timeline: Any, width: int = 60) -> str:
     lines.append(f"  {''.ljust(name_width)}  0 ms{f'{1000 * timeline.wall_s:.0f} ms'.rjust(width - 4)}")
     if timeline.hidden_tracks:
         lines.append(f"  ({timeline.hidden_tracks} idle thread(s) not shown)")
+    lines += _waited_lines(timeline)
     if cost:
         lines.append(f"  sampler: {timeline.samples} samples every {1000 * timeline.period_s:.2f} ms, its own CPU "
                      f"{1000 * timeline.sampler_cpu_s:.1f} ms; traced runs took {cost['slowdown']:.2f}x the "
@@ -50,6 +51,16 @@ def format_timeline(timeline: Any, width: int = 60) -> str:
     if timeline.truncated:
         lines.append("  the sampler's buffer ran out before the batch ended: the timeline stops early")
     return "\n".join(lines)
+
+
+def _waited_lines(timeline: Any) -> list[str]:
+    """Each thread's time runnable but waiting for a CPU (its run delay): a line, or none
+    where no thread's could be read (worker processes only; a kernel without schedstat)."""
+    read = [track for track in timeline.tracks if track.waited_s is not None]
+    if not read:
+        return []
+    waited = [f"{track.name} {1000 * track.waited_s:.1f} ms" for track in read if track.waited_s >= 0.00005]
+    return [f"  waited for a CPU (░: runnable, but the machine ran something else): {', '.join(waited) or 'none'}"]
 
 
 class TraceCommand(Command):
@@ -60,7 +71,9 @@ class TraceCommand(Command):
         "takes the GIL, so it does not contend with the threads it watches -- reads every thread's\n"
         "CPU clock about every millisecond. A thread that gained at least half an interval in CPU\n"
         "time was on a CPU then. GIL-holding threads take turns (cython-gil: a whole call each;\n"
-        "pure Python: slices of about the 5 ms switch interval); nogil threads overlap. Printed per\n"
+        "pure Python: slices of about the 5 ms switch interval); nogil threads overlap. A thread off a\n"
+        "CPU is either asleep (waiting for the GIL, a lock, I/O: blank) or runnable but waiting for a\n"
+        "CPU the machine gave to something else (its run delay in /proc schedstat grows: ░). Printed per\n"
         "kernel: one strip per thread, parallelism (CPU / wall) and the overlap fraction (the share\n"
         "of the wall with two or more threads on a CPU), and what sampling cost (traced runs paired\n"
         "with untraced ones). -o writes Chrome trace-event JSON: open it in ui.perfetto.dev or\n"
@@ -74,7 +87,8 @@ class TraceCommand(Command):
         "  fastfib trace -k python -r threads,processes -w 4\n"
         "  fastfib trace --json | jq '.configurations[] | {label, overlap}'\n"
         "\n"
-        "strips: █ on a CPU for most of the cell, ▌ for part of it, · off it. Resolution: the\n"
+        "strips: █ on a CPU for most of the cell, ▌ for part of it, ░ runnable but waiting for a CPU,\n"
+        "· not running (asleep: waiting for the GIL, a lock, I/O). Resolution: the\n"
         "sampling period (--period-ms, default 1): slices shorter than that blur together.\n"
         "Also: `fastfib scale --timeline FILE` traces every configuration of a scale run."
     )
@@ -160,7 +174,8 @@ class TraceCommand(Command):
             print_json(document)
             return 0
         print("\n\n".join(format_timeline(traced, args.width) for traced in found))
-        print(f"\nstrips: █ on a CPU for most of the cell, ▌ part of it, · off it; one cell = wall / {args.width}. "
+        print(f"\nstrips: █ on a CPU for most of the cell, ▌ part of it, ░ runnable but waiting for a CPU, · not "
+              f"running (asleep: the GIL, a lock, I/O); one cell = wall / {args.width}. "
               f"overlap = share of the wall with two or more threads on a CPU; parallelism = CPU / wall.")
         if args.output:
             print(f"trace: {args.output} (open in https://ui.perfetto.dev or chrome://tracing; "

@@ -46,7 +46,7 @@ from typing import Any, TypeVar
 from fastfib.measure.instruments import cpu_seconds
 from fastfib.measure.paired import SCALES_AT, Spread
 
-__all__ = ["Lent", "MachineWatch", "cpu_quota", "describe_over", "now", "short_of"]
+__all__ = ["Lent", "MachineWatch", "cpu_quota", "describe_over", "now", "quota_of", "short_of"]
 
 OTHERS_AT = 0.3  # other processes took this many cores or more: they, not the host, took what was missing
 WINDOW_S = 0.002  # one control run, alone
@@ -58,16 +58,17 @@ T = TypeVar("T")
 def _cgroup_v2_quota(root: Path, relative: str) -> float | None:
     """The smallest ``cpu.max`` quota from the process's cgroup up to the root, in cores."""
     found: float | None = None
+    root = root.resolve()  # as the path below: a root reached through a link is still the root
     path = (root / relative.lstrip("/")).resolve()
     for folder in [path, *path.parents]:
-        if not str(folder).startswith(str(root)):
+        if folder != root and root not in folder.parents:
             break
         try:
             quota, period = (folder / "cpu.max").read_text().split()[:2]
-        except (OSError, ValueError):
+            cores = None if quota == "max" or float(period) <= 0 else float(quota) / float(period)
+        except (OSError, ValueError):  # no file here, or not "QUOTA PERIOD": no quota read
             continue
-        if quota != "max" and float(period) > 0:
-            cores = float(quota) / float(period)
+        if cores is not None:
             found = cores if found is None else min(found, cores)
     return found
 
@@ -94,18 +95,27 @@ def cpu_quota(root: str = "/sys/fs/cgroup") -> float | None:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:
         return None
-    base = Path(root)
+    return quota_of(lines, Path(root))
+
+
+def quota_of(lines: Sequence[str], root: Path) -> float | None:
+    """The CPU quota in cores of the cgroup that ``lines`` (as ``/proc/<pid>/cgroup`` gives them)
+    name, under the cgroup file system mounted at ``root``; None where there is none.
+
+    >>> quota_of(["0::/"], Path("/nonexistent")) is None
+    True
+    """
     entries = [line.split(":", 2) for line in lines if line.count(":") >= 2]
     for number, controllers, relative in entries:
         if number == "0" and controllers == "":  # cgroup v2
-            for mount in (base, base / "unified"):
+            for mount in (root, root / "unified"):
                 for path in dict.fromkeys((relative, "/")):  # in a namespaced container the path is its root
                     found = _cgroup_v2_quota(mount, path)
                     if found is not None:
                         return found
     for _number, controllers, relative in entries:
         if "cpu" in controllers.split(","):
-            return _cgroup_v1_quota(base, relative)
+            return _cgroup_v1_quota(root, relative)
     return None
 
 

@@ -47,7 +47,10 @@ from fastfib.runners import executors
 __all__ = ["SCHEMA", "SCHEMA_VERSION", "ProbeError", "ProbeResult", "Spec", "probe", "probe_spec", "run_spec"]
 
 # `fastfib probe --json`: {"schema", "schema_version", "meta", "result": ProbeResult.to_json()}
-SCHEMA, SCHEMA_VERSION = "fastfib.probe", 1
+# History: 1 -- as above; 2 -- each parallel point's "speedup" holds "machine", the cores the machine
+# lent meanwhile (fastfib.measure.machine.Lent.to_dict); version 1 files still read (READS).
+SCHEMA, SCHEMA_VERSION = "fastfib.probe", 2
+READS = (1,)  # older versions the report still reads
 
 RELEASED_AT = 0.8  # released fraction from which a call counts as releasing the GIL
 

@@ -9,6 +9,14 @@ intervals make its on-CPU slices. Threads that hold the GIL in turn show as
 alternating slices of about the switch interval (5 ms); threads that released
 it overlap.
 
+A thread off a CPU is in one of two states, and the sampler tells them apart.
+It also reads each thread's *run delay* (``/proc/self/task/<tid>/schedstat``:
+ns runnable but waiting on a run queue): a thread waiting for the GIL or a
+lock sleeps, so its run delay stands still (*not running*: it did not want a
+CPU); a thread the machine did not run -- another thread or process had its
+CPU -- is runnable, and its run delay grows (*waiting for a CPU*). Stretches of
+the latter make a thread's waiting slices, drawn beside its on-CPU slices.
+
 From the samples come, for the batch's wall time alone:
 
 * ``overlap``: the share of the wall during which two or more tracks were on
@@ -21,7 +29,10 @@ is recorded), so slices shorter than a period blur into their neighbours. A
 thread's CPU clock is exact when read, unlike ``/proc/<pid>/task/<tid>/schedstat``,
 which moves only at the scheduler tick (4 ms here). A worker *process* can only
 be read from outside as a whole, and that clock moves at the tick too: process
-tracks have a resolution of about 4 ms. Cost: the sampler wakes
+tracks have a resolution of about 4 ms. The run delay in that same file, on
+the other hand, is exact but late: the kernel adds a wait when it ends (the
+thread gets a CPU), so waits are attributed back to the intervals just before;
+a process has none (its tracks are never drawn waiting). Cost: the sampler wakes
 once a period, on one of the machine's cores; ``fastfib trace`` measures how
 much it slows the traced run (paired with untraced runs) and records the
 sampler's own CPU time.
@@ -29,8 +40,8 @@ sampler's own CPU time.
 A timeline's document (:func:`document`) is Chrome trace-event JSON: it opens
 in Perfetto (ui.perfetto.dev) and ``chrome://tracing``, one process track per
 configuration, one thread track per watched thread, one slice per stretch on
-a CPU; its ``configurations`` hold the same slices and figures for
-``fastfib report`` and for scripts. Linux only.
+a CPU and one per stretch waiting for a CPU; its ``configurations`` hold the
+same slices and figures for ``fastfib report`` and for scripts. Linux only.
 """
 
 from __future__ import annotations
@@ -46,10 +57,18 @@ from typing import Any
 from fastfib.files import envelope
 from fastfib.runners import executors
 
-__all__ = ["BUSY", "PERIOD_S", "SCHEMA", "SCHEMA_VERSION", "Timeline", "Track", "build", "chrome_events", "cost",
-           "document", "record", "strips", "unavailable"]
+__all__ = ["BUSY", "PERIOD_S", "READS", "SCHEMA", "SCHEMA_VERSION", "Timeline", "Track", "build", "chrome_events",
+           "cost", "document", "record", "strips", "unavailable"]
 
-SCHEMA, SCHEMA_VERSION = "fastfib.trace", 1
+# Schema history (bump SCHEMA_VERSION on any change a reader would notice):
+#   1 -- {"schema", "schema_version", "meta", "configurations": [Timeline.to_dict()], "displayTimeUnit",
+#        "traceEvents"}; each track: name, kind, id, cpu_s, slices ([start_ms, end_ms] on a CPU).
+#   2 -- each track also has "waiting" ([start_ms, end_ms] runnable but waiting for a CPU, from the
+#        run delay in schedstat) and "waited_s" (the run delay gained during the batch; null where it
+#        was not read: a worker process, a version-1 file, a kernel without schedstat); traceEvents gain
+#        "waiting for a CPU" slices. Version 1 files still read (READS): no waiting, waited_s null.
+SCHEMA, SCHEMA_VERSION = "fastfib.trace", 2
+READS = (1, 2)  # the schema versions Timeline.from_dict (and so fastfib report) reads
 PERIOD_S = 0.001  # the sampler's period: about 1 kHz
 BUSY = 0.5  # a track is on a CPU in an interval where it gained at least half of it in CPU time
 PROCESS_RESOLUTION_S = 0.004  # a process's clock read from outside moves at the scheduler tick (HZ=250 here)
@@ -64,11 +83,17 @@ class Track:
     kind: str  # "thread" or "process"
     id: int  # kernel thread id or process id
     cpu_s: float = 0.0  # CPU time gained during the batch
-    slices: list[list[float]] = field(default_factory=list)  # [start_ms, end_ms] from the batch's start
+    slices: list[list[float]] = field(default_factory=list)  # [start_ms, end_ms] on a CPU, from the batch's start
+    waiting: list[list[float]] = field(default_factory=list)  # [start_ms, end_ms] runnable, waiting for a CPU
+    waited_s: float | None = None  # run delay gained during the batch; None: not read (a process, no schedstat)
 
     @property
     def on_cpu_ms(self) -> float:
         return sum(end - start for start, end in self.slices)
+
+    @property
+    def waiting_ms(self) -> float:
+        return sum(end - start for start, end in self.waiting)
 
 
 @dataclass
@@ -86,6 +111,12 @@ class Timeline:
     hidden_tracks: int = 0  # watched threads that never ran during the batch (not drawn)
     truncated: bool = False  # the sampler's buffer ran out before the batch ended
     extra: dict[str, Any] = field(default_factory=dict)  # kernel, runner, workers, tasks, ... and cost
+
+    @property
+    def waited_s(self) -> float | None:
+        """The time the tracks spent runnable but waiting for a CPU, together; None where none was read."""
+        read = [track.waited_s for track in self.tracks if track.waited_s is not None]
+        return sum(read) if read else None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,7 +175,7 @@ def record(pool: executors.Pool, fn: Callable[..., Any], arglist: Iterable[Seque
            period_s: float = PERIOD_S) -> tuple[executors.Batch, Timeline]:
     """Run ``fn`` over ``arglist`` on ``pool`` once, sampled; the batch and its timeline."""
     batch, sampler, watched = _sampled_run(pool, fn, arglist, period_s)
-    timeline = build(label, sampler.rows(), watched, batch.started, batch.finished,
+    timeline = build(label, sampler.rows(), watched, batch.started, batch.finished, waits=sampler.waits(),
                      sampler_cpu_s=sampler.own_cpu_ns / 1e9, truncated=sampler.full)
     return batch, timeline
 
@@ -179,14 +210,58 @@ def _fractions(rows: Sequence[Sequence[int]], column: int, span: int) -> list[fl
     return found
 
 
+def _waiting(rows: Sequence[Sequence[int]], waits: Sequence[Sequence[int]], index: int) -> list[float] | None:
+    """Per interval between consecutive rows: the ns track ``index`` spent runnable but
+    waiting for a CPU; None where its run delay was never read (a process; no schedstat).
+
+    The kernel adds a wait to the run delay only when the thread *arrives* on a CPU, so a
+    wait shows as a jump at the first sample after it ended, however long it lasted. Each
+    jump is therefore attributed to the interval it shows in and then to the ones just
+    before, backwards, each taking at most the part of it the thread was not on a CPU (a
+    thread cannot run and wait at once). A wait still going on at the last sample is not
+    seen at all: it is added only when the thread next gets a CPU."""
+    column = [row[index] for row in waits]
+    if all(value < 0 for value in column):
+        return None
+    found = [0.0] * (len(rows) - 1)
+    for step in range(len(found)):
+        a, b = column[step], column[step + 1]
+        jump: float = b - a if a >= 0 and b >= 0 else 0  # ns of waits that ended in this interval
+        back = step
+        while jump > 0 and back >= 0:
+            before, after = rows[back], rows[back + 1]
+            a_cpu, b_cpu = before[1 + index], after[1 + index]
+            on_cpu = b_cpu - a_cpu if a_cpu >= 0 and b_cpu >= 0 else 0
+            taken = min(jump, max(0.0, after[0] - before[0] - on_cpu - found[back]))
+            found[back] += taken
+            jump -= taken
+            back -= 1
+    return found
+
+
+def _mark(into: list[list[float]], since: list[float | None], index: int, now: bool, at_ms: float) -> None:
+    """One track's state at ``at_ms``: a slice of it opens where the state begins (``since``
+    remembers where) and is added to ``into`` where it ends."""
+    if now and since[index] is None:
+        since[index] = at_ms
+    elif not now and (began := since[index]) is not None:
+        into.append([round(began, 3), round(at_ms, 3)])
+        since[index] = None
+
+
 def build(label: str, rows: Sequence[Sequence[int]], watched: Sequence[tuple[str, str, int]], started: float,
-          finished: float, *, sampler_cpu_s: float = 0.0, truncated: bool = False) -> Timeline:
+          finished: float, *, waits: Sequence[Sequence[int]] | None = None, sampler_cpu_s: float = 0.0,
+          truncated: bool = False) -> Timeline:
     """A timeline from the sampler's rows (monotonic ns, then each track's CPU ns), for the
     window ``started``..``finished`` (``time.perf_counter()`` seconds: the same clock on Linux).
 
     A worker process's clock, read from outside it, moves only at the scheduler tick
     (``PROCESS_RESOLUTION_S``), so a process track is on a CPU where it gained at least
-    ``BUSY`` of the interval over a tick's worth of samples around it."""
+    ``BUSY`` of the interval over a tick's worth of samples around it.
+
+    ``waits`` (the sampler's run delays, one row per row of ``rows``; None: not read) give
+    each thread's waiting slices: where it spent at least ``BUSY`` of an interval runnable
+    but waiting for a CPU (see :func:`_waiting`)."""
     start_ns, end_ns = int(started * 1e9), int(finished * 1e9)
     wall_ns = max(1, end_ns - start_ns)
     periods = [b[0] - a[0] for a, b in zip(rows, rows[1:], strict=False)]
@@ -194,6 +269,9 @@ def build(label: str, rows: Sequence[Sequence[int]], watched: Sequence[tuple[str
     tick = max(1, round(PROCESS_RESOLUTION_S * 1e9 / period_ns)) if period_ns else 1
     tracks = [Track(name, kind, ident) for name, kind, ident in watched]
     busy = [_fractions(rows, 1 + index, tick if track.kind == "process" else 1) for index, track in enumerate(tracks)]
+    waited = [_waiting(rows, waits, index) if waits else None for index in range(len(tracks))]
+    waited_ns = [0.0 if found is not None else None for found in waited]
+    waiting_since: list[float | None] = [None] * len(tracks)  # where each track's current wait began (ms)
     overlap_ns = 0  # time with two or more tracks on a CPU
     cpu_ns = [0.0] * len(tracks)
     open_at: list[float | None] = [None] * len(tracks)  # where each track's current slice began (ms)
@@ -210,19 +288,20 @@ def build(label: str, rows: Sequence[Sequence[int]], watched: Sequence[tuple[str
             cpu_ns[index] += (b - a) * share if a >= 0 and b >= 0 else 0
             running = busy[index][step] >= BUSY
             on += running
-            if running and open_at[index] is None:
-                open_at[index] = lo_ms
-            elif not running and (began := open_at[index]) is not None:
-                track.slices.append([round(began, 3), round(lo_ms, 3)])
-                open_at[index] = None
+            _mark(track.slices, open_at, index, running, lo_ms)
+            if (found := waited[index]) is not None:
+                waited_ns[index] = (waited_ns[index] or 0.0) + found[step] * share
+                waiting = not running and found[step] >= BUSY * (after[0] - before[0])  # one state at a time
+                _mark(track.waiting, waiting_since, index, waiting, lo_ms)
         last_ms = (hi - start_ns) / 1e6
         if on >= 2:
             overlap_ns += hi - lo
-    for track, began, track_ns in zip(tracks, open_at, cpu_ns, strict=True):
-        if began is not None:
-            track.slices.append([round(began, 3), round(last_ms, 3)])
-        track.cpu_s = track_ns / 1e9
-    shown = [track for track in tracks if track.slices or track.cpu_s > 0.001 * wall_ns / 1e9]
+    for index, track in enumerate(tracks):
+        _mark(track.slices, open_at, index, False, last_ms)
+        _mark(track.waiting, waiting_since, index, False, last_ms)
+        track.cpu_s = cpu_ns[index] / 1e9
+        track.waited_s = None if (track_ns := waited_ns[index]) is None else track_ns / 1e9
+    shown = [track for track in tracks if track.slices or track.waiting or track.cpu_s > 0.001 * wall_ns / 1e9]
     return Timeline(
         label=label, wall_s=wall_ns / 1e9, period_s=period_ns / 1e9, samples=len(rows),
         overlap=overlap_ns / wall_ns, parallelism=sum(cpu_ns) / wall_ns, sampler_cpu_s=sampler_cpu_s,
@@ -234,23 +313,31 @@ def build(label: str, rows: Sequence[Sequence[int]], watched: Sequence[tuple[str
 
 def strips(timeline: Timeline, width: int = 60) -> list[tuple[str, str]]:
     """(track name, a strip of ``width`` cells): "█" on a CPU for most of the cell, "▌" for
-    part of it, "·" off it -- the timeline in a terminal."""
+    part of it, "░" runnable but waiting for a CPU (for more than a tenth of the cell, and
+    not on a CPU for most of it), "·" neither -- the timeline in a terminal."""
     wall_ms = 1000 * timeline.wall_s
     cell = wall_ms / width
+
+    def covered(slices: list[list[float]], lo: float, hi: float) -> float:
+        return sum(max(0.0, min(end, hi) - max(start, lo)) for start, end in slices)
+
     found = []
     for track in timeline.tracks:
         cells = []
         for index in range(width):
             lo, hi = index * cell, (index + 1) * cell
-            covered = sum(max(0.0, min(end, hi) - max(start, lo)) for start, end in track.slices)
-            cells.append("█" if covered >= 0.5 * cell else "▌" if covered > 0.1 * cell else "·")
+            on, waiting = covered(track.slices, lo, hi), covered(track.waiting, lo, hi)
+            cells.append("█" if on >= 0.5 * cell else "░" if waiting >= max(on, 0.1 * cell)
+                         else "▌" if on > 0.1 * cell else "·")
         found.append((track.name, "".join(cells)))
     return found
 
 
 def chrome_events(timelines: Sequence[Timeline]) -> list[dict[str, Any]]:
     """Chrome trace events: a process track per timeline (``pid`` = its number), a thread
-    track per watched thread, an "on CPU" complete event ("X", times in µs) per slice."""
+    track per watched thread, an "on CPU" complete event ("X", times in µs) per slice and a
+    "waiting for a CPU" one per waiting slice, coloured (``cname``) as chrome://tracing colours
+    a thread's running and runnable states."""
     events: list[dict[str, Any]] = []
     for number, timeline in enumerate(timelines, start=1):
         events.append({"name": "process_name", "ph": "M", "pid": number,
@@ -260,9 +347,11 @@ def chrome_events(timelines: Sequence[Timeline]) -> list[dict[str, Any]]:
         for tid, track in enumerate(timeline.tracks, start=1):
             events.append({"name": "thread_name", "ph": "M", "pid": number, "tid": tid,
                            "args": {"name": track.name}})
-            events += [{"name": "on CPU", "cat": track.kind, "ph": "X", "pid": number, "tid": tid,
-                        "ts": round(1000 * start, 1), "dur": round(1000 * (end - start), 1)}
-                       for start, end in track.slices]
+            for name, colour, slices in (("on CPU", "thread_state_running", track.slices),
+                                         ("waiting for a CPU", "thread_state_runnable", track.waiting)):
+                events += [{"name": name, "cat": track.kind, "ph": "X", "pid": number, "tid": tid,
+                            "ts": round(1000 * start, 1), "dur": round(1000 * (end - start), 1), "cname": colour}
+                           for start, end in slices]
     return events
 
 

@@ -101,12 +101,16 @@ def load_run(path: str) -> Run:
     raise ReportError(f"{path} is not a fastfib document ({what}); fastfib report reads: {known}")
 
 
-def _check_version(path: str, data: dict[str, Any], schema: str, version: int, remedy: str) -> None:
+def _check_version(path: str, data: dict[str, Any], schema: str, version: int, remedy: str,
+                   reads: tuple[int, ...] = ()) -> None:
+    """ReportError unless ``data`` has schema version ``version`` (or one of ``reads``, the older
+    versions this fastfib still reads)."""
     found = data.get("schema_version")
-    if found != version:
+    if found != version and found not in reads:
         writer = (data.get("meta") or {}).get("fastfib_version", "an unknown version")
+        which = f"versions {', '.join(map(str, sorted({*reads, version})))}" if reads else f"version {version} only"
         raise ReportError(f"{path} uses {schema} schema version {found} (written by fastfib {writer}); this "
-                          f"fastfib reads version {version} only: re-run `{remedy}`")
+                          f"fastfib reads {which}: re-run `{remedy}`")
 
 
 def _meta(path: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -181,7 +185,7 @@ def _lab(path: str, data: dict[str, Any], name: str) -> Run:
 
 
 def _probe(path: str, data: dict[str, Any]) -> Run:
-    _check_version(path, data, probing.SCHEMA, probing.SCHEMA_VERSION, "fastfib probe ... --json")
+    _check_version(path, data, probing.SCHEMA, probing.SCHEMA_VERSION, "fastfib probe ... --json", probing.READS)
     meta, result = _meta(path, data), data["result"]
     records = []
     for point in result["points"]:
@@ -191,6 +195,7 @@ def _probe(path: str, data: dict[str, Any]) -> Run:
                         "speedup 95% low": figure.get("low"), "speedup 95% high": figure.get("high"),
                         "pairs": figure.get("pairs"), "too_noisy": figure.get("too_noisy"),
                         "parallelism": _number(figure.get("parallelism")),
+                        "lent": _object(figure.get("machine")).get("cores"),  # schema 2: the cores lent meanwhile
                         "startup_s": point.get("startup_s"), "handover_s": point.get("handover_s"),
                         "error": point.get("error")})
     rows = [measure.Row(result["label"], r["runner"], r["workers"], 0, 0, 0.0, speedup=r["speedup"],
@@ -318,16 +323,18 @@ def _row_notes(table: Table) -> list[str]:
 
 
 def _trace(path: str, data: dict[str, Any]) -> Run:
-    _check_version(path, data, timeline.SCHEMA, timeline.SCHEMA_VERSION, "fastfib trace -o FILE")
+    _check_version(path, data, timeline.SCHEMA, timeline.SCHEMA_VERSION, "fastfib trace -o FILE", timeline.READS)
     meta = _meta(path, data)
     traced = [timeline.Timeline.from_dict(one) for one in data["configurations"]]
     records = [{"configuration": one.label, "wall_s": one.wall_s, "parallelism": one.parallelism,
                 "overlap": one.overlap, "threads shown": len(one.tracks),
+                "waited for a CPU ms": None if (waited := one.waited_s) is None else round(1000 * waited, 1),
                 "sampler slowdown": (one.extra.get("sampler_cost") or {}).get("slowdown"),
                 "sample period ms": 1000 * one.period_s} for one in traced]
     finding = "; ".join(f"{one.label}: overlap {one.overlap:.2f}" for one in traced) + (
         " (overlap = share of the wall with two or more threads on a CPU: threads that hold the GIL take turns, "
-        "threads that released it overlap)")
+        "threads that released it overlap; waited for a CPU = time threads were runnable but the machine ran "
+        "something else, drawn hatched: a thread waiting for the GIL sleeps and is not counted)")
     return Run(path, "trace", "fastfib trace: which thread was on a CPU when", meta,
                meta.get("command") or "fastfib trace", records_table(records), finding,
                _row_notes(records_table(records)),
