@@ -24,12 +24,12 @@ def time_pairs(benchmark: Any, run_a: pairing.Timed, run_b: pairing.Timed, *,
     watch = machine.MachineWatch(min(workers, environment.usable_cores()), pids=pids)
 
     def baseline_first() -> None:  # pytest-benchmark's setup: must return None
-        if alternation.b:
-            watch.sample()
         pairing.add(alternation.add_a, run_a())
+        if alternation.b:  # after an A, as extend() samples (see there)
+            watch.sample()
 
     benchmark.pedantic(watch.around(lambda: pairing.add(alternation.add_b, run_b())), rounds=pairing.MIN_PAIRS,
                        iterations=1, setup=baseline_first)
-    watch.sample()
     pairing.add(alternation.add_a, run_a())
+    watch.sample()
     return pairing.extend(alternation, run_a, run_b, budget_s=budget_s, watch=watch)

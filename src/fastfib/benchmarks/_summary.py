@@ -124,10 +124,17 @@ def verdict(row: dict[str, Any]) -> str:
     return verdicts.verdict(row)
 
 
+def _label(row: dict[str, Any]) -> str:
+    """ "cython-nogil threads x2", with its question and case where that is not scaling."""
+    said = f"{row['kernel']} {row['runner']} x{row['workers']}"
+    if row["question"] == "scaling":
+        return said
+    return f"{said} ({' '.join(part for part in (row['question'], row['case']) if part)})"
+
+
 def lent_lines(rows: list[dict[str, Any]]) -> list[str]:
     """What the machine lent over the paired benchmarks, and those judged while it was short."""
-    found = [(f"{row['kernel']} {row['runner']} x{row['workers']}", row["ideal"], Lent.from_dict(row.get("machine")))
-             for row in rows if row["ideal"] >= 2]
+    found = [(_label(row), row["ideal"], Lent.from_dict(row.get("machine"))) for row in rows if row["ideal"] >= 2]
     return describe_over([(label, ideal, lent) for label, ideal, lent in found if lent is not None],
                          "the paired benchmarks")
 
