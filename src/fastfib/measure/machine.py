@@ -34,6 +34,7 @@ True
 from __future__ import annotations
 
 import functools
+import math
 import os
 import statistics
 import threading
@@ -289,6 +290,7 @@ class MachineWatch:
         self.cost_s = 0.0
         self.others_s = 0.0  # CPU seconds others used on our CPUs during the parallel runs
         self.parallel_s = 0.0  # ... and those runs' wall seconds (0: not accounted)
+        self.accounted = 0  # ... and how many runs
 
     def around(self, run: Callable[[], T]) -> Callable[[], T]:
         """``run``, with the CPU time other processes took on this process's CPUs meanwhile
@@ -302,6 +304,7 @@ class MachineWatch:
             if busy is not None and after is not None:
                 self.others_s += (after - busy) - (cpu_seconds(pids()) - own)
                 self.parallel_s += wall
+                self.accounted += 1
             return got
 
         return accounted
@@ -343,7 +346,14 @@ class MachineWatch:
 
     def reading(self) -> Lent:
         """What the machine lent over the samples and parallel runs so far."""
-        others = max(0.0, self.others_s / self.parallel_s) if self.parallel_s > 0 else None
+        others = None
+        if self.parallel_s > 0:
+            # /proc/stat counts in ticks of 1/SC_CLK_TCK s (10 ms): each read of each CPU is up to a tick
+            # off, so over a few short runs the figure is noisy (10 runs of 10 ms read 0.2-0.6 cores on an
+            # idle machine). Taken less twice that error, it is a lower bound: it never makes a machine short.
+            tick = 1 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
+            error = 2 * tick * math.sqrt(self.accounted * len(self.cpus)) / self.parallel_s
+            others = max(0.0, self.others_s / self.parallel_s - error)
         return Lent(self.threads, Spread.of(self.samples) if self.samples else None, others, cpu_quota(),
                     len(self.cpus), self.cost_s)
 
