@@ -20,7 +20,7 @@ import pytest
 
 from fastfib import pure, runners
 from fastfib.runners import executors
-from fastfib.runners.executors import ProcessRunner
+from fastfib.runners.processes import ProcessRunner
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -41,6 +41,7 @@ from fastfib import environment, measure, tables
 from fastfib.measure import amdahl, verdicts
 from fastfib.measure.machine import Lent, describe_over
 from fastfib.measure.paired import BUSY_AT, FLAT_BELOW, TOO_WIDE, PairedRatio, describe_speed_change
+from fastfib.measure.verdicts import verdict, verdict_and_basis  # the summary's rows are judged there
 
 SCHEMA = "fastfib.bench-summary"
 SCHEMA_VERSION = 4
@@ -112,16 +113,6 @@ def _ratios(measured: list[tuple[dict[str, Any], Stats]]) -> list[dict[str, Any]
                 "low": stats["q1"] / base["q3"], "high": stats["q3"] / base["q1"], "paired": False,
             })
     return found
-
-
-def verdict_and_basis(row: dict[str, Any]) -> tuple[str, str]:
-    """(verdict, what decided it): see :mod:`fastfib.measure.verdicts`."""
-    return verdicts.verdict_and_basis(row)
-
-
-def verdict(row: dict[str, Any]) -> str:
-    """What a paired row says: "scales", "flat", "partly", "too noisy to tell", "cannot tell" or "" (1 worker)."""
-    return verdicts.verdict(row)
 
 
 def _label(row: dict[str, Any]) -> str:

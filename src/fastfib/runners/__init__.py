@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fastfib.runners import dask_runners, executors, subinterpreters
+from fastfib.runners import dask_runners, executors, processes, subinterpreters
 
 __all__ = ["RUNNER_NAMES", "make_runner", "unavailable_runners"]
 
@@ -49,7 +49,7 @@ def make_runner(name: str, *, start_method: str = "forkserver", preload: Sequenc
     if name == "asyncio":
         return executors.AsyncioRunner()
     if name == "processes":
-        return executors.ProcessRunner(start_method, preload)
+        return processes.ProcessRunner(start_method, preload)
     if name == "interpreters":
         return subinterpreters.make(preload)
     if name in dask_runners.DASK_RUNNERS:

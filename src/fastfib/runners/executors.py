@@ -1,6 +1,6 @@
 """The machinery every runner is built on, and the runners that need only the
-standard library: sequential, threads, asyncio, processes. (Every runner by
-name, and how any other executor plugs in: :mod:`fastfib.runners`.)
+standard library: sequential, threads, asyncio (processes: :mod:`fastfib.runners.processes`).
+(Every runner by name, and how any other executor plugs in: :mod:`fastfib.runners`.)
 
 A :class:`Runner` says how to build a ``concurrent.futures.Executor`` for W
 workers; ``open(W)`` builds it, starts every worker and warms it *before*
@@ -31,10 +31,7 @@ pickled by reference.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import importlib
-import multiprocessing
 import os
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -44,8 +41,8 @@ if TYPE_CHECKING:
     import asyncio
 
 __all__ = [
-    "GATE_TIMEOUT_S", "START_METHODS", "AsyncioRunner", "Batch", "Pool", "ProcessRunner", "Runner",
-    "RunnerUnavailable", "SequentialRunner", "ThreadRunner",
+    "GATE_TIMEOUT_S", "START_METHODS", "AsyncioRunner", "Batch", "Pool", "Runner", "RunnerUnavailable",
+    "SequentialRunner", "ThreadRunner", "wait_at",
 ]
 
 START_METHODS = ("fork", "forkserver", "spawn")
@@ -71,7 +68,7 @@ class Batch:
         self.wall_s = finished - started
 
 
-def _wait_at(barrier: Any) -> int:
+def wait_at(barrier: Any) -> int:
     """A gate task: hold this worker until every worker and the caller arrive."""
     barrier.wait(GATE_TIMEOUT_S)
     return os.getpid()
@@ -257,7 +254,7 @@ class Runner:
 
 def _thread_gate(workers: int, _executor: cf.Executor) -> tuple[Any, tuple]:
     barrier = threading.Barrier(workers + 1)
-    return barrier, (_wait_at, (barrier,))
+    return barrier, (wait_at, (barrier,))
 
 
 def _in_order(fn: Callable[..., Any], arglist: list[Args], stop: threading.Event) -> list[Any]:
@@ -356,55 +353,3 @@ class AsyncioRunner(Runner):
         super().__init__("asyncio", lambda w: cf.ThreadPoolExecutor(w, thread_name_prefix="fastfib-asyncio"),
                          make_gate=_thread_gate,
                          description="asyncio: run_in_executor on a thread pool, gathered by the event loop")
-
-
-_WORKER_GATE: Any = None  # a process worker's barrier, set by _init_process_worker
-
-
-def _wait_at_worker_gate() -> int:
-    """The gate task of a process worker: its barrier came through the initializer."""
-    return _wait_at(_WORKER_GATE)
-
-
-def _init_process_worker(barrier: Any, modules: Sequence[str]) -> None:
-    """Runs once in every process worker before it takes any task."""
-    global _WORKER_GATE
-    _WORKER_GATE = barrier
-    # Ctrl-C is the parent's to handle: it terminates the workers itself, so
-    # a terminal's SIGINT to the whole process group prints no tracebacks here.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for name in modules:  # import the task's modules now, not inside the timing
-        importlib.import_module(name)
-
-
-class ProcessRunner(Runner):
-    """A ``ProcessPoolExecutor`` with an explicit start method; one interpreter per worker.
-
-    ``preload`` names modules every worker imports before its first task (and
-    that a forkserver imports once, so its forks start with them loaded).
-    """
-
-    def __init__(self, start_method: str = "forkserver", preload: Sequence[str] = ()) -> None:
-        if start_method not in START_METHODS:
-            raise ValueError(f"unknown start method {start_method!r}; valid: {', '.join(START_METHODS)}")
-        if start_method not in multiprocessing.get_all_start_methods():
-            raise ValueError(f"start method {start_method!r} is not available on this platform")
-        self.start_method = start_method
-        self.preload = tuple(preload)
-        self.context = multiprocessing.get_context(start_method)
-        if start_method == "forkserver" and self.preload:
-            self.context.set_forkserver_preload(list(self.preload))
-        self._pending_barrier: Any = None
-        super().__init__("processes", self._make_executor, make_gate=self._make_gate,
-                         description=f"a ProcessPoolExecutor ({start_method}): one interpreter and GIL per worker")
-
-    def _make_executor(self, workers: int) -> cf.Executor:
-        self._pending_barrier = self.context.Barrier(workers + 1)
-        return cf.ProcessPoolExecutor(
-            workers, mp_context=self.context, initializer=_init_process_worker,
-            initargs=(self._pending_barrier, self.preload),
-        )
-
-    def _make_gate(self, _workers: int, _executor: cf.Executor) -> tuple[Any, tuple]:
-        barrier, self._pending_barrier = self._pending_barrier, None
-        return barrier, (_wait_at_worker_gate, ())
