@@ -201,11 +201,6 @@ def _parallelism_cells(busy: dict[str, Any] | None) -> list[str]:
     return [f"{busy['median']:.2f}", f"{busy['low']:.2f}-{busy['high']:.2f}"]
 
 
-def _lent_cell(row: dict[str, Any]) -> str:
-    lent = Lent.from_dict(row.get("machine"))
-    return "-" if lent is None or lent.cores is None else f"{lent.cores:.2f}"
-
-
 def format_summary(summary: dict[str, Any]) -> str:
     """One table of paired speedups, the story in a few lines, then the time ratios."""
     header = ["question", "case", "kernel", "runner", "workers", "median ms", "speedup", "95% CI", "IQR",
@@ -215,7 +210,8 @@ def format_summary(summary: dict[str, Any]) -> str:
          f"{1000 * row['median_s']:.2f}", "-" if row["too_noisy"] else tables.times(row["speedup"]),
          _interval(row["low"], row["high"]), _interval(row["q1"], row["q3"]), str(row["pairs"]),
          *_parallelism_cells(row.get("parallelism")),
-         tables.times(row["ideal"]), _lent_cell(row), "-" if row["too_noisy"] else f"{row['efficiency']:.2f}",
+         tables.times(row["ideal"]), tables.num((row.get("machine") or {}).get("cores")),
+         "-" if row["too_noisy"] else f"{row['efficiency']:.2f}",
          verdicts.CANNOT_TELL if verdict(row) == verdicts.CANNOT_TELL else verdicts.said(row)]
         for row in summary["rows"]
     ]

@@ -22,8 +22,7 @@ PROBE_RUNNERS = ("threads", "processes", "interpreters", "dask-threads", "dask-p
 def format_result(result: Any) -> str:
     """The verdict, the cost per call, the scaling table and the advice, as text."""
     from fastfib.measure import probe_advice
-    from fastfib.measure.machine import Lent
-    from fastfib.tables import grid
+    from fastfib.tables import grid, num
 
     inner = probe_advice.inner_parallelism(result)
     lines = [
@@ -42,9 +41,8 @@ def format_result(result: Any) -> str:
             body.append([point.runner, str(point.workers), "-", "-", "-", "-", "-", "-", "-", point.error])
             continue
         figure = point.speedup
-        lent = Lent.from_dict(figure.machine)
         note = "too noisy to tell" if figure.too_noisy else ""
-        if lent is not None and lent.short(lent.threads):
+        if probe_advice.short_machine(point) is not None:
             note = "cannot tell: the machine was short"
         body.append([
             point.runner, str(point.workers), "-" if figure.too_noisy else f"{figure.speedup:.2f}×",
@@ -53,7 +51,7 @@ def format_result(result: Any) -> str:
             f"{figure.parallelism.median:.2f} ({figure.parallelism.low:.2f}-{figure.parallelism.high:.2f})",
             "-" if figure.too_noisy else f"{figure.speedup / point.workers:.2f}",
             f"{1000 * point.startup_s:.1f} / {1000 * point.handover_s:.2f}",
-            "-" if lent is None or lent.cores is None else f"{lent.cores:.2f}", note,
+            num((figure.machine or {}).get("cores")), note,
         ])
     if body:
         lines += [grid(["runner", "workers", "speedup", "95% CI", "pairs", "parallelism (95% CI)", "efficiency",

@@ -32,8 +32,8 @@ from typing import Any
 
 from fastfib import gil, measure
 from fastfib.files import envelope
-from fastfib.measure.machine import Lent
-from fastfib.tables import grid, times
+from fastfib.measure.machine import short_reading
+from fastfib.tables import grid, num, times
 
 __all__ = ["SCHEMA", "TOO_NOISY", "Build", "BuildsError", "format_text", "ratio_cell", "run", "spread"]
 
@@ -223,15 +223,10 @@ def _row(kernel: str, index: int, walls: dict[tuple[str, int], list[dict[str, An
             "speedup": spread([w["sequential_s"] / w["threads_s"] for w, _ in good])}
 
 
-def _lent_cell(row: dict[str, Any]) -> str:
-    lent = Lent.from_dict(row.get("machine"))
-    return "-" if lent is None or lent.cores is None else f"{lent.cores:.2f}"
-
-
 def _speedup_cell(row: dict[str, Any]) -> str:
     """The threads speedup, or that the machine was too short to tell (schema 1 rows have no machine)."""
-    lent = Lent.from_dict(row.get("machine"))
-    if lent is not None and lent.short(lent.threads):
+    lent = short_reading(row.get("machine"))
+    if lent is not None:
         return f"cannot tell ({ratio_cell(row['speedup'])}: the machine lent {lent.cores:.1f} cores)"
     return ratio_cell(row["speedup"])
 
@@ -255,7 +250,7 @@ def format_text(document: dict[str, Any]) -> str:
             continue
         body.append([row["kernel"], builds[row["build"]]["label"], str(row["n"]), _ms(row["sequential"]),
                      "1.00× (the reference)" if row["build"] == 0 else ratio_cell(row["vs_first"]),
-                     _speedup_cell(row), _lent_cell(row)])
+                     _speedup_cell(row), num((row.get("machine") or {}).get("cores"))])
     lines = [grid(header, body, left=2), "",
              f"CPU vs {first} = sequential CPU time / {first}'s in the same round (> 1: slower; on a free-threaded "
              "build, its single-thread tax; CPU time, which a busy machine inflates less than wall time);",

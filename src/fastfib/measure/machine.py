@@ -47,10 +47,10 @@ from typing import Any, TypeVar
 from fastfib.measure.instruments import cpu_seconds
 from fastfib.measure.paired import SCALES_AT, Spread
 
-__all__ = ["Lent", "MachineWatch", "cpu_quota", "describe_over", "now", "quota_of", "short_of"]
+__all__ = ["Lent", "MachineWatch", "cpu_quota", "describe_over", "now", "quota_of", "short_of", "short_reading"]
 
 OTHERS_AT = 0.3  # other processes took this many cores or more: they, not the host, took what was missing
-WINDOW_S = 0.002  # one control run, alone
+WINDOW_S = 0.002  # the control's common window (and its lone run's)
 T = TypeVar("T")
 
 
@@ -161,7 +161,7 @@ class Lent:
     """What the machine lent during one measurement, by its control and its accounting."""
 
     threads: int  # the control's k: the cores a workload of that many workers could use
-    control: Spread | None  # k x alone / at once, per control sample: median, 95 % CI, IQR
+    control: Spread | None  # per sample, the CPUs' progress over one core's, summed (at most k): median, CI, IQR
     others: float | None  # cores of this process's CPUs that other processes used during the parallel runs
     quota: float | None  # the cgroup's CPU quota, in cores
     cpus: int = 0  # the CPUs this process may run on
@@ -178,10 +178,11 @@ class Lent:
         ) if value is not None]
         return min(found) if found else None
 
-    def short(self, ideal: int) -> bool:
-        """Too few cores lent to judge ``ideal`` workers (:func:`short_of`)."""
+    def short(self, ideal: int | None = None) -> bool:
+        """Too few cores lent to judge ``ideal`` workers (:func:`short_of`; by default the
+        control's k, the workers it was measured for)."""
         cores = self.cores
-        return cores is not None and short_of(cores, ideal)
+        return cores is not None and short_of(cores, self.threads if ideal is None else ideal)
 
     def why(self) -> str:
         """What took the cores, as far as the readings say."""
@@ -218,6 +219,13 @@ class Lent:
             return None
         return cls(data["threads"], Spread.from_dict(data.get("control")), data.get("others"),
                    data.get("quota"), data.get("cpus", 0), data.get("cost_s", 0.0))
+
+
+def short_reading(data: dict[str, Any] | None) -> Lent | None:
+    """A stored reading (:meth:`Lent.to_dict`, or None) where it was too short to judge its
+    workers; None otherwise: the one test every report of a parallel figure applies."""
+    lent = Lent.from_dict(data)
+    return lent if lent is not None and lent.short() else None
 
 
 def describe_over(readings: Sequence[tuple[str, int, Lent]], during: str) -> list[str]:
@@ -351,7 +359,7 @@ class MachineWatch:
             # /proc/stat counts in ticks of 1/SC_CLK_TCK s (10 ms): each read of each CPU is up to a tick
             # off, so over a few short runs the figure is noisy (10 runs of 10 ms read 0.2-0.6 cores on an
             # idle machine). Taken less twice that error, it is a lower bound: it never makes a machine short.
-            tick = 1 / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.01
+            tick = 1 / os.sysconf("SC_CLK_TCK")  # parallel_s > 0: /proc/stat was read, so this is Linux
             error = 2 * tick * math.sqrt(self.accounted * len(self.cpus)) / self.parallel_s
             others = max(0.0, self.others_s / self.parallel_s - error)
         return Lent(self.threads, Spread.of(self.samples) if self.samples else None, others, cpu_quota(),

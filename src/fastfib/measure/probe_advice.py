@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from fastfib.measure import threadpools
-from fastfib.measure.machine import Lent
+from fastfib.measure.machine import Lent, short_reading
 from fastfib.measure.paired import BUSY_AT, FLAT_BELOW, SCALES_AT, TOO_WIDE
 from fastfib.measure.probe_result import INNER_PARALLEL_AT, ProbeResult, ScalePoint
 
@@ -72,10 +72,7 @@ def _busy(point: ScalePoint | None, cores: int) -> str:
 def short_machine(point: ScalePoint | None) -> Lent | None:
     """The machine's reading while ``point`` ran, where it lent too few cores to tell whether
     that runner pays (:mod:`fastfib.measure.machine`); None otherwise."""
-    if point is None or point.speedup is None:
-        return None
-    lent = Lent.from_dict(point.speedup.machine)
-    return lent if lent is not None and lent.short(lent.threads) else None
+    return None if point is None or point.speedup is None else short_reading(point.speedup.machine)
 
 
 def inner_parallelism(result: ProbeResult) -> str:

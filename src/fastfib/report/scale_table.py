@@ -7,7 +7,7 @@ from typing import Any
 
 from fastfib import measure
 from fastfib.measure import Row
-from fastfib.measure.machine import Lent, describe_over
+from fastfib.measure.machine import Lent, describe_over, short_reading
 from fastfib.tables import grid, ms, num, times
 
 __all__ = ["LEGEND", "TABLE_HEADER", "describe", "format_compare", "format_headline", "format_table", "gil_label",
@@ -49,8 +49,7 @@ def lent_cores(row: Row) -> float | None:
 
 def short(row: Row) -> bool:
     """Whether the machine lent too few cores while the row ran to tell whether it scales."""
-    lent = _lent(row)
-    return lent is not None and row.runner != "sequential" and lent.short(lent.threads)
+    return row.runner != "sequential" and short_reading(row.extra.get("machine")) is not None
 
 
 def lent_lines(rows: Sequence[Row]) -> list[str]:
