@@ -102,11 +102,8 @@ class Measurement:
     def repeat(self) -> None:
         """One timed run of all the tasks, its results checked against the oracle (then, for a
         parallel configuration, one sample of the machine's control)."""
-        if self.watch is None:
-            self._guarded(self._repeat)
-            return
-        self._guarded(self.watch.around(self._repeat))
-        if self.result.error is None:
+        self._guarded(self._repeat if self.watch is None else self.watch.around(self._repeat))
+        if self.watch is not None and self.result.error is None:
             self.watch.sample()
 
     def _repeat(self) -> None:
