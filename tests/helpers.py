@@ -225,3 +225,23 @@ def sampler_rows(*tracks: list[float]) -> list[tuple[int, ...]]:
         cpu = [total + int(track[step] * MS) for total, track in zip(cpu, tracks, strict=True)]
         rows.append(((step + 1) * MS, *cpu))
     return rows
+
+
+def compiler_missing() -> str | None:
+    """Why a one-file C extension cannot be compiled here, or None where it can."""
+    compiler = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")[0]
+    if shutil.which(compiler) is None:
+        return f"needs a C compiler ({compiler} not found; set CC=...)"
+    if not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")):
+        return f"needs Python.h (not in {sysconfig.get_paths()['include']})"
+    return None
+
+
+def build_extension(source: Path, into: Path) -> Path:
+    """Compile one C file into an extension module for the running interpreter, in ``into``
+    (the module's name is the file's stem); returns ``into``, to put on sys.path or PYTHONPATH."""
+    compiler = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
+    target = into / (source.stem + sysconfig.get_config_var("EXT_SUFFIX"))
+    subprocess.run([*compiler, "-shared", "-fPIC", "-O2", f"-I{sysconfig.get_paths()['include']}", str(source),
+                    "-o", str(target)], check=True, capture_output=True, text=True)
+    return into

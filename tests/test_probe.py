@@ -20,7 +20,7 @@ import pytest
 
 import fastfib
 from fastfib import environment, registry
-from fastfib.measure import probing
+from fastfib.measure import probe_spec
 from fastfib.testing import assert_holds_gil, assert_releases_gil
 from helpers import interrupt_when
 
@@ -45,7 +45,7 @@ def sleep_then_loop() -> None:
 
 
 def verdict_of(fn, *args, **kwargs) -> str:
-    return fastfib.probe(fn, *args, runners=(), workers=(), quick=True, **kwargs).verdict
+    return fastfib.probe(fn, args=args, kwargs=kwargs, runners=(), workers=(), quick=True).verdict
 
 
 @needs_gil
@@ -66,7 +66,7 @@ def test_verdicts_for_calls_whose_behaviour_is_known(call, args, expected):
                                   if k.burn is not None and k.with_gil != "partly released"])
 def test_the_verdict_on_each_burn_kernel_is_what_the_registry_says(name):
     n = 25 if registry.get(name).max_n else 22
-    result = fastfib.probe(fastfib.burn, n, kernel=name, runners=(), workers=(), quick=True)
+    result = fastfib.probe(fastfib.burn, args=(n,), kwargs={"kernel": name}, runners=(), workers=(), quick=True)
     assert result.verdict == registry.get(name).with_gil, result
 
 
@@ -91,22 +91,22 @@ def test_a_probe_reports_cost_scaling_and_advice_and_says_why_a_runner_could_not
 
 @needs_extension
 def test_the_assertions_pass_for_what_is_true():
-    assert_releases_gil(time.sleep, 0.001)
-    assert_releases_gil(hashlib.sha256, BIG)
-    # ~1 ms a call: long enough for a woken heartbeat to take the GIL inside it on a loaded VM (at 22,
-    # ~50 µs, 687 calls in 10 s once all ended before the heartbeat was scheduled)
-    assert_releases_gil(fastfib.burn, 30, kernel="cython-nogil")
+    assert_releases_gil(time.sleep, args=(0.001,))
+    assert_releases_gil(hashlib.sha256, args=(BIG,))
+    # ~50 µs a call: batched, a woken heartbeat takes the GIL inside the batch (alone, each call
+    # ended before the heartbeat was scheduled: 687 calls in 10 s without one tick)
+    assert_releases_gil(fastfib.burn, args=(22,), kwargs={"kernel": "cython-nogil"})
     if environment.gil_enabled():
-        assert_holds_gil(sum, range(100_000))
-        assert_holds_gil(fastfib.burn, 22, kernel="cython-gil")
+        assert_holds_gil(sum, args=(range(100_000),))
+        assert_holds_gil(fastfib.burn, args=(22,), kwargs={"kernel": "cython-gil"})
 
 
 @needs_gil
 def test_the_assertions_fail_with_what_they_saw():
-    with pytest.raises(AssertionError, match=r"sleep released the GIL: another Python thread ran \d+ time"):
-        assert_holds_gil(time.sleep, 0.002)
-    with pytest.raises(AssertionError, match=r"python_loop held the GIL: no other Python thread ran during any"):
-        assert_releases_gil(python_loop, 50_000, max_seconds=0.2)
+    with pytest.raises(AssertionError, match=r"sleep released the GIL: [1-9]\d* heartbeat tick\(s\) inside"):
+        assert_holds_gil(time.sleep, args=(0.002,))
+    with pytest.raises(AssertionError, match=r"python_loop held the GIL: 0 heartbeat tick\(s\) inside \d+ call"):
+        assert_releases_gil(python_loop, args=(50_000,), budget=2)
 
 
 @pytest.mark.skipif(environment.gil_enabled(), reason="needs a free-threaded build with the GIL disabled")
@@ -138,9 +138,9 @@ def test_burn_many_and_fib_many_are_exact_and_check_every_item_first(name):
 
 @needs_extension
 def test_a_nogil_batch_releases_the_gil_once_for_all_and_the_gil_batch_holds_it():
-    assert_releases_gil(fastfib.burn_many, [22] * 20, kernel="cython-nogil")
+    assert_releases_gil(fastfib.burn_many, args=([22] * 20,), kwargs={"kernel": "cython-nogil"})
     if environment.gil_enabled():
-        assert_holds_gil(fastfib.burn_many, [22] * 20, kernel="cython-gil")
+        assert_holds_gil(fastfib.burn_many, args=([22] * 20,), kwargs={"kernel": "cython-gil"})
 
 
 # --- the command -------------------------------------------------------------------------------
@@ -157,7 +157,7 @@ def test_fastfib_probe_measures_and_writes_json(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "verdict:" in done.stdout and "advice:" in done.stdout and "95% CI" in done.stdout
     data = json.loads(out.read_text())
-    assert data["schema"] == "fastfib.probe" and data["schema_version"] == 2
+    assert data["schema"] == "fastfib.probe" and data["schema_version"] == 3
     assert data["result"]["verdict"] in ("released", "no GIL")
     assert data["meta"]["stmt"] == "time.sleep(0.002)" and data["meta"]["setup"] == ["import time"]
     assert (tmp_path / "probe.png").stat().st_size > 0
@@ -193,10 +193,10 @@ def test_usage_errors_are_one_line_and_exit_2(argv, message):
 
 
 def test_the_source_of_a_stmt_compiles_into_a_loop_with_its_own_setup_per_worker():
-    spec = probing.Spec(setup=("calls = []",), stmt="calls.append(1)")
-    assert probing.run_spec(spec, 3) == 3
-    assert probing.run_spec(spec, 2) == 2  # the same worker: SETUP ran once, its list kept
-    namespace = probing._loop_of(spec).__globals__
+    spec = probe_spec.Spec(setup=("calls = []",), stmt="calls.append(1)")
+    assert probe_spec.run_spec(spec, 3) == 3
+    assert probe_spec.run_spec(spec, 2) == 2  # the same worker: SETUP ran once, its list kept
+    namespace = probe_spec.loop_of(spec).__globals__
     assert namespace["calls"] == [1] * 5
 
 
@@ -220,7 +220,7 @@ def test_the_probe_reads_the_native_thread_pools_after_setup():
 
     if "cython-prange" in registry.KERNELS:
         fastfib.burn_many([5, 6], kernel="cython-prange")
-    result = fastfib.probe(np.dot, np.ones((50, 50)), np.ones((50, 50)), runners=(), workers=(), quick=True)
+    result = fastfib.probe(np.dot, args=(np.ones((50, 50)), np.ones((50, 50))), runners=(), workers=(), quick=True)
     apis = {pool["user_api"] for pool in result.thread_pools}
     assert "blas" in apis, result.thread_pools
     if "cython-prange" in registry.KERNELS:
@@ -273,7 +273,7 @@ def test_a_call_on_one_core_gets_the_usual_advice():
 
 
 def test_thread_rows_carry_their_parallelism_in_the_json():
-    result = fastfib.probe(time.sleep, 0.002, workers=(2,), runners=("threads",), quick=True)
+    result = fastfib.probe(time.sleep, args=(0.002,), workers=(2,), runners=("threads",), quick=True)
     (threads,) = result.to_json()["points"]
     assert threads["parallelism"] is not None and threads["parallelism"] >= 0  # CPU ÷ wall of sleeping threads
 

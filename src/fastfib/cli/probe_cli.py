@@ -2,7 +2,8 @@
 
 Exit status: 0 measured; 1 the probed code failed (it raised -- its traceback
 is shown -- or did not return within ``--timeout``); 2 a usage error (a bad
-option, SETUP or STMT that does not compile); 130 / 143 interrupted.
+option, SETUP or STMT that does not compile); 3 the result is one that
+``--fail-if`` names (for CI); 130 / 143 interrupted.
 """
 
 from __future__ import annotations
@@ -17,6 +18,27 @@ from fastfib.command import Command, Progress, UsageError, add_start_method, che
 __all__ = ["ProbeCommand", "format_result"]
 
 PROBE_RUNNERS = ("threads", "processes", "interpreters", "dask-threads", "dask-processes")
+FAILED = 3  # exit status: the verdict is one --fail-if names
+# --fail-if: each name, and what in a result makes it true.
+FAIL_IF = {
+    "held": "the call holds the GIL",
+    "released": "the call releases the GIL, in whole or in part",
+    "partly-released": "the call releases the GIL for only part of its time",
+    "flat": "threads do not scale: the largest thread count measured is flat, on evidence",
+    "cannot-tell": "the verdict (or the threads' scaling) could not be told here",
+}
+
+
+def failed_checks(result: Any, fail_if: list[str], cores: int) -> list[str]:
+    """The --fail-if names that ``result`` makes true."""
+    threads = [p for p in result.points if p.runner == "threads" and p.workers > 1 and p.speedup is not None]
+    scaling = max(threads, key=lambda p: p.workers).verdict(cores) if threads else ""
+    true = {"held": result.verdict == "held",
+            "released": result.verdict in ("released", "partly released"),
+            "partly-released": result.verdict == "partly released",
+            "flat": scaling == "flat",
+            "cannot-tell": result.verdict == "cannot tell" or scaling == "cannot tell"}
+    return [name for name in fail_if if true[name]]
 
 
 def format_result(result: Any) -> str:
@@ -27,14 +49,19 @@ def format_result(result: Any) -> str:
     inner = probe_advice.inner_parallelism(result)
     lines = [
         f"probe: {result.label}",
-        f"verdict: {result.verdict}" + ("" if result.verdict == "no GIL" else
-                                         f" (another Python thread ran during {result.released_fraction:.0%} of the "
-                                         f"calls' time; its longest stall {result.longest_stall_ms:.1f} ms)")
-        + (f"; {inner}" if inner else ""),
+        f"verdict: {result.verdict}" + _evidence(result) + (f"; {inner}" if inner else ""),
         f"cost per call: {_time(result.per_call_s)} (quartiles {_time(result.per_call_q1_s)} - "
-        f"{_time(result.per_call_q3_s)}; batches of {result.calls_per_batch} calls)",
-        "",
+        f"{_time(result.per_call_q3_s)}; batches of {result.calls_per_batch} "
+        f"call{'s' if result.calls_per_batch != 1 else ''})",
     ]
+    if result.verdict not in ("no GIL", "released", "cannot tell"):
+        what = ("mostly Python bytecode" if result.is_bytecode else "mostly C (or other native code)")
+        lines.append(f"beside it: other threads waited up to {result.stall_ms:.3g} ms for the GIL at the "
+                     f"{1000 * result.switch_interval_s:g} ms switch interval; the call is {what}: "
+                     f"{result.opcodes_per_call} opcodes a call, at least {result.bytecode_share:.0%} of its time"
+                     + ("" if result.yields is None else
+                        f", {'hands' if result.yields else 'does not hand'} the GIL over at a short switch interval"))
+    lines.append("")
     body = []
     for point in result.points:
         if point.error:
@@ -68,6 +95,16 @@ def format_result(result: Any) -> str:
     return "\n".join(lines)
 
 
+def _evidence(result: Any) -> str:
+    """What decided the verdict, in words."""
+    if result.verdict == "no GIL":
+        return ""
+    if result.verdict == "cannot tell":
+        return f" ({result.judged.get('why', '')})"
+    return (f" (another Python thread ran during {result.released_fraction:.0%} of the calls' time; its longest stall "
+            f"{result.longest_stall_ms:.1f} ms with the switch interval raised past the calls)")
+
+
 def _time(seconds: float) -> str:
     us = 1e6 * seconds
     return f"{us:.3g} µs" if us < 1000 else f"{us / 1000:.3g} ms"
@@ -86,8 +123,10 @@ class ProbeCommand(Command):
         "It also measures one call's own CPU / wall: a call that already runs on several cores (a BLAS\n"
         "or OpenMP pool, read with threadpoolctl) leaves Python threads no idle core, and the verdict\n"
         "and advice then name the pool and how to limit it.\n\n"
+        "--budget bounds the whole probe (default 60 s, 10 s with --quick): the repeats scale to the\n"
+        "call's cost, and a scaling point that cannot afford 3 pairs is given up and named.\n\n"
         "Exit status: 0 measured; 1 the probed code raised (its traceback is shown) or did not return\n"
-        "within --timeout; 2 a usage error; 130 interrupted."
+        "within --timeout; 2 a usage error; 3 the result is one --fail-if names; 130 interrupted."
     )
     epilog = (
         "examples:\n"
@@ -101,7 +140,10 @@ class ProbeCommand(Command):
         "  fastfib probe 'import time; time.sleep(0.001)' --workers 1,2,4 --json probe.json --plot probe.png\n"
         "  fastfib probe -s 'import fastfib' 'fastfib.burn(24, kernel=\"python\")'"
         " --runners dask-threads,dask-processes\n"
-        "From Python: fastfib.probe(fn, *args); in a test suite: fastfib.testing.assert_releases_gil(fn, *args)."
+        "  fastfib probe --quick --fail-if held -s 'import mylib' 'mylib.compress(data)'   # CI: exit 3 if held\n"
+        "From Python: fastfib.probe(fn, args=(...), kwargs={...}); in a test suite: fastfib.testing's\n"
+        "assert_releases_gil / assert_holds_gil / assert_scales (fn, args=(...)), or the pytest plugin\n"
+        "`pytest -p fastfib.scaling` and its `scaling` fixture. To see the threads: fastfib trace STMT."
     )
 
     def prepare_parser(self, parser: argparse.ArgumentParser) -> None:
@@ -111,7 +153,14 @@ class ProbeCommand(Command):
         parser.add_argument("--workers", default=None, help="worker counts (default: 1,2; at most 2 x cores)")
         parser.add_argument("--runners", default="threads,processes",
                             help=f"comma-separated, of: {', '.join(PROBE_RUNNERS)} (default: %(default)s)")
-        parser.add_argument("--quick", action="store_true", help="fewer, shorter measurements (about 5-10 s)")
+        parser.add_argument("--quick", action="store_true",
+                            help="fewer, shorter measurements: a budget of 10 s unless --budget says otherwise")
+        parser.add_argument("--budget", type=positive(float, "--budget"), default=None, metavar="SECONDS",
+                            help="seconds the whole probe may take (default: 60, or 10 with --quick); what it "
+                                 "cannot afford is given up and named")
+        parser.add_argument("--fail-if", default="", metavar="NAMES",
+                            help="exit with status 3 when the result is one of these (comma-separated): "
+                                 + "; ".join(f"{name}: {what}" for name, what in FAIL_IF.items()))
         parser.add_argument("--timeout", type=positive(float, "--timeout"), default=10.0,
                             help="seconds the first call may take before the probe gives up (default: %(default)s)")
         parser.add_argument("--json", metavar="PATH", help="write the result as JSON (atomically)")
@@ -125,10 +174,15 @@ class ProbeCommand(Command):
 
     def run(self, args: argparse.Namespace) -> int:
         from fastfib import environment, files, measure, report
-        from fastfib.measure import probing
+        from fastfib.measure import probe_spec, probing
 
         chosen = names(args.runners, PROBE_RUNNERS, "runner")
         workers = sorted(set(numbers(args.workers or "1,2", "--workers", int)))
+        most = 2 * environment.usable_cores()
+        if workers and workers[-1] > most:
+            raise UsageError(f"--workers {workers[-1]}: at most {most} here (2 x the {most // 2} usable cores); "
+                             "more workers than that measure the scheduler, not the call")
+        fail_if = names(args.fail_if, tuple(FAIL_IF), "--fail-if check") if args.fail_if else []
         check_outputs(args.json, args.plot, args.timeline)
         if args.timeline:
             from fastfib.measure import timeline
@@ -138,17 +192,18 @@ class ProbeCommand(Command):
                 raise UsageError(f"--timeline cannot be recorded here: {why}")
         dask, _ = dask_cli.plan(args, chosen, {}, workers)  # the scheduler reached and fitted, or a usage error
         try:
-            probing.compile_source(args.setup, args.stmt)
+            probe_spec.compile_source(args.setup, args.stmt)
         except SyntaxError as exc:
             raise UsageError(f"SETUP or STMT does not compile: {exc.msg} ({exc.filename}, line {exc.lineno})") from None
         progress = Progress(enabled=not args.no_progress)
-        spec = probing.Spec(setup=tuple(args.setup), stmt=args.stmt)
+        spec = probe_spec.Spec(setup=tuple(args.setup), stmt=args.stmt)
         traced: list[Any] | None = [] if args.timeline else None
         try:
             result = probing.probe_spec(spec, workers=workers, runner_names=chosen, quick=args.quick,
-                                      timeout_s=args.timeout, start_method=args.start_method, dask=dask,
-                                      progress=progress, timelines=traced)
-        except probing.ProbeError as exc:
+                                        budget_s=args.budget, timeout_s=args.timeout,
+                                        start_method=args.start_method, dask=dask, progress=progress,
+                                        timelines=traced)
+        except probe_spec.ProbeError as exc:
             progress.clear()
             if exc.details:
                 sys.stderr.write(exc.details)
@@ -172,6 +227,11 @@ class ProbeCommand(Command):
                 + ("" if one.waited_s is None else f", waited for a CPU {1000 * one.waited_s:.1f} ms")
                 for one in traced)
                 + f"\nwrote {args.timeline}")
+        failed = failed_checks(result, fail_if, environment.usable_cores())
+        if failed:
+            print(f"fastfib: --fail-if {','.join(failed)}: " + "; ".join(FAIL_IF[name] for name in failed),
+                  file=sys.stderr)
+            return FAILED
         return 0
 
 

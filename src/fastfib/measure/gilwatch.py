@@ -64,17 +64,19 @@ class GilWatch:
         self._thread.join()
 
     @contextlib.contextmanager
-    def _timed(self, into: list[tuple[float, float]]) -> Iterator[None]:
-        time.sleep(2 * TICK_S)  # let the heartbeat tick, then wait for the GIL again
+    def _timed(self, into: list[tuple[float, float]], pause: bool = True) -> Iterator[None]:
+        if pause:
+            time.sleep(2 * TICK_S)  # let the heartbeat tick, then wait for the GIL again
         start = time.perf_counter()
         try:
             yield
         finally:
             into.append((start, time.perf_counter()))
 
-    def call(self) -> contextlib.AbstractContextManager[None]:
-        """Time one call (or batch) inside the watch: these windows are what the verdict reads."""
-        return self._timed(self.windows)
+    def call(self, pause: bool = True) -> contextlib.AbstractContextManager[None]:
+        """Time one call (or batch) inside the watch: these windows are what the verdict reads.
+        ``pause=False``: no sleep before it, for calls timed back to back."""
+        return self._timed(self.windows, pause)
 
     def control(self, seconds: float) -> None:
         """A window of ``seconds`` beside a call that releases the GIL throughout."""
@@ -90,6 +92,14 @@ class GilWatch:
 
     def called_s(self) -> float:
         return sum(end - start for start, end in self.windows)
+
+    def expected_ticks(self) -> float:
+        """The ticks the control's rate promises over the calls' time: what a call releasing
+        the GIL throughout would have let through (0 without controls)."""
+        control_s = sum(end - start for start, end in self.controls)
+        if control_s <= 0:
+            return 0.0
+        return self._count(self.controls, self.ticks[:]) / control_s * self.called_s()
 
     def released_fraction(self) -> float:
         """Heartbeat ticks per second during the calls over those during the controls
@@ -108,12 +118,16 @@ class GilWatch:
             silent += sum(b - a for a, b in itertools.pairwise(points) if b - a > SILENCE_S)
         return max(0.0, 1 - silent / called)
 
-    def longest_stall_ms(self) -> float:
-        ticks, longest = self.ticks[:], 0.0
+    def window_stalls(self) -> list[float]:
+        """Each call window's longest stretch, in seconds, without a heartbeat tick (its edges count)."""
+        ticks, stalls = self.ticks[:], []
         for start, end in self.windows:
             points = [start, *(t for t in ticks if start < t < end), end]
-            longest = max(longest, *(b - a for a, b in itertools.pairwise(points)))
-        return 1000 * longest
+            stalls.append(max(b - a for a, b in itertools.pairwise(points)))
+        return stalls
+
+    def longest_stall_ms(self) -> float:
+        return 1000 * max(self.window_stalls(), default=0.0)
 
 
 def _released_for(seconds: float) -> None:

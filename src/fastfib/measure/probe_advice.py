@@ -13,7 +13,9 @@ from fastfib.measure.machine import Lent, short_reading
 from fastfib.measure.paired import BUSY_AT, FLAT_BELOW, SCALES_AT, TOO_WIDE
 from fastfib.measure.probe_result import INNER_PARALLEL_AT, ProbeResult, ScalePoint
 
-__all__ = ["advice", "inner_parallelism"]
+__all__ = ["SHORT_CALL_S", "advice", "inner_parallelism"]
+
+SHORT_CALL_S = 10e-6  # a held call shorter than this: advice is to give it more work, not to release the GIL
 
 
 def _us(seconds: float) -> str:
@@ -104,38 +106,91 @@ def _inner_advice(result: ProbeResult, cores: int, on_threads: str) -> str:
             f"{cores} cores, see `fastfib lab oversubscription`).")
 
 
+def _instead_of_threads(processes: ScalePoint | None, cores: int, *, more_work: bool) -> str:
+    """ "use processes (1.9x on 2 processes here)", saying only what was measured."""
+    if processes is None:
+        return "processes (not measured here: add --runners processes)"
+    said = _said(processes, "processes")
+    if _scaled(processes, cores) or not more_work:
+        return f"processes ({said} here)"
+    return f"processes with more work per task (they gave {said} here)"
+
+
+def _held(result: ProbeResult, cores: int, on_threads: str, processes: ScalePoint | None) -> str:
+    """Advice for a call that holds the GIL: what holds it -- bytecode, or C -- decides what helps."""
+    cost = _us(result.per_call_s)
+    waits = (f"other threads wait up to {result.stall_ms:.3g} ms for the GIL beside it (at the "
+             f"{1000 * result.switch_interval_s:g} ms switch interval)")
+    if result.is_bytecode:
+        how = ("hands the GIL over every switch interval, as bytecode does" if result.yields else
+               f"{result.opcodes_per_call} Python opcodes a call, at least {result.bytecode_share:.0%} of its time")
+        return (f"Holds the GIL for {cost} per call, running Python bytecode ({how}): threads serialise it "
+                f"({on_threads}) and {waits}. There is no C work to release the GIL around: use "
+                f"{_instead_of_threads(processes, cores, more_work=False)}, subinterpreters, a free-threaded build, "
+                f"or move the loop into C (Cython, an extension) and release the GIL there.")
+    if result.per_call_s < SHORT_CALL_S:
+        return (f"Holds the GIL for {cost} per call -- too short for a release to pay (releasing and retaking the GIL "
+                f"costs about a microsecond, and more when another thread takes it): threads serialise it "
+                f"({on_threads}); give each call more work (≥ 100 µs per release) and release the GIL around that, "
+                f"or use {_instead_of_threads(processes, cores, more_work=True)}.")
+    return (f"Holds the GIL for {cost} per call in C (not bytecode): threads serialise it ({on_threads}) and "
+            f"{waits} -- release the GIL around the C work, or use "
+            f"{_instead_of_threads(processes, cores, more_work=not _scaled(processes, cores))}.")
+
+
+def _short_call(result: ProbeResult, threads: ScalePoint | None, on_threads: str) -> str:
+    """Advice for a releasing call too short for the hand-over of the GIL to pay in full."""
+    cost = _us(result.per_call_s)
+    batch = math.ceil(100e-6 / max(result.per_call_s, 1e-9))
+    gained = threads is not None and threads.speedup is not None and threads.speedup.low > FLAT_BELOW
+    if gained:
+        return (f"Releases the GIL, and threads give {on_threads}, short of the ideal: at {cost} per call the "
+                f"hand-over of the GIL takes part of each call; batch ≥ {batch} items per call (≥ 100 µs of work "
+                f"per release) for the rest.")
+    return (f"Releases the GIL, but at {cost} per call the hand-over of the GIL costs more than the call: "
+            f"threads give {on_threads}; batch ≥ {batch} items per call (≥ 100 µs of work per release) to pay.")
+
+
+def _gave_up(result: ProbeResult) -> str:
+    return (f" The budget ({result.budget_s:g} s) could not afford {'; '.join(result.gave_up)}: give it more with "
+            f"--budget.") if result.gave_up else ""
+
+
 def advice(result: ProbeResult, cores: int) -> str:
     """One or two plain sentences from the figures and this machine."""
+    return _advice(result, cores) + _gave_up(result)
+
+
+def _advice(result: ProbeResult, cores: int) -> str:
     threads, processes = _best(result, "threads"), _best(result, "processes")
-    on_threads, on_processes = _said(threads, "threads"), _said(processes, "processes")
+    on_threads = _said(threads, "threads")
     scaled = _scaled(threads, cores)
     cost = _us(result.per_call_s)
+    if result.verdict == "cannot tell":
+        why = result.judged.get("why", "the heartbeat ran too little beside the control")
+        return (f"Whether it releases the GIL cannot be told here: {why}. Run the probe again on a quieter machine, "
+                f"or with a larger --budget.")
     if cores < 2:
         return f"Only {cores} usable core here: no runner can run two calls at once; measure on a bigger machine."
-    if threads is None and result.verdict != "held":
+    if result.verdict == "held":
+        return _held(result, cores, on_threads, processes)
+    if threads is None:
         said = {"released": "Releases the GIL", "partly released": "Releases the GIL in part",
                 "no GIL": "No GIL here (free-threaded build)"}[result.verdict]
         return (f"{said} ({result.released_fraction:.0%} of each {cost} call); threads, where that would pay, "
-                f"were not measured here: add --runners threads.")
+                f"were not measured here" + ("" if result.gave_up else ": add --runners threads") + ".")
     short = short_machine(threads)
     if short is not None and short.cores is not None:
         lead = {"released": f"Releases the GIL ({result.released_fraction:.0%} of each {cost} call)",
                 "partly released": f"Releases the GIL for about {result.released_fraction:.0%} of each {cost} call",
-                "held": f"Holds the GIL for {cost} per call", "no GIL": "There is no GIL here (free-threaded build)"}
+                "no GIL": "There is no GIL here (free-threaded build)"}
         return (f"{lead[result.verdict]}, but whether threads pay cannot be told here: the machine lent "
                 f"{short.cores:.1f} cores of {short.threads} while they ran ({short.why()}), so {on_threads} shows "
                 f"the machine, not the call. Run the probe again when it is quieter.")
-    if result.uses_cores and result.verdict != "held" and not scaled:
+    if result.uses_cores and not scaled:
         return _inner_advice(result, cores, on_threads)
     if result.verdict == "no GIL":
         return f"There is no GIL on this interpreter (free-threaded build): threads give {on_threads} here."
-    if result.verdict == "held":
-        instead = (f"use processes ({on_processes} here) or release the GIL around the C work"
-                   if _scaled(processes, cores) else
-                   f"release the GIL around the C work, or use processes with more work per task (they gave "
-                   f"{on_processes} here)")
-        return (f"Holds the GIL for {cost} per call: threads serialise it ({on_threads}) and delay every other "
-                f"thread by that much — {instead}.")
     busy = _busy(threads, cores) if _undecided(threads, cores) else ""
     if busy:
         return (f"Releases the GIL ({result.released_fraction:.0%} of each {cost} call), and {busy}; the speedup "
@@ -148,20 +203,20 @@ def advice(result: ProbeResult, cores: int) -> str:
                 f"{on_threads} here, with no start-up or pickling to pay.")
     if result.verdict == "partly released":
         ceiling = 1 / max(1e-9, 1 - result.released_fraction)
+        held = ("Python bytecode" if result.is_bytecode else "the rest")
         return (f"Releases the GIL for only about {result.released_fraction:.0%} of each {cost} call: threads give "
                 f"{on_threads} (Amdahl's ceiling on any number of threads: {ceiling:.2g}x); release it around more "
-                f"of the work, or use processes ({on_processes} here).")
+                f"of the work ({held} holds it), or use {_instead_of_threads(processes, cores, more_work=False)}.")
     if result.per_call_s < 100e-6:
-        batch = math.ceil(100e-6 / max(result.per_call_s, 1e-9))
-        return (f"Releases the GIL, but at {cost} per call the hand-over of the GIL costs more than the call: "
-                f"threads give {on_threads}; batch ≥ {batch} items per call (≥ 100 µs of work per release) to pay.")
+        return _short_call(result, threads, on_threads)
     # A call that computes (one call alone keeps a core busy) whose threads together kept only about
     # one core busy: the machine's other work took the second core. (A call that waits -- on a lock,
     # on I/O -- keeps no core busy alone, and stays with "something else serialises".)
-    if (threads is not None and threads.parallelism is not None and threads.parallelism < INNER_PARALLEL_AT
-            and result.parallelism >= 0.8):
+    if threads.parallelism is not None and threads.parallelism < INNER_PARALLEL_AT and result.parallelism >= 0.8:
         return (f"Releases the GIL for {cost} per call, yet threads give {on_threads}: the {threads.workers} threads "
                 f"kept only {threads.parallelism:.2f} cores busy between them (CPU / wall), so this machine lent no "
                 f"second core -- other work shares it; run the probe again on a quieter one.")
+    compare = (f"compare processes ({_said(processes, 'processes')} here)" if processes is not None
+               else "compare processes (add --runners processes)")
     return (f"Releases the GIL for {cost} per call, yet threads give {on_threads}: something else serialises the "
-            f"calls (a lock, memory bandwidth, or a busy machine); compare processes ({on_processes} here).")
+            f"calls (a lock, memory bandwidth, or a busy machine); {compare}.")

@@ -1,0 +1,118 @@
+"""How much of a call is Python bytecode? Counted, not guessed: one call is traced opcode by
+opcode (``sys.settrace`` with ``f_trace_opcodes``), and the count is turned into time with
+this interpreter's own rate for a simple loop.
+
+Why ``fastfib probe`` asks: advice to "release the GIL around the C work" is wrong for a
+call that is mostly bytecode -- a Python loop, or a C function that calls back into Python
+for every item (``sorted(key=...)``, ``map`` over a lambda). Bytecode needs the GIL (on a
+GIL build) whatever the extension does; what helps there is processes, subinterpreters, a
+free-threaded build, or moving the loop into C.
+
+The rate is that of the cheapest opcodes (a ``+=`` loop), so the share is a lower bound:
+a call counted at 60 % bytecode spends at least about that much of its time interpreting.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+__all__ = ["CAP", "MOST", "count_opcodes", "ns_per_opcode", "share"]
+
+CAP = 200_000  # opcodes always counted if the call runs them (tracing costs ~0.3 µs each)
+MOST = 3_000_000  # ... and at most, however long the call: ~1 s of tracing
+
+
+class _Counter:
+    """A trace function that counts opcode events in every frame the call enters, then lets go."""
+
+    def __init__(self, cap: int) -> None:
+        self.count, self.cap, self.capped = 0, cap, False
+
+    def enter(self, frame: FrameType, event: str, arg: Any) -> Any:  # the global trace: a new frame
+        if self.capped:
+            return None
+        frame.f_trace_opcodes = True
+        frame.f_trace_lines = False
+        return self.step
+
+    def step(self, frame: FrameType, event: str, arg: Any) -> Any:  # the local trace: each opcode
+        if self.capped:  # a frame still traced when the cap was reached: let it go
+            frame.f_trace_opcodes = False
+            frame.f_trace = None
+            return None
+        if event == "opcode":
+            self.count += 1
+            if self.count >= self.cap:
+                self.capped = True
+                sys.settrace(None)  # no new frame is traced from here on
+                frame.f_trace_opcodes = False
+                frame.f_trace = None
+                return None
+        return self.step
+
+
+def count_opcodes(call: Callable[[], Any], cap: int = CAP) -> tuple[int, bool]:
+    """(opcodes executed by ``call()`` on this thread, whether ``cap`` stopped the count).
+    Threads the call starts are not counted; their bytecode runs beside it."""
+    counter = _Counter(cap)
+    previous = sys.gettrace()
+    sys.settrace(counter.enter)
+    try:
+        call()
+    finally:
+        sys.settrace(previous)
+    return counter.count, counter.capped
+
+
+def _calibration_loop(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+_rate: dict[str, float] = {}
+_lock = threading.Lock()
+
+
+def _cpu_of(work: Callable[[], Any], repeats: int = 5) -> float:
+    """The least CPU time of this thread over ``repeats`` runs of ``work()``: CPU, not wall, so
+    that a machine busy with other work does not make the call look slower than its bytecode."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.thread_time()
+        work()
+        best = min(best, time.thread_time() - start)
+    return best
+
+
+def ns_per_opcode() -> float:
+    """This interpreter's CPU nanoseconds per opcode in a plain ``+=`` loop (measured once)."""
+    with _lock:
+        if "ns" not in _rate:
+            n = 50_000
+            opcodes, _ = count_opcodes(lambda: _calibration_loop(n))
+            _rate["ns"] = 1e9 * _cpu_of(lambda: _calibration_loop(n)) / max(opcodes, 1)
+        return _rate["ns"]
+
+
+def share(loop: Callable[[int], Any], empty: Callable[[int], Any], number: int,
+          most: int = MOST) -> tuple[int, float]:
+    """(opcodes per call, share of the call's CPU time spent interpreting them: 0..1, a lower
+    bound) for ``loop(1)``, less those of ``empty(1)`` -- the same harness calling nothing. The
+    call's CPU time is read from batches of ``number`` calls; the count stops at enough opcodes
+    to fill the whole call (or ``most``), so a long Python loop is counted in full."""
+    per_call_cpu = _cpu_of(lambda: loop(number), 3) / number
+    rate = ns_per_opcode()
+    cap = max(CAP, min(most, int(1.2 * per_call_cpu * 1e9 / rate)))
+    opcodes, _ = count_opcodes(lambda: loop(1), cap)
+    base, _ = count_opcodes(lambda: empty(1))
+    own = max(0, opcodes - base)
+    if per_call_cpu <= 0:
+        return own, 0.0
+    return own, min(1.0, own * rate * 1e-9 / per_call_cpu)  # capped: ``own`` and so the share are lower bounds

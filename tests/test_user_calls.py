@@ -1,0 +1,191 @@
+"""fastfib pointed at another project's code, as its author would: a small C extension built in
+the test (the same loop holding the GIL, releasing it, releasing it for half the work), the
+``fastfib.testing`` assertions at three call sizes, probe's advice for bytecode and for C, the
+call's arguments kept apart from fastfib's options, ``--fail-if`` and ``--budget``.
+
+No test asserts a time or a speedup: the GIL verdicts rest on what the GIL makes certain, and
+a scaling assertion may only pass, fail on evidence, or skip with the reason.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import subprocess
+import sys
+import unittest
+from pathlib import Path
+
+import pytest
+
+import fastfib
+from fastfib import environment
+from fastfib.measure import bytecode
+from fastfib.testing import assert_holds_gil, assert_releases_gil, assert_scales
+from helpers import build_extension, compiler_missing, needs_gil
+
+FASTFIB = [sys.executable, "-m", "fastfib"]
+SIZES = {"1us": 1_000, "100us": 100_000, "10ms": 10_000_000}  # xorshift steps: about 1 ns each
+
+
+@pytest.fixture(scope="module")
+def spin_dir(tmp_path_factory):
+    why = compiler_missing()
+    if why:
+        pytest.skip(why)
+    return build_extension(Path(__file__).parent / "data" / "spin" / "spin.c", tmp_path_factory.mktemp("spin"))
+
+
+@pytest.fixture(scope="module")
+def spin(spin_dir):
+    sys.path.insert(0, str(spin_dir))
+    try:
+        import spin as module
+    finally:
+        sys.path.remove(str(spin_dir))
+    return module
+
+
+def run_fastfib(spin_dir, *argv, timeout=240):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(spin_dir), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([*FASTFIB, *argv], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@needs_gil
+@pytest.mark.parametrize("size", SIZES)
+def test_the_assertions_are_right_on_every_call_size(spin, size):
+    n = SIZES[size]
+    assert_releases_gil(spin.spin_nogil, args=(n,))
+    assert_releases_gil(spin.spin_half, args=(n,))
+    assert_holds_gil(spin.spin_gil, args=(n,))
+    with pytest.raises(AssertionError, match="spin_gil held the GIL: 0 heartbeat tick"):
+        assert_releases_gil(spin.spin_gil, args=(n,))
+    for releasing in (spin.spin_nogil, spin.spin_half):
+        with pytest.raises(AssertionError, match="released the GIL"):
+            assert_holds_gil(releasing, args=(n,))
+
+
+@needs_gil
+def test_a_sub_microsecond_call_that_releases_is_still_seen(spin):
+    assert_releases_gil(spin.spin_nogil, args=(10,))
+    assert_releases_gil(fastfib.burn, args=(12,), kwargs={"kernel": "cython-nogil"})
+    assert_holds_gil(fastfib.burn, args=(12,), kwargs={"kernel": "cython-gil"})
+
+
+def test_the_old_call_form_is_refused_with_what_to_write(spin):
+    for check in (assert_releases_gil, assert_holds_gil, assert_scales):
+        with pytest.raises(TypeError, match=r"pass the call's arguments as args=\(\.\.\.\) and kwargs="):
+            check(spin.spin_gil, 10)
+    with pytest.raises(TypeError, match=r"fastfib.probe\(fn, level=...\): pass the call's arguments"):
+        fastfib.probe(spin.spin_gil, level=9)
+    with pytest.raises(TypeError, match="args= must be a tuple or list"):
+        assert_holds_gil(spin.spin_gil, args=10)
+
+
+def test_keywords_named_like_fastfibs_options_reach_the_call():
+    seen = []
+
+    def call(quick, budget, workers, runners, timeout):
+        seen.append((quick, budget, workers, runners, timeout))
+
+    options = {"quick": "q", "budget": "b", "workers": "w", "runners": "r", "timeout": "t"}
+    result = fastfib.probe(call, kwargs=options, workers=(), runners=(), quick=True)
+    assert result.verdict in ("held", "no GIL", "cannot tell")
+    assert set(seen) == {("q", "b", "w", "r", "t")}
+    if environment.gil_enabled():
+        assert_holds_gil(call, kwargs=options)
+
+
+@needs_gil
+def test_held_gil_assertion_never_says_held_without_evidence(spin):
+    """A budget too small for the control to promise any tick: the answer is a skip, never a failure."""
+    with pytest.raises(unittest.SkipTest, match="cannot tell"):
+        assert_releases_gil(spin.spin_gil, args=(SIZES["1us"],), budget=0.0)  # one 5 ms batch: ~9 ticks promised
+
+
+def test_assert_scales_passes_on_evidence_or_skips_with_the_reason(spin):
+    try:
+        figure = assert_scales(spin.spin_nogil, args=(SIZES["10ms"],), workers=2, budget=8)
+    except unittest.SkipTest as exc:
+        assert "cannot tell" in str(exc)
+    else:
+        assert figure.low >= 1.0 and figure.machine is not None
+
+
+@needs_gil
+def test_assert_scales_fails_a_gil_holding_call_or_skips_with_the_reason(spin):
+    try:
+        assert_scales(spin.spin_gil, args=(SIZES["10ms"],), workers=2, budget=8)
+    except AssertionError as exc:
+        assert "does not scale on 2 threads" in str(exc)
+    except unittest.SkipTest as exc:
+        assert "cannot tell" in str(exc)
+    else:
+        pytest.fail("a call holding the GIL passed assert_scales")
+
+
+def test_opcodes_are_counted_in_the_call_and_its_callbacks():
+    data = list(range(2000))
+    ops, _ = bytecode.count_opcodes(lambda: sorted(data, key=lambda v: -v))
+    assert ops >= 2000 * 3  # each callback runs a few opcodes
+    c_only, _ = bytecode.count_opcodes(lambda: sorted(data))
+    assert c_only < 20
+    capped, stopped = bytecode.count_opcodes(lambda: sum(i for i in range(100_000)), cap=1000)
+    assert stopped and capped == 1000
+
+
+def python_loop(count: int) -> int:
+    total = 0
+    for i in range(count):
+        total += i
+    return total
+
+
+@needs_gil
+@pytest.mark.parametrize(("fn", "args"), [
+    (python_loop, (300_000,)),  # ~10 ms of bytecode: hands the GIL over at the switch interval
+    (python_loop, (300,)),  # ~10 µs: shorter than any switch interval, told by its opcodes
+    (functools.reduce, (lambda a, b: a + b, list(range(30_000)))),  # C calling back into Python for every item
+], ids=["python loop 10 ms", "python loop 10 us", "reduce with a lambda"])
+def test_probe_advice_for_python_code_speaks_of_bytecode_not_c(fn, args):
+    result = fastfib.probe(fn, args=args, workers=(), runners=(), quick=True)
+    assert result.verdict == "held" and result.is_bytecode, result
+    assert "Python bytecode" in result.advice and "around the C work" not in result.advice
+    assert result.stall_ms > 0 and result.switch_interval_s == sys.getswitchinterval()
+
+
+@needs_gil
+def test_probe_advice_for_a_c_call_holding_the_gil_says_release_it(spin):
+    result = fastfib.probe(spin.spin_gil, args=(SIZES["10ms"],), workers=(), runners=(), quick=True)
+    assert result.verdict == "held" and not result.is_bytecode and result.yields is False
+    assert "release the GIL around the C work" in result.advice
+
+
+@needs_gil
+def test_fail_if_gives_ci_an_exit_status(spin_dir):
+    argv = ["probe", "--quick", "--runners", "threads", "--workers", "1", "--no-progress", "-s", "import spin"]
+    held = run_fastfib(spin_dir, *argv, "--fail-if", "held", "spin.spin_gil(100_000)")
+    assert held.returncode == 3, held.stderr
+    assert held.stderr.strip().splitlines()[-1] == "fastfib: --fail-if held: the call holds the GIL"
+    released = run_fastfib(spin_dir, *argv, "--fail-if", "held", "spin.spin_nogil(100_000)")
+    assert released.returncode == 0, released.stderr
+    bad = run_fastfib(spin_dir, *argv, "--fail-if", "slow", "spin.spin_gil(10)")
+    assert bad.returncode == 2 and "unknown --fail-if check 'slow'" in bad.stderr
+
+
+def test_workers_past_twice_the_cores_are_refused(spin_dir):
+    too_many = str(2 * environment.usable_cores() + 1)
+    done = run_fastfib(spin_dir, "probe", "--workers", too_many, "pass")
+    assert done.returncode == 2 and f"--workers {too_many}: at most" in done.stderr
+
+
+def test_the_budget_gives_up_what_it_cannot_afford_and_says_so(spin_dir, tmp_path):
+    out = tmp_path / "probe.json"
+    done = run_fastfib(spin_dir, "probe", "--budget", "1", "--runners", "threads", "--workers", "2", "--no-progress",
+                       "--json", str(out), "-s", "import spin", "spin.spin_nogil(200_000_000)")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(out.read_text())["result"]
+    assert result["budget_s"] == 1 and result["points"] == []
+    assert result["gave_up"] and result["gave_up"][0].startswith("threads x2 (one pair takes about")
+    assert "could not afford threads x2" in done.stdout
