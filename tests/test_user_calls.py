@@ -189,3 +189,45 @@ def test_the_budget_gives_up_what_it_cannot_afford_and_says_so(spin_dir, tmp_pat
     assert result["budget_s"] == 1 and result["points"] == []
     assert result["gave_up"] and result["gave_up"][0].startswith("threads x2 (one pair takes about")
     assert "could not afford threads x2" in done.stdout
+
+
+USER_SUITE = '''
+import time
+
+import pytest
+
+
+def wait():
+    time.sleep(0.004)  # releases the GIL: 2 threads wait at once
+
+
+@pytest.mark.parametrize("runner", ["threads"])
+def test_wait_scales(scaling, runner):
+    found = scaling(wait, workers=2, runner=runner, budget=2)
+    assert found.figure.pairs >= 10 and found.verdict  # recorded; a skip would keep it out of the JSON
+
+
+def test_wait_asserted(scaling):
+    scaling(wait, workers=2, budget=2).assert_scales()  # passes, or skips when the machine lent too little
+
+
+def test_the_old_form_is_refused(scaling):
+    with pytest.raises(TypeError, match="args="):
+        scaling(wait, 1)
+'''
+
+
+def test_the_scaling_plugin_measures_the_users_call_into_pytest_benchmarks_json(tmp_path):
+    (tmp_path / "test_user_suite.py").write_text(USER_SUITE)
+    out = tmp_path / "bench.json"
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "fastfib.scaling", "-p", "no:cacheprovider",
+                           "test_user_suite.py", f"--benchmark-json={out}", "-rs"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "fastfib scaling (paired" in done.stdout and "test_wait_scales[threads]" in done.stdout
+    (bench,) = [b for b in json.loads(out.read_text())["benchmarks"] if b["name"] == "test_wait_scales[threads]"]
+    found = bench["extra_info"]["fastfib_scaling"]
+    assert found["runner"] == "threads" and found["workers"] == 2 and found["call"] == "wait(...)"
+    assert found["low"] <= found["speedup"] <= found["high"] and found["machine"]["threads"] == 2
+    assert found["verdict"] in ("scales", "partly", "too noisy to tell", "cannot tell")
+    assert bench["group"] == "fastfib scaling"

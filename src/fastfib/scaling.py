@@ -123,9 +123,10 @@ def _measure(request: pytest.FixtureRequest, fn: Callable[..., Any], positional:
 
 def _benchmark(request: pytest.FixtureRequest) -> Any:
     """pytest-benchmark's fixture where it is installed and timing is on; else None."""
-    if not request.config.pluginmanager.hasplugin("pytest_benchmark"):
+    try:
+        benchmark = request.getfixturevalue("benchmark")
+    except pytest.FixtureLookupError:  # pytest-benchmark is not installed
         return None
-    benchmark = request.getfixturevalue("benchmark")
     return None if benchmark.disabled else benchmark
 
 
