@@ -231,3 +231,38 @@ def test_the_scaling_plugin_measures_the_users_call_into_pytest_benchmarks_json(
     assert found["low"] <= found["speedup"] <= found["high"] and found["machine"]["threads"] == 2
     assert found["verdict"] in ("scales", "partly", "too noisy to tell", "cannot tell")
     assert bench["group"] == "fastfib scaling"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the sampler reads Linux thread clocks")
+def test_trace_draws_the_users_own_statement_and_the_report_names_it(spin_dir, tmp_path):
+    out, page = tmp_path / "half.json", tmp_path / "half.html"
+    done = run_fastfib(spin_dir, "trace", "-s", "import spin", "spin.spin_half(10**6)", "--cost-pairs", "0",
+                       "--no-progress", "-o", str(out), "--plot", str(tmp_path / "half.png"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("spin.spin_half(10**6) threads x2: wall")
+    data = json.loads(out.read_text())
+    assert data["meta"]["stmt"] == "spin.spin_half(10**6)" and data["meta"]["setup"] == ["import spin"]
+    (config,) = data["configurations"]
+    assert config["extra"]["calls_per_task"] >= 1 and config["extra"]["tasks"] == 4
+    assert sum(track["name"].startswith("fastfib-worker") for track in config["tracks"]) == 2
+    assert (tmp_path / "half.png").stat().st_size > 0
+    report = run_fastfib(spin_dir, "report", str(out), "-o", str(page))
+    assert report.returncode == 0, report.stderr
+    assert "fastfib trace: spin.spin_half(10**6) -- which thread was on a CPU when" in page.read_text()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["-k", "python", "pass"], "give STMT or --kernels, not both"),
+    (["-s", "import os"], "-s SETUP needs a STMT"),
+    (["1 +"], "SETUP or STMT does not compile"),
+])
+def test_trace_usage_errors_for_a_statement_are_one_line(spin_dir, argv, message):
+    done = run_fastfib(spin_dir, "trace", *argv)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1 and message in done.stderr
+
+
+def test_trace_of_a_statement_that_raises_exits_1_with_its_traceback(spin_dir):
+    done = run_fastfib(spin_dir, "trace", "1 / 0", "--no-progress")
+    assert done.returncode == 1 and "Traceback" in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "fastfib: error: the probed code raised ZeroDivisionError: " \
+                                                   "division by zero"

@@ -211,7 +211,8 @@ class ProbeCommand(Command):
             return 1
         finally:
             progress.clear()
-        result.meta.update(measure.metadata(), stmt=args.stmt, setup=args.setup)
+        result.meta.update(measure.metadata(command="fastfib " + " ".join(sys.argv[1:])), stmt=args.stmt,
+                           setup=args.setup)
         print(format_result(result))
         if args.json:
             files.write_document(args.json, files.envelope(probing.SCHEMA, probing.SCHEMA_VERSION, result.meta,

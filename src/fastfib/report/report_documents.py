@@ -322,6 +322,12 @@ def _row_notes(table: Table) -> list[str]:
     return notes
 
 
+def _short(stmt: str) -> str:
+    """A statement on one line, cut to 80 characters, for a title."""
+    line = "; ".join(part.strip() for part in stmt.splitlines() if part.strip())
+    return line if len(line) <= 80 else line[:77] + "..."
+
+
 def _trace(path: str, data: dict[str, Any]) -> Run:
     _check_version(path, data, timeline.SCHEMA, timeline.SCHEMA_VERSION, "fastfib trace -o FILE", timeline.READS)
     meta = _meta(path, data)
@@ -335,7 +341,10 @@ def _trace(path: str, data: dict[str, Any]) -> Run:
         " (overlap = share of the wall with two or more threads on a CPU: threads that hold the GIL take turns, "
         "threads that released it overlap; waited for a CPU = time threads were runnable but the machine ran "
         "something else, drawn hatched: a thread waiting for the GIL sleeps and is not counted)")
-    return Run(path, "trace", "fastfib trace: which thread was on a CPU when", meta,
+    stmt = meta.get("stmt")
+    title = (f"fastfib trace: {_short(stmt)} -- which thread was on a CPU when" if stmt
+             else "fastfib trace: which thread was on a CPU when")
+    return Run(path, "trace", title, meta,
                meta.get("command") or "fastfib trace", records_table(records), finding,
                _row_notes(records_table(records)),
                draw=(lambda target: timeline_plot.write_timeline_plot(target, traced)) if traced else None)
