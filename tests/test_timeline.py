@@ -179,3 +179,6 @@ def test_scale_and_probe_write_a_timeline_of_each_configuration(argv, tmp_path):
     labels = [configuration["label"] for configuration in document["configurations"]]
     assert labels and all(0 <= c["overlap"] <= 1 for c in document["configurations"])
     assert "overlap" in done.stdout and str(out) in done.stdout
+    if argv[0] == "probe":  # the strips in the terminal too, one per worker thread
+        assert "strips: █ on a CPU" in done.stdout
+        assert sum(line.lstrip().startswith("fastfib-worker") for line in done.stdout.splitlines()) >= 2

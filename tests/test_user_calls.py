@@ -26,7 +26,7 @@ from fastfib.testing import assert_holds_gil, assert_releases_gil, assert_scales
 from helpers import build_extension, compiler_missing, needs_gil
 
 FASTFIB = [sys.executable, "-m", "fastfib"]
-SIZES = {"1us": 1_000, "100us": 100_000, "10ms": 10_000_000}  # xorshift steps: about 1 ns each
+SIZES = {"1us": 1_000, "100us": 100_000, "10ms": 10_000_000, "100ms": 100_000_000}  # xorshift steps: ~1 ns each
 
 
 @pytest.fixture(scope="module")

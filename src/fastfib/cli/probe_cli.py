@@ -221,13 +221,13 @@ class ProbeCommand(Command):
             report.write_plot(args.plot, plot_rows(result), environment.usable_cores(), title=f"probe: {result.label}")
         if args.timeline and traced is not None:
             from fastfib.measure import timeline
+            from fastfib.report.timeline_text import LEGEND, format_timeline
 
             files.write_document(args.timeline, timeline.document(traced, result.meta))
-            print("\ntimelines (one more, untimed run each): " + "; ".join(
-                f"{one.label}: overlap {one.overlap:.2f}, parallelism {one.parallelism:.2f}"
-                + ("" if one.waited_s is None else f", waited for a CPU {1000 * one.waited_s:.1f} ms")
-                for one in traced)
-                + f"\nwrote {args.timeline}")
+            print("\ntimelines (one more, untimed run of each point, sampled at 1 kHz):\n")
+            print("\n\n".join(format_timeline(one) for one in traced))
+            print(f"\n{LEGEND}\nwrote {args.timeline} (`fastfib report {args.timeline}` draws it; "
+                  "ui.perfetto.dev opens it)")
         failed = failed_checks(result, fail_if, environment.usable_cores())
         if failed:
             print(f"fastfib: --fail-if {','.join(failed)}: " + "; ".join(FAIL_IF[name] for name in failed),
