@@ -182,11 +182,11 @@ def test_workers_past_twice_the_cores_are_refused(spin_dir):
 
 def test_the_budget_gives_up_what_it_cannot_afford_and_says_so(spin_dir, tmp_path):
     out = tmp_path / "probe.json"
-    done = run_fastfib(spin_dir, "probe", "--budget", "1", "--runners", "threads", "--workers", "2", "--no-progress",
-                       "--json", str(out), "-s", "import spin", "spin.spin_nogil(200_000_000)")
+    done = run_fastfib(spin_dir, "probe", "--budget", "0.5", "--runners", "threads", "--workers", "2",
+                       "--no-progress", "--json", str(out), "-s", "import spin", "spin.spin_nogil(50_000_000)")
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())["result"]
-    assert result["budget_s"] == 1 and result["points"] == []
+    assert result["budget_s"] == 0.5 and result["points"] == []
     assert result["gave_up"] and result["gave_up"][0].startswith("threads x2 (one pair takes about")
     assert "could not afford threads x2" in done.stdout
 

@@ -101,13 +101,12 @@ def ns_per_opcode() -> float:
         return _rate["ns"]
 
 
-def share(loop: Callable[[int], Any], empty: Callable[[int], Any], number: int,
+def share(loop: Callable[[int], Any], empty: Callable[[int], Any], per_call_cpu: float,
           most: int = MOST) -> tuple[int, float]:
     """(opcodes per call, share of the call's CPU time spent interpreting them: 0..1, a lower
-    bound) for ``loop(1)``, less those of ``empty(1)`` -- the same harness calling nothing. The
-    call's CPU time is read from batches of ``number`` calls; the count stops at enough opcodes
-    to fill the whole call (or ``most``), so a long Python loop is counted in full."""
-    per_call_cpu = _cpu_of(lambda: loop(number), 3) / number
+    bound) for ``loop(1)``, less those of ``empty(1)`` -- the same harness calling nothing.
+    ``per_call_cpu``: one call's CPU seconds, measured untraced. The count stops at enough
+    opcodes to fill the whole call (or ``most``), so a long Python loop is counted in full."""
     rate = ns_per_opcode()
     cap = max(CAP, min(most, int(1.2 * per_call_cpu * 1e9 / rate)))
     opcodes, _ = count_opcodes(lambda: loop(1), cap)

@@ -6,6 +6,7 @@ lab release`` and of :mod:`fastfib.testing`'s assertions.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import itertools
 import sys
@@ -85,7 +86,9 @@ class GilWatch:
 
     @staticmethod
     def _count(windows: list[tuple[float, float]], ticks: list[float]) -> int:
-        return sum(start < t < end for start, end in windows for t in ticks)
+        """Ticks strictly inside any window: ticks are appended in time order, so two bisections
+        a window (a verdict re-counts after every batch; a scan was quadratic in the batches)."""
+        return sum(bisect.bisect_left(ticks, end) - bisect.bisect_right(ticks, start) for start, end in windows)
 
     def ticks_inside(self) -> int:
         return self._count(self.windows, self.ticks[:])

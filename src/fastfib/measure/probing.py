@@ -115,7 +115,7 @@ def _alone(spec: Spec, one_call_s: float, quick: bool, budget: Budget, interval_
     loop = loop_of(spec)
     number = number_for(one_call_s, loop, 0.01 if quick else 0.02)
     batch_s = max(number * one_call_s, 1e-6)
-    repeats = max(3, min(5 if quick else 9, int(budget.part(0.1) / batch_s)))
+    repeats = max(2, min(5 if quick else 9, int(budget.part(0.1) / batch_s)))  # 2 at least: quartiles
     per_call, cpu_s, wall_s = [], 0.0, 0.0
     for _ in range(repeats):
         cpu, wall, _ = threadpools.cpu_per_wall(lambda: loop(number))
@@ -131,7 +131,8 @@ def _alone(spec: Spec, one_call_s: float, quick: bool, budget: Budget, interval_
     if judged.verdict not in ("no GIL", "released"):
         found.stall_ms = stall_at(loop, number, interval_s, min_s=0.03, budget_s=budget.part(0.05))
         found.yields = hands_over(loop, median, budget_s=budget.part(0.05))
-    found.opcodes, found.bytecode_share = bytecode.share(loop, empty_loop_of(spec), number)
+    if judged.verdict not in ("no GIL", "released"):  # what holds the GIL: bytecode, or C?
+        found.opcodes, found.bytecode_share = bytecode.share(loop, empty_loop_of(spec), cpu_s / (repeats * number))
     if found.parallelism >= INNER_PARALLEL_AT:
         # The pool to name is the one whose limit to a single thread slows the call as its
         # parallelism says it should (a pool's being loaded says nothing: numpy loads OpenBLAS on
