@@ -93,13 +93,18 @@ nb::tuple thread_state_attached() {
 // declares Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED for every module -- its
 // type registry and internals are process-wide -- so this module cannot load in
 // a subinterpreter, own GIL or not.
+//
+// nb::arg("n").none(): nanobind turns None away itself, before the function runs, with
+// its own TypeError ("incompatible function arguments"); .none() lets None through to
+// check_n, whose TypeError is every kernel's.
 NB_MODULE(_nanobind, m) {
     m.doc() = "csrc/fib.c's kernels through nanobind, holding or releasing the GIL.";
     m.attr("MAX_N") = FIB_U64_MAX_N;
-    m.def("fib_gil", &fib_gil, nb::arg("n"), "F(n) exactly, by fast doubling in C, holding the GIL (n <= 93).");
-    m.def("fib_nogil", &fib_nogil, nb::arg("n"),
+    m.def("fib_gil", &fib_gil, nb::arg("n").none(),
+          "F(n) exactly, by fast doubling in C, holding the GIL (n <= 93).");
+    m.def("fib_nogil", &fib_nogil, nb::arg("n").none(),
           "F(n) exactly, by fast doubling in C, with the GIL released (n <= 93).");
-    m.def("burn_gil", &burn_gil, nb::arg("n"), "F(n) by naive recursion in C, holding the GIL.");
-    m.def("burn_nogil", &burn_nogil, nb::arg("n"), "F(n) by naive recursion in C, with the GIL released.");
+    m.def("burn_gil", &burn_gil, nb::arg("n").none(), "F(n) by naive recursion in C, holding the GIL.");
+    m.def("burn_nogil", &burn_nogil, nb::arg("n").none(), "F(n) by naive recursion in C, with the GIL released.");
     m.def("_thread_state_attached", &thread_state_attached);
 }
