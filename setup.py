@@ -282,8 +282,9 @@ setup(
     # csrc/ stays at the top of the checkout but ships inside the package as
     # fastfib/csrc, so `fastfib source` shows a wheel user the C sources too.
     # fastfib/report/templates holds data only (fastfib report's page): a package for setuptools all the same.
-    packages=find_packages("src") + ["fastfib.csrc", "fastfib.report.templates"],
-    package_dir={"": "src", "fastfib.csrc": "csrc"},
+    # bindings/ likewise ships as fastfib/bindings: the C API, pybind11, nanobind and PyO3 sources.
+    packages=find_packages("src") + ["fastfib.csrc", "fastfib.bindings", "fastfib.report.templates"],
+    package_dir={"": "src", "fastfib.csrc": "csrc", "fastfib.bindings": "bindings"},
     cmdclass={"build_ext": BuildExt},
     # Only where setuptools-rust is installed (it registers the keyword): else a warning.
     **({"rust_extensions": RUST} if (RUST := _pyo3_extensions()) else {}),

@@ -102,7 +102,7 @@ burn_nogil(PyObject *module, PyObject *arg)
         return NULL;
     Py_BEGIN_ALLOW_THREADS /* other Python threads run while C works */
     status = fib_burn(n, &value, NULL);
-    Py_END_ALLOW_THREADS
+    Py_END_ALLOW_THREADS /* waits for the GIL, then attaches this thread again */
     return result(status, value, n);
 }
 

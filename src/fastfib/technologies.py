@@ -22,7 +22,7 @@ class Marker(NamedTuple):
 
     what: str  # "releases the GIL", "declares free-threading", ...
     file: str  # a SOURCES name of fastfib.cli.source_cli (or setup.py, found in a checkout only)
-    text: str  # the substring that finds the line
+    text: str  # how the line starts (leading blanks aside): the first such line is shown
 
 
 class Technology(NamedTuple):
@@ -32,7 +32,7 @@ class Technology(NamedTuple):
     source: str  # the file a reader studies (a SOURCES name)
     release: str  # where the nogil kernel's C call runs, in a few words
     own_gil: bool  # declares Py_MOD_PER_INTERPRETER_GIL_SUPPORTED
-    subinterpreters: str  # how it declares own-GIL subinterpreter support, or why it cannot
+    subinterpreters: str  # how it declares own-GIL subinterpreter support, or why it cannot (own_gil False)
     needs: str  # what its build needs beyond a C compiler
     markers: tuple[Marker, ...]
 
@@ -53,7 +53,7 @@ BINDINGS: tuple[Technology, ...] = (
         "the Py_mod_multiple_interpreters slot = Py_MOD_PER_INTERPRETER_GIL_SUPPORTED (3.12+)",
         "nothing: the C compiler",
         (Marker("releases the GIL", "bindings/capi.c", "Py_BEGIN_ALLOW_THREADS /*"),
-         Marker("takes it back", "bindings/capi.c", "Py_END_ALLOW_THREADS"),
+         Marker("takes it back", "bindings/capi.c", "Py_END_ALLOW_THREADS /*"),
          Marker("declares free-threading", "bindings/capi.c", "{Py_mod_gil, Py_MOD_GIL_NOT_USED}"),
          Marker("declares own-GIL subinterpreters", "bindings/capi.c", "Py_MOD_PER_INTERPRETER_GIL_SUPPORTED}")),
     ),
@@ -69,21 +69,21 @@ BINDINGS: tuple[Technology, ...] = (
     Technology(
         "nanobind", "nanobind", "fastfib._nanobind", "bindings/nanobind.cpp",
         "inside an nb::gil_scoped_release block", False,
-        "cannot: nanobind declares Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED for every module "
+        "nanobind declares Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED for every module "
         "(its type registry and internals are process-wide)",
         "a C++17 compiler and nanobind (PyPI)",
         (Marker("releases the GIL", "bindings/nanobind.cpp", "nb::gil_scoped_release release;  // other"),
-         Marker("declares free-threading (a build option)", "setup.py", '[("NB_FREE_THREADED", None)]'),
+         Marker("declares free-threading (a build option)", "setup.py", "+ ([(\"NB_FREE_THREADED\", None)]"),
          Marker("declares the module", "bindings/nanobind.cpp", "NB_MODULE(_nanobind")),
     ),
     Technology(
         "pyo3", "PyO3 (Rust FFI)", "fastfib._pyo3", "bindings/pyo3/src/lib.rs",
         "inside py.detach(|| ...)",
         False,
-        "cannot: PyO3 keeps its modules and types in process-wide statics and refuses a second "
+        "PyO3 keeps its modules and types in process-wide statics and refuses a second "
         "interpreter with ImportError (PyO3 issue 576)",
         "cargo (Rust) and setuptools-rust (PyPI); the crates from crates.io, or ../shared/rust offline",
-        (Marker("releases the GIL", "bindings/pyo3/src/lib.rs", "py.detach(|| burn(cn))"),
+        (Marker("releases the GIL", "bindings/pyo3/src/lib.rs", "let (status, value) = py.detach(|| burn(cn))"),
          Marker("declares free-threading", "bindings/pyo3/src/lib.rs", "#[pymodule(gil_used = false)]")),
     ),
 )
