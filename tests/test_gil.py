@@ -53,9 +53,9 @@ def _ticks_during_one_call(kernel: str) -> tuple[int, float, float]:
 
 @pytest.mark.timeout(120)
 @needs_gil
-@pytest.mark.parametrize("kernel", HOLDING)
-def test_gil_holding_call_stops_every_other_python_thread(kernel):
-    ticks, gap, window = _ticks_during_one_call(kernel)
+@pytest.mark.parametrize("holding", HOLDING)
+def test_gil_holding_call_stops_every_other_python_thread(holding):
+    ticks, gap, window = _ticks_during_one_call(holding)
     # The C call holds the GIL from start to end: the heartbeat cannot tick anywhere inside
     # it, so one tick-less stretch spans all of it. A few ticks can slip into the Python code
     # on either side (a forced switch there, and on a loaded machine the main thread may wait
@@ -67,9 +67,9 @@ def test_gil_holding_call_stops_every_other_python_thread(kernel):
 
 @pytest.mark.timeout(120)
 @needs_no_gil
-@pytest.mark.parametrize("kernel", HOLDING)
-def test_without_a_gil_the_gil_holding_call_lets_other_threads_run(kernel):
-    ticks, _, window = _ticks_during_one_call(kernel)
+@pytest.mark.parametrize("holding", HOLDING)
+def test_without_a_gil_the_gil_holding_call_lets_other_threads_run(holding):
+    ticks, _, window = _ticks_during_one_call(holding)
     # The same C call that stops the heartbeat under a GIL: here nothing holds it back.
     assert ticks > 2, f"heartbeat ticked only {ticks} times during a {1000 * window:.0f} ms call with no GIL"
 
@@ -118,9 +118,9 @@ def test_without_a_gil_pure_python_threads_overlap():
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("kernel", RELEASING)
-def test_nogil_call_lets_other_python_threads_run(kernel):
-    ticks, _, window = _ticks_during_one_call(kernel)
+@pytest.mark.parametrize("releasing", RELEASING)
+def test_nogil_call_lets_other_python_threads_run(releasing):
+    ticks, _, window = _ticks_during_one_call(releasing)
     # ~1 tick per ms is expected; a loaded machine gets fewer, never <= 2.
     assert ticks > 2, f"heartbeat ticked only {ticks} times during a {1000 * window:.0f} ms nogil call"
 

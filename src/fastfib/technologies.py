@@ -55,7 +55,8 @@ BINDINGS: tuple[Technology, ...] = (
         (Marker("releases the GIL", "bindings/capi.c", "Py_BEGIN_ALLOW_THREADS /*"),
          Marker("takes it back", "bindings/capi.c", "Py_END_ALLOW_THREADS /*"),
          Marker("declares free-threading", "bindings/capi.c", "{Py_mod_gil, Py_MOD_GIL_NOT_USED}"),
-         Marker("declares own-GIL subinterpreters", "bindings/capi.c", "Py_MOD_PER_INTERPRETER_GIL_SUPPORTED}")),
+         Marker("declares own-GIL subinterpreters", "bindings/capi.c",
+                "{Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED}")),
     ),
     Technology(
         "pybind11", "pybind11", "fastfib._pybind11", "bindings/pybind11.cpp",
