@@ -120,26 +120,39 @@ $(BUILD_REQS): $(BIN)/python
 # Rust crates for the pyo3 kernels: from crates.io where it answers (cargo's own
 # configuration, untouched); else, where ../shared/rust has them, from its vendored
 # PyO3 0.28 crates: CARGO_HOME points at build/cargo-home, whose config.toml replaces
-# crates.io by that folder, offline (../shared/rust/README.md). Asked only when
-# cargo exists and the extension is rebuilt; FASTFIB_PYO3=0 skips the pyo3 kernels.
+# crates.io by that folder, offline (../shared/rust/README.md). Exported, so every
+# build make starts gets it -- the wheel built by tests/test_dist_contents.py too.
+# Asked (one HTTPS request, up to 5 s) only where cargo exists and CARGO_HOME is not
+# set already; FASTFIB_PYO3=0 skips the pyo3 kernels.
 GET_CRATES := ../shared/rust/get-crates
 CRATES_INDEX := https://index.crates.io/config.json
-CARGO_OFFLINE_ENV = if [ "$${FASTFIB_PYO3:-auto}" != 0 ] && command -v cargo >/dev/null 2>&1 \
-	  && ! curl -sfo /dev/null --max-time 5 $(CRATES_INDEX) 2>/dev/null; then \
-	  if [ -x $(GET_CRATES) ] && mkdir -p build/cargo-home && $(GET_CRATES) --config > build/cargo-home/config.toml; then \
-	    echo "crates.io cannot be reached: the pyo3 kernels build from $(GET_CRATES)'s vendored crates"; \
-	    export CARGO_HOME=$(CURDIR)/build/cargo-home CARGO_NET_OFFLINE=true; \
-	  else echo "note: crates.io cannot be reached and $(GET_CRATES) is missing: the pyo3 kernels may not build"; fi; \
-	fi
+ifeq ($(origin CARGO_HOME)$(FASTFIB_PYO3),undefined)
+CRATES_IO := $(shell command -v cargo >/dev/null 2>&1 && \
+	{ curl -sfo /dev/null --max-time 5 $(CRATES_INDEX) 2>/dev/null && echo up || echo down; })
+ifeq ($(CRATES_IO),down)
+ifneq ($(wildcard $(GET_CRATES)),)
+export CARGO_HOME := $(CURDIR)/build/cargo-home
+export CARGO_NET_OFFLINE := true
+CRATES_CONFIG := build/cargo-home/config.toml
+else
+$(info note: crates.io cannot be reached and $(GET_CRATES) is missing: the pyo3 kernels will not build)
+endif
+endif
+endif
+
+build/cargo-home/config.toml: $(wildcard ../shared/rust/SHA256SUMS)
+	@mkdir -p $(@D)
+	@echo "crates.io cannot be reached: the pyo3 kernels build from $(GET_CRATES)'s vendored crates"
+	$(GET_CRATES) --config > $@
 
 # Editable install: Python edits show at once; C/Cython edits rebuild here.
 # Cython regenerates a .c only when its .pyx changed, so a change of directives
 # or macros in setup.py removes the generated .c files first.
 EXTRAS ?= test,bench
-$(BUILT): $(BIN)/python $(BUILD_REQS) $(BUILD_INPUTS) $(GMP_STAMP) | gmp
+$(BUILT): $(BIN)/python $(BUILD_REQS) $(BUILD_INPUTS) $(GMP_STAMP) $(CRATES_CONFIG) | gmp
 	$(if $(filter setup.py,$?),rm -f src/fastfib/_kernels.c src/fastfib/_gmp.c src/fastfib/_sampler.c src/fastfib/_prange.c)
 	$(if $(filter $(GMP_STAMP),$?),rm -f src/fastfib/_gmp.c)
-	@$(CARGO_OFFLINE_ENV); set -x; env FASTFIB_GMP_PREFIX="$${FASTFIB_GMP_PREFIX-$$(cat $(GMP_STAMP))}" \
+	env FASTFIB_GMP_PREFIX="$${FASTFIB_GMP_PREFIX-$$(cat $(GMP_STAMP))}" \
 	  $(PIP_INSTALL) --quiet --no-build-isolation --editable '.[$(EXTRAS)]'
 	touch $@
 

@@ -182,8 +182,10 @@ def _pyo3_extensions() -> list:
         if wanted != "0" and shutil.which(os.environ.get("CARGO", "cargo")):
             # --release; Binding.PyO3: the module is a PyO3 #[pymodule] (the Py_mod_gil slot
             # comes from its `gil_used = false`).
+            # optional: a failed cargo build (no crates reachable, say) leaves the kernels out
+            # with cargo's error on the build's output, as a missing toolchain does.
             return [RustExtension("fastfib._pyo3", path="bindings/pyo3/Cargo.toml", binding=Binding.PyO3,
-                                  debug=False)]
+                                  debug=False, optional=wanted != "1")]
         missing = "no cargo (Rust) was found: install Rust (rustup.rs)"
     if wanted == "1":
         raise SystemExit(f"FASTFIB_PYO3=1 but {missing}")
