@@ -1,6 +1,7 @@
 # fastfib's two commands: `make run` (the main job) and `make test` (the suite).
 # Each creates .venv and builds the extension first when needed, so a fresh
-# clone needs only python3, gcc and make.
+# clone needs only python3, gcc and make; g++ and cargo (Rust) add the
+# pybind11, nanobind and pyo3 kernels (without them those are listed unavailable).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -13,8 +14,11 @@ PIP_INSTALL := $(PIP) install --prefer-binary
 # Rebuild the extension whenever any of these changes.
 BUILD_INPUTS := setup.py pyproject.toml csrc/fib.c csrc/fib.h csrc/build_info.h \
 	src/fastfib/_kernels.pyx src/fastfib/_cfib.pxd src/fastfib/_gmp.pyx src/fastfib/_cgmp.pxd src/fastfib/_prange.pyx \
-	csrc/sampler.c csrc/sampler.h csrc/spin.c csrc/spin.h src/fastfib/_sampler.pyx src/fastfib/_csampler.pxd
+	csrc/sampler.c csrc/sampler.h csrc/spin.c csrc/spin.h src/fastfib/_sampler.pyx src/fastfib/_csampler.pxd \
+	bindings/capi.c bindings/pybind11.cpp bindings/nanobind.cpp bindings/nanobind_lib.cpp \
+	bindings/pyo3/Cargo.toml bindings/pyo3/Cargo.lock bindings/pyo3/build.rs bindings/pyo3/src/lib.rs
 BUILT := $(VENV)/.fastfib-built
+BUILD_REQS := $(VENV)/.fastfib-build-reqs
 NUMBA := $(VENV)/.fastfib-numba
 DASK := $(VENV)/.fastfib-dask
 
@@ -107,11 +111,45 @@ browser:
 	  fi; \
 	fi
 
+# The build requirements beyond setuptools and Cython (pyproject's [build-system]): the
+# editable install below runs without build isolation, so they live in the venv.
+$(BUILD_REQS): $(BIN)/python
+	$(PIP_INSTALL) --quiet "pybind11>=3" "nanobind>=2.2" "setuptools-rust>=1.9"
+	touch $@
+
+# Rust crates for the pyo3 kernels: from crates.io where it answers (cargo's own
+# configuration, untouched); else, where ../shared/rust has them, from its vendored
+# PyO3 0.28 crates: CARGO_HOME points at build/cargo-home, whose config.toml replaces
+# crates.io by that folder, offline (../shared/rust/README.md). Exported, so every
+# build make starts gets it -- the wheel built by tests/test_dist_contents.py too.
+# Asked (one HTTPS request, up to 5 s) only where cargo exists and CARGO_HOME is not
+# set already; FASTFIB_PYO3=0 skips the pyo3 kernels.
+GET_CRATES := ../shared/rust/get-crates
+CRATES_INDEX := https://index.crates.io/config.json
+ifeq ($(origin CARGO_HOME)$(FASTFIB_PYO3),undefined)
+CRATES_IO := $(shell command -v cargo >/dev/null 2>&1 && \
+	{ curl -sfo /dev/null --max-time 5 $(CRATES_INDEX) 2>/dev/null && echo up || echo down; })
+ifeq ($(CRATES_IO),down)
+ifneq ($(wildcard $(GET_CRATES)),)
+export CARGO_HOME := $(CURDIR)/build/cargo-home
+export CARGO_NET_OFFLINE := true
+CRATES_CONFIG := build/cargo-home/config.toml
+else
+$(info note: crates.io cannot be reached and $(GET_CRATES) is missing: the pyo3 kernels will not build)
+endif
+endif
+endif
+
+build/cargo-home/config.toml: $(wildcard ../shared/rust/SHA256SUMS)
+	@mkdir -p $(@D)
+	@echo "crates.io cannot be reached: the pyo3 kernels build from $(GET_CRATES)'s vendored crates"
+	$(GET_CRATES) --config > $@
+
 # Editable install: Python edits show at once; C/Cython edits rebuild here.
 # Cython regenerates a .c only when its .pyx changed, so a change of directives
 # or macros in setup.py removes the generated .c files first.
 EXTRAS ?= test,bench
-$(BUILT): $(BIN)/python $(BUILD_INPUTS) $(GMP_STAMP) | gmp
+$(BUILT): $(BIN)/python $(BUILD_REQS) $(BUILD_INPUTS) $(GMP_STAMP) $(CRATES_CONFIG) | gmp
 	$(if $(filter setup.py,$?),rm -f src/fastfib/_kernels.c src/fastfib/_gmp.c src/fastfib/_sampler.c src/fastfib/_prange.c)
 	$(if $(filter $(GMP_STAMP),$?),rm -f src/fastfib/_gmp.c)
 	env FASTFIB_GMP_PREFIX="$${FASTFIB_GMP_PREFIX-$$(cat $(GMP_STAMP))}" \
@@ -297,4 +335,4 @@ wheels: $(WHEEL_TOOLS) $(GMP_STAMP)
 	  $(BIN)/python tools/build_wheels.py $(WHEELS_ARGS)
 
 clean:
-	rm -rf build dist wheelhouse src/*.egg-info src/fastfib/_kernels.c src/fastfib/_gmp.c src/fastfib/_sampler.c src/fastfib/_prange.c src/fastfib/*.so $(VENV) $(VENV314) $(VENV313) $(VENVFT) $(VENVGIL)
+	rm -rf build dist wheelhouse bindings/pyo3/target src/*.egg-info src/fastfib/_kernels.c src/fastfib/_gmp.c src/fastfib/_sampler.c src/fastfib/_prange.c src/fastfib/*.so $(VENV) $(VENV314) $(VENV313) $(VENVFT) $(VENVGIL)

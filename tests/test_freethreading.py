@@ -22,7 +22,7 @@ import sys
 
 import pytest
 
-from fastfib import environment, registry
+from fastfib import environment, registry, technologies
 
 FREE_THREADED = environment.free_threaded_build()
 needs_free_threading = pytest.mark.skipif(not FREE_THREADED, reason=(
@@ -67,6 +67,20 @@ def test_the_compiled_modules_alone_leave_the_gil_disabled():
     out = _fresh(f"import sys, fastfib; print(sys._is_gil_enabled(), sorted(set(sys.modules) & set({compiled})))")
     assert out.returncode == 0, out.stderr
     assert out.stdout == f"False {compiled}\n", f"GIL enabled, compiled modules loaded: {out.stdout}"
+
+
+@needs_free_threading
+@pytest.mark.parametrize("technology", technologies.BINDINGS, ids=lambda t: t.family)
+def test_each_binding_module_alone_leaves_the_gil_disabled(technology):
+    # Each technology declares free-threading its own way (Py_mod_gil, py::mod_gil_not_used(),
+    # NB_FREE_THREADED, #[pymodule(gil_used = false)]): imported alone, in a fresh interpreter,
+    # its module must leave the GIL off -- a wrong declaration warns, and the warning is an error.
+    if f"{technology.family}-nogil" not in registry.KERNELS:
+        pytest.skip(registry.UNAVAILABLE[f"{technology.family}-nogil"])
+    out = _fresh(f"import sys, {technology.module} as m\n"
+                 "print(sys._is_gil_enabled(), m.fib_nogil(93), m.burn_gil(20))")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == "False 12200160415121876738 6765\n", f"{technology.module}: {out.stdout}"
 
 
 @needs_free_threading

@@ -10,6 +10,7 @@ verdict.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
 import time
@@ -17,9 +18,15 @@ import time
 import pytest
 
 import fastfib
+from fastfib import registry, technologies
 from helpers import BURN_KERNEL_NAMES, KERNEL_NAMES, Heartbeat, needs_gil, needs_no_gil, oracle, run_together
 
 F = oracle(200)
+
+# The C kernel pairs of every technology built here (Cython, the C API, pybind11, nanobind, PyO3):
+# each technology's -gil kernel must stop the heartbeat, its -nogil kernel must let it tick.
+HOLDING = [f"{t.family}-gil" for t in technologies.TECHNOLOGIES if f"{t.family}-gil" in registry.KERNELS]
+RELEASING = [f"{t.family}-nogil" for t in technologies.TECHNOLOGIES if f"{t.family}-nogil" in registry.KERNELS]
 
 
 def _long_n(kernel: str) -> int:
@@ -46,8 +53,9 @@ def _ticks_during_one_call(kernel: str) -> tuple[int, float, float]:
 
 @pytest.mark.timeout(120)
 @needs_gil
-def test_gil_holding_call_stops_every_other_python_thread():
-    ticks, gap, window = _ticks_during_one_call("cython-gil")
+@pytest.mark.parametrize("holding", HOLDING)
+def test_gil_holding_call_stops_every_other_python_thread(holding):
+    ticks, gap, window = _ticks_during_one_call(holding)
     # The C call holds the GIL from start to end: the heartbeat cannot tick anywhere inside
     # it, so one tick-less stretch spans all of it. A few ticks can slip into the Python code
     # on either side (a forced switch there, and on a loaded machine the main thread may wait
@@ -59,8 +67,9 @@ def test_gil_holding_call_stops_every_other_python_thread():
 
 @pytest.mark.timeout(120)
 @needs_no_gil
-def test_without_a_gil_the_gil_holding_call_lets_other_threads_run():
-    ticks, _, window = _ticks_during_one_call("cython-gil")
+@pytest.mark.parametrize("holding", HOLDING)
+def test_without_a_gil_the_gil_holding_call_lets_other_threads_run(holding):
+    ticks, _, window = _ticks_during_one_call(holding)
     # The same C call that stops the heartbeat under a GIL: here nothing holds it back.
     assert ticks > 2, f"heartbeat ticked only {ticks} times during a {1000 * window:.0f} ms call with no GIL"
 
@@ -109,8 +118,9 @@ def test_without_a_gil_pure_python_threads_overlap():
 
 
 @pytest.mark.timeout(120)
-def test_nogil_call_lets_other_python_threads_run():
-    ticks, _, window = _ticks_during_one_call("cython-nogil")
+@pytest.mark.parametrize("releasing", RELEASING)
+def test_nogil_call_lets_other_python_threads_run(releasing):
+    ticks, _, window = _ticks_during_one_call(releasing)
     # ~1 tick per ms is expected; a loaded machine gets fewer, never <= 2.
     assert ticks > 2, f"heartbeat ticked only {ticks} times during a {1000 * window:.0f} ms nogil call"
 
@@ -143,9 +153,13 @@ def test_sixteen_threads_get_exact_results_and_exact_errors():
     assert run_together(16, work) == []
 
 
-def test_inside_with_nogil_no_thread_state_is_attached():
-    from fastfib import _kernels
-
+@pytest.mark.parametrize("technology", technologies.TECHNOLOGIES, ids=lambda t: t.family)
+def test_inside_with_nogil_no_thread_state_is_attached(technology):
+    # Each module's probe runs its own release (`with nogil:`, Py_BEGIN_ALLOW_THREADS,
+    # gil_scoped_release, py.detach) and reads the thread state inside it.
+    if f"{technology.family}-nogil" not in registry.KERNELS:
+        pytest.skip(registry.UNAVAILABLE.get(f"{technology.family}-nogil", "not built"))
+    module = importlib.import_module(technology.module)
     # No other thread may run here: before 3.12 the probe reads a process-wide value.
     assert threading.active_count() == 1
-    assert _kernels._thread_state_attached() == (True, False)
+    assert module._thread_state_attached() == (True, False)

@@ -88,16 +88,19 @@ def test_gmp_call_lets_other_python_threads_run():
 @pytest.mark.skipif(missing_build_tools() is not None, reason=str(missing_build_tools()))
 def test_builds_and_falls_back_without_gmp(tmp_path):
     """FASTFIB_GMP=0 builds without the gmp kernel; fastfib says why and auto still works."""
-    for name in ("setup.py", "pyproject.toml", "README.md", "csrc", "src"):
+    for name in ("setup.py", "pyproject.toml", "README.md", "csrc", "bindings", "src"):
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__"))
+            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("*.so", "*.c", "__pycache__",
+                                                                                   "target"))
         else:
             shutil.copy(source, tmp_path / name)
-    # csrc/*.c are sources, not artefacts: copy them back.
-    for c_file in (ROOT / "csrc").glob("*.c"):
-        shutil.copy(c_file, tmp_path / "csrc" / c_file.name)
-    env = {**os.environ, "FASTFIB_GMP": "0", "FASTFIB_OPENMP": "0"}  # OpenMP off: tests/test_prange.py's
+    # csrc/*.c and bindings/*.c are sources, not artefacts: copy them back.
+    for folder in ("csrc", "bindings"):
+        for c_file in (ROOT / folder).glob("*.c"):
+            shutil.copy(c_file, tmp_path / folder / c_file.name)
+    env = {**os.environ, "FASTFIB_GMP": "0", "FASTFIB_OPENMP": "0",  # OpenMP off: tests/test_prange.py's
+           "FASTFIB_PYBIND11": "0", "FASTFIB_NANOBIND": "0", "FASTFIB_PYO3": "0"}  # C++ and Rust: not needed here
     build = subprocess.run(
         [sys.executable, "setup.py", "-q", "build_ext", "--inplace"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=280,

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from fastfib import measure, pure, registry, runners, tasks
+from fastfib import measure, pure, registry, runners, tasks, technologies
 from fastfib.cli import main
 from fastfib.runners import executors, subinterpreters
 
@@ -91,6 +91,34 @@ def test_the_extension_loads_in_an_own_gil_subinterpreter(clean):
         kernels = [name for name in ("python", "cython-gil", "cython-nogil") if name in registry.KERNELS]
         batch = pool.run(tasks.burn_task, [(name, 20) for name in kernels])
     assert batch.results == [6765] * len(kernels)
+
+
+OWN_GIL = [t for t in technologies.BINDINGS if t.own_gil and f"{t.family}-gil" in registry.KERNELS]
+SHARED_ONLY = [t for t in technologies.BINDINGS if not t.own_gil and f"{t.family}-gil" in registry.KERNELS]
+
+
+@needs_pool
+@pytest.mark.skipif(not OWN_GIL, reason="no binding module that declares own-GIL subinterpreters is built")
+def test_the_bindings_that_declare_an_own_gil_run_in_subinterpreters(clean):
+    # The C API module (Py_MOD_PER_INTERPRETER_GIL_SUPPORTED) and pybind11's
+    # (py::multiple_interpreters::per_interpreter_gil()) load and compute there.
+    kernels = [f"{t.family}-{suffix}" for t in OWN_GIL for suffix in ("gil", "nogil")]
+    with runners.make_runner("interpreters", preload=measure.PRELOAD).open(2) as pool:
+        assert measure.unavailable_on(pool, kernels) == {}
+        batch = pool.run(tasks.burn_task, [(name, 20) for name in kernels])
+    assert batch.results == [6765] * len(kernels)
+
+
+@needs_pool
+@pytest.mark.skipif(not SHARED_ONLY, reason="nanobind and pyo3 are not built here")
+def test_the_bindings_that_cannot_declare_it_are_unavailable_there_with_the_reason(clean):
+    # nanobind and PyO3 cannot load in a subinterpreter: there, not a crash but a reason.
+    kernels = [f"{t.family}-nogil" for t in SHARED_ONLY]
+    with runners.make_runner("interpreters", preload=measure.PRELOAD).open(1) as pool:
+        missing = measure.unavailable_on(pool, kernels)
+    assert set(missing) == set(kernels)
+    for tech in SHARED_ONLY:
+        assert f"{tech.module} cannot be loaded here" in missing[f"{tech.family}-nogil"]
 
 
 @needs_pool

@@ -33,6 +33,10 @@ WHEEL_REQUIRED = (
     "fastfib/csrc/fib.c",
     "fastfib/csrc/fib.h",
     "fastfib/csrc/build_info.h",
+    "fastfib/bindings/capi.c",  # the same kernels through the C API, pybind11, nanobind and PyO3
+    "fastfib/bindings/pybind11.cpp",
+    "fastfib/bindings/nanobind.cpp",
+    "fastfib/bindings/pyo3/src/lib.rs",
     "fastfib/benchmarks/__init__.py",  # the benchmark suite and its pytest plugin ship too
     "fastfib/benchmarks/conftest.py",
     "fastfib/benchmarks/plugin.py",
@@ -47,6 +51,9 @@ SDIST_REQUIRED = (
     "PKG-INFO",
     "csrc/fib.c",
     "csrc/fib.h",
+    "bindings/capi.c",
+    "bindings/pyo3/Cargo.toml",
+    "bindings/pyo3/Cargo.lock",
     "src/fastfib/_kernels.pyx",
     "src/fastfib/_kernels.pyi",
     "src/fastfib/_cfib.pxd",
@@ -55,6 +62,13 @@ SDIST_REQUIRED = (
     "src/fastfib/report/templates/report.css",
     "tests/conftest.py",
 )
+# The compiled modules of bindings/ (no .pyx): each ships its binding source instead, under fastfib/bindings.
+BINDING_SOURCES = {
+    "_capi": "fastfib/bindings/capi.c",
+    "_pybind11": "fastfib/bindings/pybind11.cpp",
+    "_nanobind": "fastfib/bindings/nanobind.cpp",
+    "_pyo3": "fastfib/bindings/pyo3/src/lib.rs",
+}
 # Never in either: compiler output, caches, editor and VCS debris.
 FORBIDDEN = ("*.o", "*.obj", "*.pyc", "*.pyo", "*.html", "*/__pycache__/*", "*/.pytest_cache/*",
              "*/.hypothesis/*", "*/.benchmarks/*", "*/.git/*", "*.orig", "*.rej", "*~")
@@ -94,19 +108,19 @@ def check_wheel(path: Path, source_root: Path | None = None) -> list[str]:
         top = name.split("/", 1)[0]
         if top not in ("fastfib", "fastfib.libs") and not top.endswith(".dist-info") or ".egg-info" in name:
             problems.append(f"outside the package: {name}")
-    # C files: only the hand-written kernels under fastfib/csrc; any other .c
-    # (or .cpp) is what Cython generated from a .pyx.
+    # C files: only the hand-written kernels under fastfib/csrc and the bindings under
+    # fastfib/bindings; any other .c (or .cpp) is what Cython generated from a .pyx.
     problems += [f"generated C source: {name}" for name in names
-                 if name.endswith((".c", ".cpp")) and not name.startswith("fastfib/csrc/")]
+                 if name.endswith((".c", ".cpp")) and not name.startswith(("fastfib/csrc/", "fastfib/bindings/"))]
     modules = [name for name in names if name.startswith("fastfib/") and any(fnmatch(name, p) for p in COMPILED)]
     if not any(PurePosixPath(m).name.startswith("_kernels.") for m in modules):
         problems.append("missing: the compiled module fastfib/_kernels.*.so (or .pyd)")
     for module in modules:
         stem = PurePosixPath(module).name.split(".", 1)[0]  # _kernels.cpython-311-x86_64-linux-gnu.so
         folder = str(PurePosixPath(module).parent)
-        for suffix in (".pyi", ".pyx"):
-            if f"{folder}/{stem}{suffix}" not in present:
-                problems.append(f"missing: {folder}/{stem}{suffix} for the compiled {module}")
+        wanted = [f"{folder}/{stem}.pyi"]
+        wanted.append(BINDING_SOURCES[stem] if stem in BINDING_SOURCES else f"{folder}/{stem}.pyx")
+        problems += [f"missing: {name} for the compiled {module}" for name in wanted if name not in present]
     if source_root is not None:
         package = source_root / "src" / "fastfib"
         shipped = ("*.py", "*.pyx", "*.pxd", "*.pyi", "*.j2", "*.css")
@@ -114,6 +128,10 @@ def check_wheel(path: Path, source_root: Path | None = None) -> list[str]:
                     for p in package.rglob(pattern) if "__pycache__" not in p.parts]
         expected += [f"fastfib/csrc/{p.name}" for pattern in ("*.c", "*.h")
                      for p in (source_root / "csrc").glob(pattern)]
+        bindings = source_root / "bindings"
+        expected += [f"fastfib/bindings/{p.relative_to(bindings).as_posix()}"
+                     for pattern in ("*.c", "*.cpp", "*.rs", "Cargo.toml", "Cargo.lock")
+                     for p in bindings.rglob(pattern) if "target" not in p.relative_to(bindings).parts]
         problems += [f"missing (in the source tree): {name}" for name in sorted(expected) if name not in present]
     return problems
 

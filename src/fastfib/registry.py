@@ -11,7 +11,7 @@ import importlib.util
 from collections.abc import Callable
 from typing import NamedTuple
 
-from fastfib import gil, pure
+from fastfib import gil, pure, technologies
 from fastfib._args import U64_MAX_N
 
 __all__ = ["Kernel", "KERNELS", "UNAVAILABLE", "burn_names", "burn_of", "burner", "cancellable_names", "get", "names"]
@@ -165,6 +165,21 @@ else:
             fib_many=_kernels.fib_many_nogil,
         )
     )
+
+# The same C kernels through every other binding technology (bindings/, fastfib.technologies):
+# each module is small and imported now, so a family that cannot load here (not built, or
+# refusing a subinterpreter: nanobind, PyO3) is listed with the reason.
+for _tech in technologies.BINDINGS:
+    try:
+        _module = importlib.import_module(_tech.module)
+    except ImportError as exc:
+        UNAVAILABLE[f"{_tech.family}-gil"] = UNAVAILABLE[f"{_tech.family}-nogil"] = technologies.why_missing(_tech, exc)
+        continue
+    for _suffix, _gil in (("gil", "held"), ("nogil", "released")):
+        _how = "holding the GIL" if _gil == "held" else _tech.release
+        _register(Kernel(f"{_tech.family}-{_suffix}", _gil, _module.MAX_N,
+                         f"C via {_tech.title}, {_how}: naive recursion; exact F(n) in uint64",
+                         getattr(_module, f"fib_{_suffix}"), getattr(_module, f"burn_{_suffix}")))
 
 # cython-prange is imported on its first call too: loading it loads the OpenMP runtime (libgomp),
 # ~4 ms, and a process that never calls it then holds no OpenMP pool (which `fastfib probe` reports).

@@ -45,8 +45,8 @@ from fastfib.measure.verdicts import verdict, verdict_and_basis  # the summary's
 
 SCHEMA = "fastfib.bench-summary"
 SCHEMA_VERSION = 4
-REFERENCE = {"price": "cython-gil", "exact": "python", "big-n": "gmpy2",  # question -> reference kernel
-             "start-up": "python -c pass"}
+REFERENCE = {"price": "cython-gil", "call overhead": "cython-gil",  # question -> reference kernel
+             "exact": "python", "big-n": "gmpy2", "start-up": "python -c pass"}
 
 Stats = dict[str, float]  # pytest-benchmark's "median", "q1", "q3" of one benchmark
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import fastfib
-from fastfib import environment, measure, registry, runners, tasks
+from fastfib import environment, measure, registry, runners, tasks, technologies
 from fastfib.measure.paired import PairedRatio
 from fastfib.runners import executors
 
@@ -27,6 +27,10 @@ from ._pairs import time_pairs
 
 SCALING_KERNELS = ["python", "numpy", "cython-gil", "cython-nogil"]
 PARALLEL_RUNNERS = ["threads", "processes"]
+# The same C kernels through the C API, pybind11, nanobind and PyO3: one headline row pair each
+# (GIL held flat, released scales), on threads only -- the question each answers is whether its
+# release works; processes scale every kernel alike, and the Cython rows show that already.
+BINDING_KERNELS = [f"{t.family}-{suffix}" for t in technologies.BINDINGS for suffix in ("gil", "nogil")]
 PRELOAD = ("fastfib.tasks", "fastfib.benchmarks._tasks")  # what every process worker imports first
 SEQUENTIAL_ROUNDS = 7  # the sequential benchmarks only fill pytest-benchmark's table
 
@@ -46,9 +50,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if metafunc.function.__name__ != "test_scaling":
         return
     kernels = [name for name in SCALING_KERNELS if name in registry.KERNELS]
-    cases = [(kernel, "sequential", 1) for kernel in kernels]
+    bindings = [name for name in BINDING_KERNELS if name in registry.KERNELS]
+    cases = [(kernel, "sequential", 1) for kernel in kernels + bindings]
     cases += [(kernel, runner, workers) for runner in PARALLEL_RUNNERS
               for workers in worker_counts(metafunc.config) for kernel in kernels]
+    cases += [(kernel, "threads", workers) for workers in worker_counts(metafunc.config) for kernel in bindings]
     metafunc.parametrize(("kernel", "runner", "workers"), cases,
                          ids=[f"{k}-{r}-{w}" for k, r, w in cases])
 

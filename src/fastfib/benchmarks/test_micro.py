@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from fastfib import pure, registry, tasks
+from fastfib import pure, registry, tasks, technologies
 from fastfib.lab import granularity
 
 from . import _tasks
 
 C_KERNELS = [name for name in ("cython-gil", "cython-nogil") if name in registry.KERNELS]
+# Every technology's pair (Cython, C API, pybind11, nanobind, PyO3), for the price of one call.
+TECHNOLOGY_KERNELS = [f"{t.family}-{suffix}" for t in technologies.TECHNOLOGIES for suffix in ("gil", "nogil")
+                      if f"{t.family}-{suffix}" in registry.KERNELS]
 
 
 @pytest.mark.parametrize("n", [1, 5, 10, 15, 20])
@@ -20,6 +23,18 @@ def test_price_of_releasing_the_gil(benchmark, record, kernel, n):
     benchmark.group = f"price of releasing the GIL: burn({n}) per call"
     assert benchmark(registry.burn_of(kernel), n) == tasks.oracle(n)
     record(question="price", case=f"burn({n})", kernel=kernel, n=n)
+
+
+@pytest.mark.parametrize("kernel", TECHNOLOGY_KERNELS)
+def test_call_overhead(benchmark, record, kernel):
+    """One call of fib(10) per technology, holding or releasing the GIL: each binding's call
+    overhead (argument check, C call, int result) and what releasing the GIL adds to it.
+    The function is taken from the registry once, so only the call itself is timed; the
+    reference is cython-gil (docs/benchmarks.md's call-overhead table)."""
+    fib = registry.get(kernel).fib
+    benchmark.group = "call overhead: one fib(10) per call"
+    assert benchmark(fib, 10) == 55
+    record(question="call overhead", case="fib(10)", kernel=kernel, n=10)
 
 
 def _exact_cases():
