@@ -128,8 +128,9 @@ def _each(single: Callable[[object], int], batch: Callable[[object], list[int]] 
 
 
 def probe(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> ProbeResult:
-    """Does ``fn(*args)`` release the GIL, and does that pay? See :func:`fastfib.measure.probing.probe`
-    (imported on first use: ``import fastfib`` stays light)."""
+    """``probe(fn, args=(...), kwargs={...}, quick=False, budget=None, ...)``: does the call release
+    the GIL, and does that pay? See :func:`fastfib.measure.probing.probe` (imported on first use:
+    ``import fastfib`` stays light); the call's own arguments go in ``args`` and ``kwargs``."""
     from fastfib.measure.probing import probe as run_probe
 
     return run_probe(fn, *args, **kwargs)

@@ -4,13 +4,13 @@ What the lab measures for its own kernels, pointed at any call -- a function
 with its arguments, or ``timeit``-style source (a SETUP run once per worker, a
 STMT measured). Three figures, then advice:
 
-* the **verdict**, from what the GIL makes certain. A heartbeat thread ticks
-  every half millisecond while batches of calls run, with the switch interval
-  raised far past a batch: then the interpreter never takes the GIL away, and
-  the heartbeat can run only while the call itself has released it. No tick
-  inside a call: ``held``; ticks throughout: ``released``; in between: ``partly
-  released`` (the share of the call's time in which the heartbeat ran is the
-  *released fraction*). On a free-threaded build with the GIL off: ``no GIL``.
+* the **verdict**, from what the GIL makes certain (:mod:`fastfib.measure.gil_verdict`,
+  shared with :mod:`fastfib.testing`): batches of calls beside a heartbeat thread that can
+  run only while the call has released the GIL, a control in alternation, and evidence
+  before "held" -- ``released``, ``partly released``, ``held``, ``no GIL`` or ``cannot
+  tell``. For a call that holds it, what other threads wait at the real switch interval,
+  and whether it is bytecode (:mod:`fastfib.measure.bytecode`, and a hand-over at a short
+  switch interval) or C;
 * the **cost per call**: batches sized to ~``target`` each, median and
   quartiles of the per-call time -- and the call's own **parallelism** (process
   CPU ÷ wall of those batches, nothing else of ours running): above ~1.3 the call
@@ -21,8 +21,8 @@ STMT measured). Three figures, then advice:
   timed in alternation (:mod:`fastfib.measure.paired`); pool start-up and the
   hand-over of an empty task are measured apart.
 
-:class:`fastfib.measure.gilwatch.GilWatch` is the verdict's instrument; :mod:`fastfib.testing`
-builds ``assert_releases_gil`` / ``assert_holds_gil`` on it.
+Everything runs within a time budget (:class:`Budget`): what it cannot afford is given up
+and named in the result's ``gave_up``.
 """
 
 from __future__ import annotations

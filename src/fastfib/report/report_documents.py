@@ -202,8 +202,13 @@ def _probe(path: str, data: dict[str, Any]) -> Run:
                         extra={"speedup_low": r["speedup 95% low"], "speedup_high": r["speedup 95% high"]})
             for r in records if r["speedup"] is not None]
     cores = int(meta.get("usable_cores") or 1)
+    beside = ""
+    if result.get("stall_ms") and result["verdict"] in ("held", "partly released"):  # schema 3
+        what = "mostly Python bytecode" if result.get("yields") or result.get("bytecode_share", 0) >= 0.5 else "C"
+        beside = (f" Other threads waited up to {result['stall_ms']:.3g} ms for the GIL at the "
+                  f"{1000 * result.get('switch_interval_s', 0.005):g} ms switch interval; the call is {what}.")
     finding = (f"verdict: {result['verdict']} (released fraction {result['released_fraction']:.0%}); "
-               f"{tables.ms(result['per_call_s'])} ms per call. {result['advice']}")
+               f"{tables.ms(result['per_call_s'])} ms per call.{beside} {result['advice']}")
     return Run(path, "probe", f"fastfib probe: {result['label']}", meta,
                meta.get("command") or f"fastfib probe {result['label']!r}", records_table(records), finding,
                _row_notes(records_table(records)), rows=rows,
