@@ -67,8 +67,11 @@ def test_the_assertions_are_right_on_every_call_size(spin, size):
 
 
 @needs_gil
-def test_a_sub_microsecond_call_that_releases_is_still_seen(spin):
+def test_sub_microsecond_calls_are_told_both_ways(spin):
     assert_releases_gil(spin.spin_nogil, args=(10,))
+    assert_holds_gil(spin.spin_gil, args=(10,))
+    with pytest.raises(AssertionError, match="held the GIL"):
+        assert_releases_gil(spin.spin_gil, args=(10,))
     assert_releases_gil(fastfib.burn, args=(12,), kwargs={"kernel": "cython-nogil"})
     assert_holds_gil(fastfib.burn, args=(12,), kwargs={"kernel": "cython-gil"})
 
