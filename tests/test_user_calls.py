@@ -131,7 +131,7 @@ def test_assert_scales_fails_a_gil_holding_call_or_skips_with_the_reason(spin):
 def test_opcodes_are_counted_in_the_call_and_its_callbacks():
     data = list(range(2000))
     ops, _ = bytecode.count_opcodes(lambda: sorted(data, key=lambda v: -v))
-    assert ops >= 2000 * 3  # each callback runs a few opcodes
+    assert ops >= 2000 * 2  # each callback runs a few opcodes (3 on 3.13t, 4 on 3.11)
     c_only, _ = bytecode.count_opcodes(lambda: sorted(data))
     assert c_only < 20
     capped, stopped = bytecode.count_opcodes(lambda: sum(i for i in range(100_000)), cap=1000)
