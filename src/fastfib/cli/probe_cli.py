@@ -116,10 +116,12 @@ class ProbeCommand(Command):
     description = (
         "Probe a statement of your own, as `python -m timeit` would time it: SETUP runs once per worker\n"
         "(each thread, process or interpreter gets its own data), STMT is the call. Reports, on this\n"
-        "interpreter: the verdict (released / held / partly released / no GIL), decided by a heartbeat\n"
-        "thread that can only run while the call has released the GIL (the switch interval is raised far\n"
-        "past the call); the cost per call; the speedup on W workers of each runner against the same\n"
-        "tasks run sequentially, the two timed in alternation, with a 95% interval; and advice.\n"
+        "interpreter: the verdict (released / held / partly released / no GIL / cannot tell), decided\n"
+        "by a heartbeat thread that can only run while the call has released the GIL (calls batched,\n"
+        "the switch interval raised far past a batch, a control in alternation); for a call that holds\n"
+        "it, how long other threads wait at the real switch interval and whether it is Python bytecode\n"
+        "or C (the advice differs); the cost per call; the speedup on W workers of each runner against\n"
+        "the same tasks run sequentially, the two timed in alternation, with a 95% interval; advice.\n"
         "It also measures one call's own CPU / wall: a call that already runs on several cores (a BLAS\n"
         "or OpenMP pool, read with threadpoolctl) leaves Python threads no idle core, and the verdict\n"
         "and advice then name the pool and how to limit it.\n\n"
@@ -167,7 +169,8 @@ class ProbeCommand(Command):
         parser.add_argument("--plot", metavar="PATH", help="write a PNG of speedup vs workers, with intervals")
         parser.add_argument("--timeline", metavar="PATH",
                             help="also trace one more (untimed) run of each runner and worker count: which thread "
-                                 "was on a CPU when, as Chrome trace-event JSON (see fastfib trace; Linux only)")
+                                 "was on a CPU when, printed as strips and written as Chrome trace-event JSON "
+                                 "(see fastfib trace; Linux only)")
         parser.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
         add_start_method(parser)
         dask_cli.add_arguments(parser)
