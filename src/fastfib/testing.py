@@ -27,9 +27,10 @@ from collections.abc import Callable
 from typing import Any
 
 from fastfib import environment
+from fastfib.gil_imports_testing import assert_gil_stays_disabled, gil_reenabling_modules
 from fastfib.measure.gilwatch import GilWatch
 
-__all__ = ["assert_holds_gil", "assert_releases_gil"]
+__all__ = ["assert_gil_stays_disabled", "assert_holds_gil", "assert_releases_gil", "gil_reenabling_modules"]
 
 
 def _name(fn: Callable[..., Any]) -> str:
