@@ -32,14 +32,6 @@ def executed():
     nbformat = pytest.importorskip("nbformat", reason="needs the notebook extra (pip install 'fastfib[notebook]')")
     nbclient = pytest.importorskip("nbclient", reason="needs the notebook extra (pip install 'fastfib[notebook]')")
     pytest.importorskip("ipykernel", reason="needs the notebook extra (pip install 'fastfib[notebook]')")
-    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
-    from jupyter_client.manager import KernelManager
-
-    class ThisInterpreter(KernelSpecManager):  # the kernel runs on this very interpreter and venv
-        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
-            return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                              display_name="this", language="python")
-
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
         nbformat.v4.new_code_cell("%load_ext fastfib"),
@@ -47,8 +39,8 @@ def executed():
         nbformat.v4.new_code_cell("%%probe n = 18\nimport fastfib\n---\nfastfib.burn(n, kernel='python')"),
         nbformat.v4.new_code_cell("print('verdict:', _probe.verdict)"),
     ]
-    manager = KernelManager(kernel_name="this", kernel_spec_manager=ThisInterpreter())
-    client = nbclient.NotebookClient(notebook, timeout=200, km=manager)
+    # "python3" is ipykernel's own spec; jupyter_client starts it on this very interpreter (sys.executable).
+    client = nbclient.NotebookClient(notebook, timeout=200, kernel_name="python3")
     client.execute()
     return notebook.cells
 

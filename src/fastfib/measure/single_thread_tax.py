@@ -32,8 +32,10 @@ namespace = {"__name__": "__fastfib_tax__"}
 for text in plan["setup"]:
     exec(compile(text, "<setup>", "exec"), namespace)
 body = "\n".join("        " + line for line in plan["stmt"].splitlines()) or "        pass"
-exec(compile("def __loop(n):\n    for _ in range(n):\n" + body + "\n", "<stmt>", "exec"), namespace)
-loop = namespace["__loop"]
+# The loop's own names cannot shadow SETUP's (a SETUP may well define n).
+exec(compile("def __fastfib_loop(__fastfib_number):\n    for __fastfib_i in range(__fastfib_number):\n" + body
+             + "\n", "<stmt>", "exec"), namespace)
+loop = namespace["__fastfib_loop"]
 gil = getattr(sys, "_is_gil_enabled", lambda: True)()
 print(json.dumps({"ready": sys.version.split()[0], "gil": gil}), flush=True)
 for line in sys.stdin:
@@ -99,7 +101,11 @@ class _Child:
         assert self.process.stdin is not None and self.process.stdout is not None
         self.process.stdin.write(f"{number}\n")
         self.process.stdin.flush()
-        return float(self.process.stdout.readline())
+        answer = self.process.stdout.readline()
+        if not answer:
+            told = (self.process.stderr.read() if self.process.stderr else "").strip().splitlines()
+            raise RuntimeError(f"STMT failed there: {told[-1]}" if told else "the interpreter exited")
+        return float(answer)
 
     def close(self) -> None:
         if self.process.stdin is not None:
@@ -116,12 +122,18 @@ def measure(setup: Sequence[str], stmt: str, others: Sequence[Side], *, here: Si
     """The tax of ``stmt`` (after ``setup``) on ``here`` (default: this binary, PYTHON_GIL unset)
     against each of ``others``."""
     here = here or Side("this binary", sys.executable, (("PYTHON_GIL", None),))
-    found = []
-    mine = _Child(here, setup, stmt)
+    found: list[Tax] = []
+    try:
+        mine = _Child(here, setup, stmt)
+    except (OSError, RuntimeError) as exc:
+        return [Tax(side.label, None, error=f"{here.label}: {exc}") for side in others]
     try:
         number = 1
-        while mine.time(number) < target_s / 2 and number < 10**8:
-            number *= 4
+        try:
+            while mine.time(number) < target_s / 2 and number < 10**8:
+                number *= 4
+        except RuntimeError as exc:
+            return [Tax(side.label, None, error=f"{here.label}: {exc}") for side in others]
         for side in others:
             try:
                 theirs = _Child(side, setup, stmt)
@@ -133,6 +145,8 @@ def measure(setup: Sequence[str], stmt: str, others: Sequence[Side], *, here: Si
                 # A = here, B = there: each pair's ratio (A before + A after) / 2 / B is the tax itself.
                 ratio = paired.measure(lambda: mine.time(number), lambda: theirs.time(number), budget_s=budget_s)
                 found.append(Tax(side.label, ratio, theirs.ready["ready"], theirs.ready["gil"]))
+            except RuntimeError as exc:  # the statement failed there (or here)
+                found.append(Tax(side.label, None, error=str(exc)))
             finally:
                 theirs.close()
     finally:
