@@ -13,11 +13,11 @@ import subprocess
 import sys
 
 import pytest
-from tiny_extensions import build, missing_compiler
 
 from fastfib import gil
 from fastfib.lab import contention as lab
 from fastfib.measure import contention
+from tiny_extensions import build, missing_compiler
 
 pytestmark = pytest.mark.timeout(240)
 MACHINE_FULL = {"threads": 2, "control": None, "others": 0.0, "quota": None, "cpus": 2}

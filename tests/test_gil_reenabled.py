@@ -10,11 +10,11 @@ import sys
 import unittest
 
 import pytest
-from tiny_extensions import build, missing_compiler
 
 from fastfib import gil
 from fastfib.measure import gil_reenabled
 from fastfib.testing import assert_gil_stays_disabled, gil_reenabling_modules
+from tiny_extensions import build, missing_compiler
 
 needs_compiler = pytest.mark.skipif(missing_compiler() is not None, reason=missing_compiler() or "")
 needs_free_threading = pytest.mark.skipif(not gil.free_threaded_build(), reason=(

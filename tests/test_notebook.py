@@ -5,8 +5,6 @@ plot, and the cell magic takes its SETUP from the line and from the cell's lines
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
 from fastfib import gil

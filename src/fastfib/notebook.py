@@ -46,7 +46,8 @@ def parse(line: str) -> tuple[argparse.Namespace, str]:
     """The options at the start of a magic's line, and the rest of it as typed (the statement, or
     a cell's SETUP: quotes inside the code survive)."""
     words: list[str] = []
-    lexer = shlex.shlex(io.StringIO(line), posix=True)
+    stream = io.StringIO(line)
+    lexer = shlex.shlex(stream, posix=True)
     lexer.whitespace_split = True
     position = 0
     while True:
@@ -57,7 +58,7 @@ def parse(line: str) -> tuple[argparse.Namespace, str]:
         if not expecting_value and not token.startswith("--") and token != "-s":
             break  # the first word that is no option: the code starts here
         words.append(token)
-        position = lexer.instream.tell()
+        position = stream.tell()
     if words and words[-1] in _TAKES_VALUE:
         raise ValueError(f"{words[-1]} needs a value")
     options, unknown = _parser().parse_known_args(words)

@@ -162,7 +162,8 @@ def _measure_case(name: str, threads: int, target_s: float, budget_s: float, cor
     row = {**ratio.to_dict(), "ideal": min(threads, cores)}
     found = contention.diagnose(row, gil_enabled=gil.gil_enabled())
     return {"case": name, "what": what, "threads": threads, "steps": steps, "speedup": ratio.to_dict(),
-            "ideal": min(threads, cores), "parallelism": None if ratio.parallelism is None else ratio.parallelism.median,
+            "ideal": min(threads, cores),
+            "parallelism": None if ratio.parallelism is None else ratio.parallelism.median,
             "updates": steps * threads if name == "shared-attribute" else None,
             "lost_updates": statistics.median(lost) if lost else None, "lost_updates_max": max(lost, default=None),
             "diagnosis": found.to_dict()}

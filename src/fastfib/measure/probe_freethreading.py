@@ -84,7 +84,7 @@ def examine(args: argparse.Namespace, result: Any, quick: bool = False) -> list[
         reenabled = check.reenabled or environment.gil_reenabled()
         lines += [f"free threading: {line}" for line in check.lines()]
         if reenabled:
-            lines.append("  so the figures above were taken WITH the GIL: the threads took turns whatever the call does")
+            lines.append("  so the figures above were taken WITH the GIL: threads took turns whatever the call does")
             if args.gil_off:
                 forced = _gil_off(args)
                 record["gil_off"] = forced
@@ -118,6 +118,6 @@ def examine(args: argparse.Namespace, result: Any, quick: bool = False) -> list[
             if best is not None and tax.ratio is not None:
                 net = best / tax.ratio.speedup
                 lines.append(f"  on threads here the work ran {net:.2f}x as fast as one thread {tax.against} "
-                             f"({'free threading pays' if net > 1.05 else 'free threading does not pay'} for this call)")
+                             f"(free threading {'pays' if net > 1.05 else 'does not pay'} for this call)")
     result.meta["free_threading"] = record
     return lines

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from fastfib.measure import paired
@@ -143,7 +144,7 @@ def measure(setup: Sequence[str], stmt: str, others: Sequence[Side], *, here: Si
             try:
                 theirs.time(number)
                 # A = here, B = there: each pair's ratio (A before + A after) / 2 / B is the tax itself.
-                ratio = paired.measure(lambda: mine.time(number), lambda: theirs.time(number), budget_s=budget_s)
+                ratio = paired.measure(lambda: mine.time(number), partial(theirs.time, number), budget_s=budget_s)
                 found.append(Tax(side.label, ratio, theirs.ready["ready"], theirs.ready["gil"]))
             except RuntimeError as exc:  # the statement failed there (or here)
                 found.append(Tax(side.label, None, error=str(exc)))
