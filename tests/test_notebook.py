@@ -5,12 +5,20 @@ plot, and the cell magic takes its SETUP from the line and from the cell's lines
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from fastfib import gil
 from fastfib.notebook import parse, split_cell
 
 pytestmark = pytest.mark.timeout(240)
+RUNNER = """import sys, nbclient, nbformat
+notebook = nbformat.read(sys.argv[1], as_version=4)
+nbclient.NotebookClient(notebook, timeout=200, kernel_name="python3").execute()
+nbformat.write(notebook, sys.argv[2])
+"""
 
 
 def test_the_line_keeps_the_statement_as_typed():
@@ -26,9 +34,9 @@ def test_the_cell_takes_setup_from_the_line_and_its_first_lines():
 
 
 @pytest.fixture(scope="module")
-def executed():
+def executed(tmp_path_factory):
     nbformat = pytest.importorskip("nbformat", reason="needs the notebook extra (pip install 'fastfib[notebook]')")
-    nbclient = pytest.importorskip("nbclient", reason="needs the notebook extra (pip install 'fastfib[notebook]')")
+    pytest.importorskip("nbclient", reason="needs the notebook extra (pip install 'fastfib[notebook]')")
     pytest.importorskip("ipykernel", reason="needs the notebook extra (pip install 'fastfib[notebook]')")
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
@@ -37,9 +45,13 @@ def executed():
         nbformat.v4.new_code_cell("%%probe n = 18\nimport fastfib\n---\nfastfib.burn(n, kernel='python')"),
         nbformat.v4.new_code_cell("print('verdict:', _probe.verdict)"),
     ]
-    # "python3" is ipykernel's own spec; jupyter_client starts it on this very interpreter (sys.executable).
-    client = nbclient.NotebookClient(notebook, timeout=200, kernel_name="python3")
-    client.execute()
+    # Executed by nbclient in a child process (whose kernel, "python3", is ipykernel's own spec: jupyter_client
+    # starts it on this very interpreter), so that the client's sockets and pipes close with it, not in this run.
+    source, executed_path = tmp_path_factory.mktemp("notebook") / "probe.ipynb", None
+    nbformat.write(notebook, source)
+    executed_path = source.with_name("executed.ipynb")
+    subprocess.run([sys.executable, "-c", RUNNER, str(source), str(executed_path)], check=True, timeout=220)
+    notebook = nbformat.read(executed_path, as_version=4)
     return notebook.cells
 
 

@@ -116,6 +116,9 @@ class _Child:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def measure(setup: Sequence[str], stmt: str, others: Sequence[Side], *, here: Side | None = None,
