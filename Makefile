@@ -148,7 +148,7 @@ build/cargo-home/config.toml: $(wildcard ../shared/rust/SHA256SUMS)
 # Editable install: Python edits show at once; C/Cython edits rebuild here.
 # Cython regenerates a .c only when its .pyx changed, so a change of directives
 # or macros in setup.py removes the generated .c files first.
-EXTRAS ?= test,bench
+EXTRAS ?= test,bench,notebook
 $(BUILT): $(BIN)/python $(BUILD_REQS) $(BUILD_INPUTS) $(GMP_STAMP) $(CRATES_CONFIG) | gmp
 	$(if $(filter setup.py,$?),rm -f src/fastfib/_kernels.c src/fastfib/_gmp.c src/fastfib/_sampler.c src/fastfib/_prange.c)
 	$(if $(filter $(GMP_STAMP),$?),rm -f src/fastfib/_gmp.c)
@@ -254,7 +254,7 @@ test-ft:
 	elif [ ! -x "$(PYTHON_FT)" ]; then \
 	  echo "PYTHON_FT=$(PYTHON_FT) is not an executable interpreter" >&2; exit 1; \
 	else \
-	  $(MAKE) --no-print-directory install VENV=$(VENVFT) PYTHON=$(PYTHON_FT) EXTRAS=test,interpreters && \
+	  $(MAKE) --no-print-directory install VENV=$(VENVFT) PYTHON=$(PYTHON_FT) EXTRAS=test,interpreters,notebook && \
 	  $(VENVFT)/bin/python -m pytest -q -p no:cacheprovider tests; \
 	fi
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from fastfib.measure.probe_result import ProbeResult
 
 __all__ = ["CancelToken", "Kernel", "__version__", "burn", "burn_many", "deadline", "fib", "fib_many", "kernels",
-           "probe"]
+           "load_ipython_extension", "probe"]
 
 # auto takes the first of these whose range covers n: C in uint64 up to 93,
 # then GMP, then Python's own integers (always there, unbounded).
@@ -134,3 +134,10 @@ def probe(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> ProbeResult:
     from fastfib.measure.probing import probe as run_probe
 
     return run_probe(fn, *args, **kwargs)
+
+
+def load_ipython_extension(shell: Any) -> None:
+    """``%load_ext fastfib``: the ``%probe`` / ``%%probe`` magics (:mod:`fastfib.notebook`)."""
+    from fastfib.notebook import load_ipython_extension as load
+
+    load(shell)

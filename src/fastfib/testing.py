@@ -36,11 +36,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from fastfib import environment, runners
+from fastfib.gil_imports_testing import assert_gil_stays_disabled, gil_reenabling_modules
 from fastfib.measure import paired, verdicts
 from fastfib.measure.gil_verdict import BATCH_S, Judged, judge, number_for
 from fastfib.measure.probe_spec import Spec, loop_of, spec_of
 
-__all__ = ["assert_holds_gil", "assert_releases_gil", "assert_scales", "scaling_outcome"]
+__all__ = ["assert_gil_stays_disabled", "assert_holds_gil", "assert_releases_gil", "assert_scales",
+           "gil_reenabling_modules", "scaling_outcome"]
 
 
 def _name(fn: Callable[..., Any]) -> str:

@@ -174,6 +174,9 @@ class ProbeCommand(Command):
         parser.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
         add_start_method(parser)
         dask_cli.add_arguments(parser)
+        from fastfib.measure import probe_freethreading  # --compare-with, --gil-off
+
+        probe_freethreading.add_arguments(parser)
 
     def run(self, args: argparse.Namespace) -> int:
         from fastfib import environment, files, measure, report
@@ -217,6 +220,11 @@ class ProbeCommand(Command):
         result.meta.update(measure.metadata(command="fastfib " + " ".join(sys.argv[1:])), stmt=args.stmt,
                            setup=args.setup)
         print(format_result(result))
+        from fastfib.measure import probe_freethreading  # who re-enabled the GIL, why threads did not scale, the tax
+
+        extra = probe_freethreading.examine(args, result, args.quick)
+        if extra:
+            print("\n" + "\n".join(extra))
         if args.json:
             files.write_document(args.json, files.envelope(probing.SCHEMA, probing.SCHEMA_VERSION, result.meta,
                                                            {"result": result.to_json()}))

@@ -21,7 +21,7 @@ SCHEMA_PREFIX, SCHEMA_VERSION = "fastfib.lab.", 1
 # The modules that declare an EXPERIMENT, in the order of `fastfib lab --help`.
 # A new experiment is its module and its name here.
 MODULES = ("blocking_io", "race", "queues", "amdahl", "interleave", "release", "latency", "granularity", "crossover",
-           "oversubscription")
+           "oversubscription", "contention")
 
 
 def experiments() -> list[Experiment]:
