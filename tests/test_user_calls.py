@@ -151,7 +151,7 @@ def python_loop(count: int) -> int:
 @pytest.mark.parametrize(("fn", "args"), [
     (python_loop, (300_000,)),  # ~10 ms of bytecode: hands the GIL over at the switch interval
     (python_loop, (300,)),  # ~10 µs: shorter than any switch interval, told by its opcodes
-    (functools.reduce, (lambda a, b: a + b, list(range(30_000)))),  # C calling back into Python for every item
+    (functools.reduce, (lambda a, b: a + b, list(range(200_000)))),  # C calling back into Python for every item
 ], ids=["python loop 10 ms", "python loop 10 us", "reduce with a lambda"])
 def test_probe_advice_for_python_code_speaks_of_bytecode_not_c(fn, args):
     result = fastfib.probe(fn, args=args, workers=(), runners=(), quick=True)
