@@ -9,27 +9,37 @@
  *      touched in between, and no exception can be raised there;
  *   3. back under the GIL, turn the C status code into a Python exception.
  *
- * The module keeps no C state at all (no globals, no static PyObject *): that is
- * what makes the two declarations at the bottom true -- free-threading
- * (Py_mod_gil) and one GIL per subinterpreter (Py_mod_multiple_interpreters).
+ * The module keeps no C globals (no static PyObject *): what it needs between
+ * calls lives in its *module state*, one per module object, so one per
+ * (sub)interpreter. That is what makes the two declarations at the bottom true --
+ * free-threading (Py_mod_gil) and one GIL per subinterpreter
+ * (Py_mod_multiple_interpreters).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include "fib.h"
 
-/* Step 1: check_n(n, kernel, 93) from fastfib._args, as an unsigned int.
- * Imported at each call rather than cached in a static: a static PyObject *
- * would be shared by every (sub)interpreter -- the very state the declarations
- * below promise we do not have. The import is a sys.modules lookup. */
+/* The module state: filled once by exec_module, read-only afterwards (so any
+ * number of threads may read it at once, GIL or not). Each interpreter that
+ * imports fastfib._capi gets its own module object and so its own state: a
+ * subinterpreter never sees the main interpreter's objects. */
+typedef struct {
+    PyObject *check_n;    /* fastfib._args.check_n, looked up once, not at every call */
+    PyObject *gil_name;   /* "capi-gil" and "capi-nogil": check_n's kernel argument, */
+    PyObject *nogil_name; /*   made once as str objects (as Cython's constants are) */
+    PyObject *max_n;      /* FIB_U64_MAX_N as an int */
+} capi_state;
+
+/* Step 1: check_n(n, kernel, 93), as an unsigned int. `module` is what every
+ * module-level function receives as its first argument: the way to its state. */
 static int
-checked_n(PyObject *n, const char *kernel, unsigned int *out)
+checked_n(PyObject *module, PyObject *n, int nogil, unsigned int *out)
 {
-    PyObject *args = PyImport_ImportModule("fastfib._args");
-    if (args == NULL)
-        return -1;
-    PyObject *value = PyObject_CallMethod(args, "check_n", "Osi", n, kernel, FIB_U64_MAX_N);
-    Py_DECREF(args);
+    capi_state *state = PyModule_GetState(module);
+    PyObject *args[] = {n, nogil ? state->nogil_name : state->gil_name, state->max_n};
+    /* Vectorcall: the arguments go as a C array, no tuple built for them. */
+    PyObject *value = PyObject_Vectorcall(state->check_n, args, 3, NULL);
     if (value == NULL)
         return -1; /* check_n's own TypeError / ValueError / OverflowError */
     /* check_n returned an exact int in 0..93: this conversion cannot fail. */
@@ -59,7 +69,7 @@ fib_gil(PyObject *module, PyObject *arg)
 {
     unsigned int n;
     uint64_t value = 0;
-    if (checked_n(arg, "capi-gil", &n) < 0)
+    if (checked_n(module, arg, 0, &n) < 0)
         return NULL;
     fib_status status = fib_exact_u64(n, &value); /* the GIL stays held: no other thread runs */
     return result(status, value, n);
@@ -71,7 +81,7 @@ fib_nogil(PyObject *module, PyObject *arg)
     unsigned int n;
     uint64_t value = 0;
     fib_status status;
-    if (checked_n(arg, "capi-nogil", &n) < 0)
+    if (checked_n(module, arg, 1, &n) < 0)
         return NULL;
     /* Step 2. The macros open and close a block (they save the thread state in
      * a local): declare `status` before it, and never `return` from inside it. */
@@ -86,7 +96,7 @@ burn_gil(PyObject *module, PyObject *arg)
 {
     unsigned int n;
     uint64_t value = 0;
-    if (checked_n(arg, "capi-gil", &n) < 0)
+    if (checked_n(module, arg, 0, &n) < 0)
         return NULL;
     fib_status status = fib_burn(n, &value, NULL); /* NULL: no cancel token */
     return result(status, value, n);
@@ -98,7 +108,7 @@ burn_nogil(PyObject *module, PyObject *arg)
     unsigned int n;
     uint64_t value = 0;
     fib_status status;
-    if (checked_n(arg, "capi-nogil", &n) < 0)
+    if (checked_n(module, arg, 1, &n) < 0)
         return NULL;
     Py_BEGIN_ALLOW_THREADS /* other Python threads run while C works */
     status = fib_burn(n, &value, NULL);
@@ -135,7 +145,46 @@ static PyMethodDef methods[] = {
 static int
 exec_module(PyObject *module)
 {
+    capi_state *state = PyModule_GetState(module);
+    /* Imported in *this* interpreter: its own fastfib._args, its own check_n. */
+    PyObject *args = PyImport_ImportModule("fastfib._args");
+    if (args == NULL)
+        return -1;
+    state->check_n = PyObject_GetAttrString(args, "check_n");
+    Py_DECREF(args);
+    state->gil_name = PyUnicode_InternFromString("capi-gil");
+    state->nogil_name = PyUnicode_InternFromString("capi-nogil");
+    state->max_n = PyLong_FromLong(FIB_U64_MAX_N);
+    if (!state->check_n || !state->gil_name || !state->nogil_name || !state->max_n)
+        return -1; /* the module is discarded: capi_clear releases what was made */
     return PyModule_AddIntConstant(module, "MAX_N", FIB_U64_MAX_N);
+}
+
+/* The state holds references: the garbage collector must see them (traverse)
+ * and be able to drop them (clear), and they go when the module goes (free). */
+static int
+capi_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    capi_state *state = PyModule_GetState(module);
+    Py_VISIT(state->check_n);
+    return 0; /* the other three are a str and ints: they cannot form cycles */
+}
+
+static int
+capi_clear(PyObject *module)
+{
+    capi_state *state = PyModule_GetState(module);
+    Py_CLEAR(state->check_n);
+    Py_CLEAR(state->gil_name);
+    Py_CLEAR(state->nogil_name);
+    Py_CLEAR(state->max_n);
+    return 0;
+}
+
+static void
+capi_free(void *module)
+{
+    capi_clear((PyObject *)module);
 }
 
 /* Multi-phase initialisation (PEP 489): the slots are the declarations. */
@@ -154,9 +203,12 @@ static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "fastfib._capi",
     .m_doc = "csrc/fib.c's kernels through the plain C API, holding or releasing the GIL.",
-    .m_size = 0, /* no per-module state: nothing to share between interpreters */
+    .m_size = sizeof(capi_state), /* Python allocates it, zeroed, for each module object */
     .m_methods = methods,
     .m_slots = slots,
+    .m_traverse = capi_traverse,
+    .m_clear = capi_clear,
+    .m_free = capi_free,
 };
 
 PyMODINIT_FUNC

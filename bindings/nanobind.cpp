@@ -16,9 +16,16 @@ namespace nb = nanobind;
 
 namespace {
 
+// fastfib._args.check_n, looked up once, when the module is imported (NB_MODULE below),
+// not at every call. A plain pointer, and a deliberate leak: nanobind modules load in
+// the main interpreter only (see the declarations at the bottom), so one per process
+// is right; a static nb::object would instead be released by C++ at exit, after Python
+// has shut down. Written once, before any function here can run; only read after.
+PyObject *check_n = nullptr;
+
 unsigned int checked_n(nb::handle n, const char *kernel) {
     // Step 1: an nb::handle parameter takes any object unconverted; check_n decides.
-    nb::object value = nb::module_::import_("fastfib._args").attr("check_n")(n, kernel, FIB_U64_MAX_N);
+    nb::object value = nb::handle(check_n)(n, kernel, FIB_U64_MAX_N);
     return nb::cast<unsigned int>(value);  // an exact int in 0..93: cannot fail
 }
 
@@ -100,6 +107,8 @@ nb::tuple thread_state_attached() {
 NB_MODULE(_nanobind, m) {
     m.doc() = "csrc/fib.c's kernels through nanobind, holding or releasing the GIL.";
     m.attr("MAX_N") = FIB_U64_MAX_N;
+    if (check_n == nullptr)  // a second import (after `del sys.modules[...]`) keeps the first
+        check_n = nb::object(nb::module_::import_("fastfib._args").attr("check_n")).release().ptr();
     m.def("fib_gil", &fib_gil, nb::arg("n").none(),
           "F(n) exactly, by fast doubling in C, holding the GIL (n <= 93).");
     m.def("fib_nogil", &fib_nogil, nb::arg("n").none(),

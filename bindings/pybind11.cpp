@@ -11,6 +11,7 @@
 //      destructor takes it back. No py:: object may be touched while it lives;
 //   3. back under the GIL, turn the C status code into a Python exception: a C++
 //      exception that pybind11 translates (py::value_error -> ValueError, ...).
+#include <pybind11/gil_safe_call_once.h>
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
@@ -24,9 +25,18 @@ namespace py = pybind11;
 namespace {
 
 unsigned int checked_n(const py::object &n, const char *kernel) {
-    // Step 1. Imported at each call (a sys.modules lookup) rather than kept in a
-    // static py::object, which every subinterpreter would share.
-    py::object value = py::module_::import("fastfib._args").attr("check_n")(n, kernel, FIB_U64_MAX_N);
+    // Step 1, with fastfib._args.check_n looked up once, not at every call.
+    // Not `static py::object check_n = ...`: that one object would be shared by
+    // every subinterpreter (this module declares own-GIL support below), its
+    // initialiser could deadlock with the GIL, and its destructor would run after
+    // Python has shut down. gil_safe_call_once_and_store is pybind11's answer: one
+    // value per interpreter (kept in that interpreter's state dict, released with
+    // it), initialised once under a lock ordered with the GIL.
+    PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> storage;
+    py::object &check_n =  // a reference, never `static`: each interpreter has its own
+        storage.call_once_and_store_result([] { return py::module_::import("fastfib._args").attr("check_n"); })
+            .get_stored();
+    py::object value = check_n(n, kernel, FIB_U64_MAX_N);
     return value.cast<unsigned int>();  // an exact int in 0..93: cannot fail
 }
 
@@ -101,8 +111,8 @@ py::tuple thread_state_attached() {
 // The declarations: py::mod_gil_not_used() sets the Py_mod_gil slot (free-threaded
 // CPython may keep the GIL disabled); per_interpreter_gil() sets
 // Py_mod_multiple_interpreters to Py_MOD_PER_INTERPRETER_GIL_SUPPORTED (pybind11 3.0+:
-// its internals are kept per interpreter). Both are promises: this module has no
-// state to share, which is what makes them true.
+// its internals are kept per interpreter). Both are promises: this module's one
+// cached object is per interpreter (checked_n above), which is what makes them true.
 PYBIND11_MODULE(_pybind11, m, py::mod_gil_not_used(), py::multiple_interpreters::per_interpreter_gil()) {
     m.doc() = "csrc/fib.c's kernels through pybind11, holding or releasing the GIL.";
     m.attr("MAX_N") = FIB_U64_MAX_N;

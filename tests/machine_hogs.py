@@ -156,21 +156,24 @@ def measured_in_a_child(cpus: Sequence[int], short: Callable[[int], contextlib.A
     (entered once the child has calibrated, left once it has measured) keeps the machine short."""
     here = str(Path(__file__).resolve().parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")]))}
-    process = subprocess.Popen([sys.executable, __file__, ",".join(map(str, cpus))], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    assert process.stdin is not None and process.stdout is not None
-    try:
-        said = process.stdout.readline()
-        if said != "ready\n":
-            _, err = process.communicate(timeout=timeout_s)
-            raise AssertionError(f"the child did not start: {said!r}\n{err[-3000:]}")
-        with short(process.pid):
-            time.sleep(0.05)  # the scheduler gives a newcomer (the hog) a burst first: let it settle
-            out, err = process.communicate("go\n", timeout=timeout_s)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
+    # `with`: Popen's exit closes the three pipes (and waits). Without it, a child killed after a
+    # timeout left them open, and their ResourceWarnings fired in whatever test the garbage collector
+    # happened to run in next (once the setup of test_report's report_of_samples, on 3.13t).
+    with subprocess.Popen([sys.executable, __file__, ",".join(map(str, cpus))], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as process:
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            said = process.stdout.readline()
+            if said != "ready\n":
+                _, err = process.communicate(timeout=timeout_s)
+                raise AssertionError(f"the child did not start: {said!r}\n{err[-3000:]}")
+            with short(process.pid):
+                time.sleep(0.05)  # the scheduler gives a newcomer (the hog) a burst first: let it settle
+                out, err = process.communicate("go\n", timeout=timeout_s)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)
     if process.returncode != 0:
         raise AssertionError(f"the child failed ({process.returncode}):\n{err[-3000:]}")
     return json.loads(out.splitlines()[-1])

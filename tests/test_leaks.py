@@ -95,21 +95,36 @@ def test_burns_with_cancel_tokens_leave_rss_and_refcounts_unchanged(name):
     assert rss_bytes() - rss < 1 << 20
 
 
+def _traced_growth(kernel: registry.Kernel, args: list[object], rounds: int) -> int:
+    """Bytes tracemalloc sees more of after ``rounds`` more rounds (tracing must be on)."""
+    gc.collect()
+    before = tracemalloc.take_snapshot()
+    _exercise(kernel, rounds, args)
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    return sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+
+
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("name", registry.names())
 def test_tracemalloc_is_steady(name):
+    # Two equal windows after a warm-up, and the smaller growth must stay under the bar: a leak per
+    # call (64 KiB over 20,000 calls is 3.3 bytes a call) grows in both windows, a one-off allocation
+    # (a lazily filled cache, memory whose free is deferred) in one at most. Why two: pybind11-gil and
+    # -nogil once grew 72-76 KB in one window in a loaded full run on 3.13t and passed alone. Then
+    # each call imported fastfib._args; measured alone on 3.13t, that build showed ~2.3 KB in its
+    # first traced window (~196 blocks of ~65 B held at the call) and nothing after, i.e. no growth
+    # per call. The full run's bigger one-off was not reproduced; on free-threaded CPython memory
+    # freed while other threads lag can stay allocated until they pass a quiescent point (QSBR).
     kernel = registry.get(name)
     args = _arguments(kernel)
     _exercise(kernel, 500, args)
     tracemalloc.start()
     try:
         _exercise(kernel, 200, args)
-        gc.collect()
-        before = tracemalloc.take_snapshot()
-        _exercise(kernel, 2000, args)
-        gc.collect()
-        after = tracemalloc.take_snapshot()
+        grown = [_traced_growth(kernel, args, 2000) for _ in range(2)]
     finally:
         tracemalloc.stop()
-    grown = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
-    assert grown < 64 * 1024, f"{name}: traced memory grew {grown} bytes over {2000 * len(args)} calls"
+    calls = 2000 * len(args)
+    print(f"\n{name}: traced memory grew {grown} bytes in two windows of {calls} calls")
+    assert min(grown) < 64 * 1024, f"{name}: traced memory grew {grown} bytes in two windows of {calls} calls"

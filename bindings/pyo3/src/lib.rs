@@ -18,6 +18,9 @@ use std::ffi::{c_int, c_uint};
 
 use pyo3::exceptions::{PyOverflowError, PySystemError};
 use pyo3::prelude::*;
+use pyo3::intern;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyString;
 
 /// csrc/fib.h's FIB_U64_MAX_N (a C macro: no symbol to link, so restated here; the
 /// tests check that it matches the Cython module's MAX_N, read from the header).
@@ -37,11 +40,18 @@ extern "C" {
     fn fib_burn(n: c_uint, out: *mut u64, cancel: *const FibCancel) -> c_int;
 }
 
-fn checked_n(n: &Bound<'_, PyAny>, kernel: &str) -> PyResult<c_uint> {
-    // Step 1. Imported at each call (a sys.modules lookup): nothing cached in a static.
+/// fastfib._args.check_n, imported at the first call and kept: PyOnceLock is PyO3's
+/// `OnceLock` for Python objects (0.26+; `GILOnceCell` before). It detaches while it
+/// waits for another thread's initialisation, so it cannot deadlock with the GIL. A
+/// static is one per process: right here, as PyO3 modules load in the main interpreter
+/// only (see the module's declaration at the bottom).
+static CHECK_N: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn checked_n(n: &Bound<'_, PyAny>, kernel: &Bound<'_, PyString>) -> PyResult<c_uint> {
+    // Step 1.
     let py = n.py();
-    py.import("fastfib._args")?
-        .getattr("check_n")?
+    CHECK_N
+        .import(py, "fastfib._args", "check_n")?
         .call1((n, kernel, FIB_U64_MAX_N))?
         .extract() // an exact int in 0..93: cannot fail
 }
@@ -72,7 +82,8 @@ fn burn(n: c_uint) -> (c_int, u64) {
 /// F(n) exactly, by fast doubling in C, holding the GIL (n <= 93).
 #[pyfunction]
 fn fib_gil(n: &Bound<'_, PyAny>) -> PyResult<u64> {
-    let cn = checked_n(n, "pyo3-gil")?;
+    // intern!: the kernel's name made a Python str once (another PyOnceLock), not per call.
+    let cn = checked_n(n, intern!(n.py(), "pyo3-gil"))?;
     let (status, value) = exact(cn); // still attached: no other thread runs
     result(status, value, cn)
 }
@@ -80,7 +91,7 @@ fn fib_gil(n: &Bound<'_, PyAny>) -> PyResult<u64> {
 /// F(n) exactly, by fast doubling in C, with the GIL released (n <= 93).
 #[pyfunction]
 fn fib_nogil(py: Python<'_>, n: &Bound<'_, PyAny>) -> PyResult<u64> {
-    let cn = checked_n(n, "pyo3-nogil")?;
+    let cn = checked_n(n, intern!(py, "pyo3-nogil"))?;
     let (status, value) = py.detach(|| exact(cn)); // step 2: only the C call is detached
     result(status, value, cn)
 }
@@ -88,7 +99,7 @@ fn fib_nogil(py: Python<'_>, n: &Bound<'_, PyAny>) -> PyResult<u64> {
 /// F(n) by naive recursion in C, holding the GIL.
 #[pyfunction]
 fn burn_gil(n: &Bound<'_, PyAny>) -> PyResult<u64> {
-    let cn = checked_n(n, "pyo3-gil")?;
+    let cn = checked_n(n, intern!(n.py(), "pyo3-gil"))?;
     let (status, value) = burn(cn);
     result(status, value, cn)
 }
@@ -96,7 +107,7 @@ fn burn_gil(n: &Bound<'_, PyAny>) -> PyResult<u64> {
 /// F(n) by naive recursion in C, with the GIL released.
 #[pyfunction]
 fn burn_nogil(py: Python<'_>, n: &Bound<'_, PyAny>) -> PyResult<u64> {
-    let cn = checked_n(n, "pyo3-nogil")?;
+    let cn = checked_n(n, intern!(py, "pyo3-nogil"))?;
     let (status, value) = py.detach(|| burn(cn)); // other Python threads run while C works
     result(status, value, cn)
 }
