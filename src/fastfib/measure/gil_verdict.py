@@ -105,6 +105,8 @@ def judge(loop: Loop, number: int, *, min_s: float = 0.05, budget_s: float = 5.0
             if stop_at_first_tick and ticks:
                 break
             enough = watch.called_s() >= min_s and len(watch.windows) >= 3 and (ticks or expected >= HELD_EVIDENCE)
+            if enough and ticks and abs(watch.released_fraction() - RELEASED_AT) < 0.1:
+                enough = watch.called_s() >= 4 * min_s  # near the line between released and partly: more evidence
             if enough or time.perf_counter() >= deadline:
                 break
         fraction, stall = watch.released_fraction(), watch.longest_stall_ms()
