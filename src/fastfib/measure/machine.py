@@ -25,7 +25,7 @@ busy on every CPU). A verdict is then judged against the lent cores, not the
 listed ones (:mod:`fastfib.measure.verdicts`).
 
 >>> watch = MachineWatch(1)
->>> watch.sample() > 0
+>>> 0 <= watch.sample() <= 1  # one thread: the share of its window it ran (0 on a machine that ran it not at all)
 True
 >>> watch.reading().threads
 1
