@@ -26,7 +26,13 @@ from fastfib.measure import paired
 __all__ = ["Side", "Tax", "measure"]
 
 _CHILD = r'''
-import json, sys, time
+import json, os, sys, threading, time
+parent = os.getppid()
+def orphaned():  # a parent killed mid-run (a test timeout) must not leave this loop burning a core
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+threading.Thread(target=orphaned, daemon=True).start()
 plan = json.loads(sys.argv[1])
 sys.path[:0] = plan["path"]
 namespace = {"__name__": "__fastfib_tax__"}
