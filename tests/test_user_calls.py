@@ -271,3 +271,14 @@ def test_trace_of_a_statement_that_raises_exits_1_with_its_traceback(spin_dir):
     assert done.returncode == 1 and "Traceback" in done.stderr
     assert done.stderr.strip().splitlines()[-1] == "fastfib: error: the probed code raised ZeroDivisionError: " \
                                                    "division by zero"
+
+
+def test_compare_with_gives_the_single_thread_tax_against_another_interpreter(spin_dir, tmp_path):
+    out = tmp_path / "tax.json"
+    done = run_fastfib(spin_dir, "probe", "--quick", "--runners", "threads", "--workers", "1", "--no-progress",
+                       "--compare-with", sys.executable, "--json", str(out), "sum(range(1000))")
+    assert done.returncode == 0, done.stderr
+    assert "single-thread tax of this call" in done.stdout and f"against {sys.executable}:" in done.stdout
+    taxes = json.loads(out.read_text())["meta"]["free_threading"]["tax"]
+    (other,) = [tax for tax in taxes if tax["against"] == sys.executable]
+    assert other["ratio"]["low"] <= other["ratio"]["speedup"] <= other["ratio"]["high"]
