@@ -192,7 +192,7 @@ def test_the_budget_gives_up_what_it_cannot_afford_and_says_so(spin_dir, tmp_pat
     assert done.returncode == 0, done.stderr
     result = json.loads(out.read_text())["result"]
     assert result["budget_s"] == 0.5 and result["points"] == []
-    assert result["gave_up"] and result["gave_up"][0].startswith("threads x2 (one pair takes about")
+    assert result["gave_up"] and result["gave_up"][0].startswith("threads x2 (3 pairs take about")
     assert "could not afford threads x2" in done.stdout
 
 

@@ -223,8 +223,8 @@ def _afford(budget: Budget, plan: list[tuple[str, int]], index: int, pair_s: flo
     start_s = 1.0 if name != "threads" else 0.05  # a pool of processes or interpreters takes a while to start
     pairs = min(paired.MIN_PAIRS, int((share - start_s) / pair_s)) if pair_s > 0 else paired.MIN_PAIRS
     if pairs < FEWEST_PAIRS:
-        budget.gave_up.append(f"{name} x{count} (one pair takes about {pair_s:.2g} s; its share of the budget "
-                              f"was {share:.2g} s)")
+        budget.gave_up.append(f"{name} x{count} ({FEWEST_PAIRS} pairs take about {FEWEST_PAIRS * pair_s:.2g} s; "
+                              f"its share of the budget was {share:.2g} s)")
         return None
     more = max(0.0, min(1.0 if quick else 3.0, share - start_s - pairs * pair_s))
     return pairs, more
