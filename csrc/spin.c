@@ -56,12 +56,22 @@ int64_t control_now_ns(void)
 }
 
 /* `rounds` xorshift64 steps: in registers, no memory touched. */
+/* A small call tree of the shape the burn kernels recurse in. The control must feel what they
+ * feel: on this VM two CPUs busy with deep recursion at once can each run at half speed (the
+ * "two speeds" of the burn), while a loop in registers alone runs on untouched -- a control of
+ * xorshift only read 2.0 cores lent while both nogil threads ran at parallelism 2.00 and 1.03x. */
+static uint64_t tree(unsigned int n)
+{
+    return n < 2 ? n : tree(n - 1) + tree(n - 2);
+}
+
 static uint64_t spin(uint64_t rounds, uint64_t x)
 {
     for (uint64_t i = 0; i < rounds; i++) {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
+        x += tree(8 + (unsigned int)(x & 1));  /* the argument depends on x: not hoisted out */
     }
     return x;
 }

@@ -7,7 +7,9 @@ a while all look like a lock. So every paired measurement carries a
 :class:`MachineWatch`, which reads three things, and takes the least:
 
 * the **control**, sampled between the pairs: the spin of csrc/spin.c (xorshift
-  in registers: no memory traffic, no lock, no fastfib kernel, the GIL released)
+  and a small call tree of the burn's shape: no memory traffic, no lock, no fastfib
+  kernel, the GIL released -- the call tree because this VM can run two busy CPUs
+  of deep recursion at half speed each, which a loop in registers never felt)
   on one thread per CPU at once, each pinned to its CPU, for a common 2 ms
   window; each thread's progress over one core's is the share of its CPU it was
   lent, their sum the cores lent then. It measures progress, not CPU time, so
@@ -191,7 +193,8 @@ class Lent:
         if self.others is not None and self.others >= OTHERS_AT:
             return f"other processes kept {self.others:.1f} cores busy meanwhile"
         if self.others is not None:
-            return "no process here took it: the host withdrew a core (the guest sees no steal)"
+            return ("no process here took it: the host withdrew a core, or ran both at a lower speed while both "
+                    "were busy (the guest sees no steal)")
         return "the reason is not visible here"
 
     def describe(self) -> str:
