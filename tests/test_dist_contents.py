@@ -82,7 +82,10 @@ def test_wheel_ships_the_sources_a_reader_studies_and_no_generated_c(dists):
     assert any(name.startswith("fastfib/_kernels.") and name.endswith((".so", ".pyd")) for name in names)
     assert not [name for name in names if name.endswith((".o", ".obj"))]
     shipped_c = sorted(name for name in names if name.endswith(".c"))  # C sources, never Cython's generated C
-    assert shipped_c == sorted(f"fastfib/csrc/{path.name}" for path in (dists["source"] / "csrc").glob("*.c"))
+    bindings = dists["source"] / "bindings"  # the hand-written C API binding ships beside csrc/ for readers
+    assert shipped_c == sorted([f"fastfib/csrc/{path.name}" for path in (dists["source"] / "csrc").glob("*.c")]
+                               + [f"fastfib/bindings/{path.relative_to(bindings).as_posix()}"
+                                  for path in bindings.rglob("*.c")])
 
 
 def test_the_wheel_registers_the_benchmark_plugin_with_pytest(dists):
