@@ -32,7 +32,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastfib import environment, runners
@@ -105,7 +105,6 @@ class _Alone:
     bytecode_share: float = 0.0  # their share of the call's time, a lower bound
     inner_pool: threadpools.Pool | None = None
     limited_slowdown: float | None = None
-    gave_up: list[str] = field(default_factory=list)
 
 
 def _alone(spec: Spec, one_call_s: float, quick: bool, budget: Budget, interval_s: float) -> _Alone:
